@@ -1,0 +1,39 @@
+# Each target does its own set-up: a fresh clone needs nothing but Python 3.11.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format setup redis-stop clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## Serve the site on http://127.0.0.1:8000 (embedded Redis, SQLite, DEBUG on).
+run: $(STAMP)
+	DEBUG=1 $(PY) manage.py embedded_redis start
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+## Lint, then run every test.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## Stop the embedded Redis (sessions are kept in var/redis/ and come back on the next start).
+redis-stop: $(STAMP)
+	DEBUG=1 $(PY) manage.py embedded_redis stop
+
+clean:
+	-DEBUG=1 $(PY) manage.py embedded_redis stop
+	rm -rf $(VENV) var

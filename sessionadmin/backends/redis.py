@@ -1,0 +1,296 @@
+"""The session engine: Django's cache engine on Redis, keyed by a hash, with an index.
+
+Set ``SESSION_ENGINE = "sessionadmin.backends.redis"``. Use is unchanged
+(``request.session``, ``login()``, ``cycle_key()``...). What differs from the stock cache
+engine, and why:
+
+- the Redis key is ``keys.session_id(session_key)``, never the key itself;
+- the payload is JSON (orjson), never pickle, whatever the cache alias is set to;
+- every write is one Lua script (``scripts.WRITE``) that also updates the index, and an
+  update of a session deleted meanwhile raises ``UpdateError`` instead of writing it back;
+- loading a session is one round trip that also counts the request and, on a miss, reads
+  the index entry telling which timeout ended it (``timeout_reason``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sessionadmin import keys
+from sessionadmin.conf import get_settings
+from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.scripts import script
+
+logger = logging.getLogger("sessionadmin")
+security_logger = logging.getLogger("django.security.SuspiciousSession")
+
+AUTH_USER_KEY = "_auth_user_id"  # django.contrib.auth.SESSION_KEY, without importing auth
+_DUMPS_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+MAX_USER_AGENT = 512
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the activity record keeps of the request: client IP and user agent."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class SessionMeta:
+    """The stored activity record of a loaded session (times in ms since the epoch)."""
+
+    user_id: str
+    created: int
+    last_activity: int
+    login: int | None
+    requests: int
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@contextmanager
+def redis_errors():
+    """Turn a Redis outage into SessionStoreUnavailable (one handler makes it a 503)."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise SessionStoreUnavailable(str(exc)) from exc
+
+
+def redis_client() -> Redis:
+    """Return the redis-py client of the sessions cache alias."""
+    from django.core.cache import caches
+
+    return caches[get_settings().cache_alias].client.get_client(write=True)
+
+
+def _int(value: bytes | str | int | None) -> int | None:
+    return int(value) if value not in (None, b"", "") else None
+
+
+class SessionStore(CacheSessionStore):
+    """Redis session store with hashed keys, atomic writes and an activity index."""
+
+    def __init__(self, session_key: str | None = None) -> None:
+        super().__init__(session_key)
+        self.client = ClientInfo()  # set by the middleware for the activity record
+        self.count_request = False  # set by the middleware: load() counts one request
+        self.meta: SessionMeta | None = None  # the stored record, once loaded
+        self.ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
+        self._carry_from: str | None = None
+
+    # --- identity -----------------------------------------------------------------------
+    @property
+    def session_id(self) -> str | None:
+        """Return the public id (keyed hash) of the current key, or None."""
+        return keys.session_id(self.session_key) if self.session_key else None
+
+    @property
+    def cache_key(self) -> str:
+        return keys.session_key_name(keys.session_id(self._get_or_create_session_key()))
+
+    async def acache_key(self) -> str:
+        return keys.session_key_name(keys.session_id(await self._aget_or_create_session_key()))
+
+    # --- reading ------------------------------------------------------------------------
+    def load(self) -> dict[str, Any]:
+        self.meta = None
+        self.ended_by = None
+        key = self.session_key
+        if key:
+            with redis_errors():
+                found = self._load_hashed(keys.session_id(key))
+                if found is None and keys.fallback_session_ids(key):
+                    found = self._load_from_fallbacks(key)
+            if found is not None:
+                return found
+        # Unknown, expired or forged key: never adopt it; the next save makes a new one.
+        self._session_key = None
+        return {}
+
+    def _load_hashed(self, sid: str) -> dict[str, Any] | None:
+        reply = script(redis_client(), "LOAD")(
+            keys=[keys.session_key_name(sid)],
+            args=[sid, keys.prefix(), "1" if self.count_request else "0"],
+            client=redis_client(),
+        )
+        if not reply[0]:
+            self.ended_by = _reason_from_score(reply[1])
+            return None
+        _, payload, user_id, created, activity, login, requests = reply
+        self.meta = SessionMeta(
+            user_id=user_id.decode(),
+            created=_int(created) or 0,
+            last_activity=_int(activity) or 0,
+            login=_int(login),
+            requests=int(requests or 0),
+        )
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            security_logger.warning("Session data corrupted (id %s)", sid)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
+        # A session made before a SECRET_KEY rotation is moved to its new id, once.
+        sid = keys.session_id(key)
+        client = redis_client()
+        for old in keys.fallback_session_ids(key):
+            moved = script(client, "REKEY")(
+                keys=[keys.session_key_name(old), keys.session_key_name(sid)],
+                args=[old, sid, keys.prefix()],
+                client=client,
+            )
+            if moved:
+                return self._load_hashed(sid)
+        return None
+
+    def exists(self, session_key: str | None) -> bool:
+        if not session_key:
+            return False
+        with redis_errors():
+            return bool(redis_client().exists(keys.session_key_name(keys.session_id(session_key))))
+
+    # --- writing ------------------------------------------------------------------------
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        self._write("create" if must_create else "update", data)
+
+    def touch(self) -> bool:
+        """Record activity (time, IP, agent) and push the idle deadline back, atomically.
+
+        Return False if the session no longer exists; it is never recreated.
+        """
+        if self.session_key is None:
+            return False
+        when = now_ms()
+        if self._write("touch", None, when) != 1:
+            return False
+        if self.meta is not None:
+            self.meta = replace(self.meta, last_activity=when)
+        return True
+
+    def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
+        conf = get_settings()
+        payload = b""
+        user_id = ""
+        if data is not None:
+            payload = orjson.dumps(data, option=_DUMPS_OPTIONS)
+            user_id = str(data.get(AUTH_USER_KEY) or "")
+        ttl = min(conf.idle_timeout, self.get_expiry_age()) * 1000
+        sid = keys.session_id(self.session_key)
+        client = self.client
+        with redis_errors():
+            result = script(redis_client(), "WRITE")(
+                keys=[keys.session_key_name(sid)],
+                args=[
+                    mode,
+                    sid,
+                    keys.prefix(),
+                    when or now_ms(),
+                    ttl,
+                    conf.absolute_timeout * 1000,
+                    payload,
+                    user_id,
+                    client.ip,
+                    client.user_agent[:MAX_USER_AGENT],
+                    keys.session_id(self._carry_from) if self._carry_from else "",
+                ],
+                client=redis_client(),
+            )
+        if result == 0:
+            raise CreateError
+        if result == -1 and mode == "update":
+            # Deleted meanwhile (logout, revocation, timeout): never write it back.
+            raise UpdateError
+        return result
+
+    def cycle_key(self) -> None:
+        """Move the data to a new key; the old key dies in the same atomic step."""
+        data = self._session
+        self._carry_from = self.session_key
+        try:
+            self.create()
+        finally:
+            self._carry_from = None
+        self._session_cache = data
+
+    def delete(self, session_key: str | None = None) -> None:
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        delete_by_id(keys.session_id(session_key))
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        from sessionadmin import index
+
+        index.prune()
+
+    # --- async twins: the client is synchronous, so each runs in a thread ---------------
+    async def aload(self) -> dict[str, Any]:
+        return await sync_to_async(self.load)()
+
+    async def aexists(self, session_key: str | None) -> bool:
+        return await sync_to_async(self.exists)(session_key)
+
+    async def asave(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return await self.acreate()
+        data = await self._aget_session(no_load=must_create)
+        await sync_to_async(self._write)("create" if must_create else "update", data)
+
+    async def acycle_key(self) -> None:
+        data = await self._aget_session()
+        self._carry_from = self.session_key
+        try:
+            await self.acreate()
+        finally:
+            self._carry_from = None
+        self._session_cache = data
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        await sync_to_async(self.delete)(session_key)
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        await sync_to_async(cls.clear_expired)()
+
+
+def delete_by_id(sid: str) -> bool:
+    """Delete a session and its index entries by public id; return whether it existed."""
+    client = redis_client()
+    with redis_errors():
+        return bool(
+            script(client, "DELETE")(
+                keys=[keys.session_key_name(sid)], args=[sid, keys.prefix()], client=client
+            )
+        )
+
+
+def _reason_from_score(score: bytes | str) -> str | None:
+    # An index entry without its hash means the TTL ended the session (deletes remove
+    # the entry); the score's fraction says which deadline was binding (scripts.WRITE).
+    if not score:
+        return None
+    return "absolute" if float(score) % 1 >= 0.25 else "idle"

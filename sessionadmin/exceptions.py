@@ -1,0 +1,7 @@
+"""Exceptions of sessionadmin; API errors carry their HTTP meaning (see sessionadmin.http)."""
+
+from __future__ import annotations
+
+
+class SessionStoreUnavailable(Exception):
+    """The session store (Redis) did not answer; requests that need it get 503."""

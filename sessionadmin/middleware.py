@@ -1,0 +1,109 @@
+"""Session middleware: Django's, plus activity tracking, timeouts and outage handling.
+
+Use ``sessionadmin.middleware.SessionMiddleware`` in place of Django's. For a request that
+carries a session cookie it loads the session up front (one Redis round trip, which also
+counts the request), then:
+
+- ends it if its idle or absolute deadline has passed, judged from the stored timestamps
+  (API: 401 ``SESSION_TIMEOUT`` with ``reason``; pages: redirect to the login page);
+- writes the activity record back at most once per ``SESSION_TOUCH_INTERVAL`` (lazy touch,
+  as connect-mongo's ``touchAfter``), unless the request saves the session anyway;
+- answers 503 ``SESSION_STORE_UNAVAILABLE`` when Redis does not answer.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from sessionadmin import index, keys
+from sessionadmin.backends.redis import ClientInfo, SessionStore, now_ms
+from sessionadmin.client import client_ip, user_agent
+from sessionadmin.conf import get_settings
+from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.http import SessionTimeout, error_response, is_api_request
+from sessionadmin.http import store_unavailable_response as _unavailable
+
+
+def timeout_reason(session: SessionStore, now: int | None = None) -> str | None:
+    """Return "idle" or "absolute" if a signed-in session has passed that deadline."""
+    meta = session.meta
+    if meta is None:
+        return session.ended_by
+    if not meta.user_id:
+        return None
+    conf = get_settings()
+    now = now_ms() if now is None else now
+    if meta.login is not None and now - meta.login >= conf.absolute_timeout * 1000:
+        return "absolute"
+    if now - meta.last_activity >= conf.idle_timeout * 1000:
+        return "idle"
+    return None
+
+
+def touch_due(session: SessionStore, now: int | None = None) -> bool:
+    """Return whether this request should write the activity record back."""
+    meta = session.meta
+    if meta is None or session.modified or session.session_key is None:
+        return False
+    now = now_ms() if now is None else now
+    return now - meta.last_activity >= get_settings().touch_interval * 1000
+
+
+_MESSAGES = {
+    "idle": "You were signed out after a period of inactivity.",
+    "absolute": "Your session reached its maximum length; please sign in again.",
+}
+
+
+def timeout_response(request: HttpRequest, reason: str) -> HttpResponse:
+    """API: 401 SESSION_TIMEOUT with the reason; pages: to the login page, saying why."""
+    if is_api_request(request):
+        response = error_response(SessionTimeout(_MESSAGES[reason], reason=reason))
+    else:
+        query = urlencode({"reason": reason, "next": request.get_full_path()})
+        response = HttpResponseRedirect(f"{get_settings().login_url}?{query}")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's SessionMiddleware with activity, timeouts and a 503 on store outages."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        super().process_request(request)
+        session = request.session
+        if not isinstance(session, SessionStore):
+            return None
+        session.client = ClientInfo(client_ip(request), user_agent(request))
+        session.count_request = True
+        key = session.session_key
+        if key is None:
+            return None
+        try:
+            session._get_session()  # the request's one round trip
+            reason = timeout_reason(session)
+            if reason is None:
+                return None
+            if session.meta is not None:
+                session.flush()  # deletes it with its index entries
+            else:
+                index.forget([keys.session_id(key)])  # tell the reason once only
+        except SessionStoreUnavailable as exc:
+            return _unavailable(request, exc)
+        return timeout_response(request, reason)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        session = getattr(request, "session", None)
+        try:
+            if (
+                isinstance(session, SessionStore)
+                and response.status_code < 500
+                and touch_due(session)
+            ):
+                session.touch()
+            return super().process_response(request, response)
+        except SessionStoreUnavailable as exc:
+            return _unavailable(request, exc)

@@ -1,0 +1,135 @@
+"""Read and validate the environment variables of API.md's settings table.
+
+Every reader stops start-up with a one-line message naming the variable when the value is
+malformed, rather than a traceback from deep inside Django.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import environ
+
+_env = environ.Env()
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(SystemExit):
+    """Stop start-up with a one-line explanation (exit status 1, no traceback)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"configuration error: {message}")
+
+
+def fail(message: str) -> NoReturn:
+    raise ConfigError(message)
+
+
+def raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value is None else value.strip()
+
+
+def boolean(name: str, default: bool) -> bool:
+    value = raw(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    fail(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def integer(name: str, default: int, minimum: int = 0) -> int:
+    value = raw(name)
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"[+-]?\d+", value):
+        fail(f"{name}={value!r} is not a whole number")
+    number = int(value)
+    if number < minimum:
+        fail(f"{name}={number} must be at least {minimum}")
+    return number
+
+
+def string_list(name: str, default: list[str]) -> list[str]:
+    value = raw(name)
+    if value is None:
+        return default
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        fail(f"{name} is set but lists nothing")
+    return items
+
+
+_RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
+
+
+def rate(name: str, default: str) -> str:
+    """Return a django-ratelimit rate such as ``5/15m`` (N attempts per period)."""
+    value = raw(name) or default
+    match = _RATE.match(value)
+    if not match or int(match.group(1)) < 1 or match.group(2) == "0":
+        fail(f"{name}={value!r} is not a rate like 5/15m (count/period, period in s, m, h or d)")
+    return value
+
+
+def database(name: str, default_sqlite: Path) -> dict:
+    value = raw(name)
+    if not value:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite)}
+    try:
+        config = _env.db_url_config(value)
+    except Exception as exc:  # django-environ raises several types for a bad URL
+        fail(f"{name} is not a database URL ({exc})")
+    if not config.get("ENGINE"):
+        fail(f"{name} names an unsupported database scheme")
+    return config
+
+
+def redis_url(name: str) -> str | None:
+    value = raw(name)
+    if not value:
+        return None
+    if not re.match(r"^(rediss?|unix|redis\+sentinel)://", value):
+        fail(f"{name}={value!r} is not a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def secret_key(debug: bool, var_dir: Path) -> str:
+    """Return SECRET_KEY; in DEBUG a generated key kept in var/ so sessions survive restarts."""
+    value = raw("SECRET_KEY")
+    if value:
+        if len(value) < 32 and not debug:
+            fail("SECRET_KEY is too short: use at least 50 random characters")
+        return value
+    if not debug:
+        fail(
+            "SECRET_KEY is not set and DEBUG is off: set SECRET_KEY (a long random string), "
+            "or DEBUG=1 for development"
+        )
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        # O_EXCL: two processes starting at once (runserver's reloader) agree on one key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+    return path.read_text().strip()
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

@@ -1,0 +1,197 @@
+"""Django settings, read once from the environment (the table in API.md and the README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from sessionsite import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env.boolean("DEBUG", False)
+SECRET_KEY = env.secret_key(DEBUG, VAR_DIR)
+ALLOWED_HOSTS = env.string_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+# HTTPS decides the Secure flag and the __Host- cookie names. It follows DEBUG unless set,
+# so that a production-like process can be tested over plain HTTP on loopback.
+HTTPS = env.boolean("HTTPS", not DEBUG)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",  # for `clearsessions`; the store itself is sessionadmin's
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "sessionadmin",
+    "accounts",
+    "cart",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "sessionadmin.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sessionsite.urls"
+WSGI_APPLICATION = "sessionsite.wsgi.application"
+ASGI_APPLICATION = "sessionsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASES = {"default": env.database("DATABASE_URL", VAR_DIR / "db.sqlite3")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions and a busy timeout make concurrent writers queue instead of
+    # failing with "database is locked"; WAL lets readers run beside a writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: the session store and the general cache ---------------------------------------
+REDIS_URL = env.redis_url("REDIS_URL")
+# With REDIS_URL unset the project runs its own server on a unix socket under var/redis/
+# (sessionadmin.embedded); it is started on first use and by `make run`.
+EMBEDDED_REDIS_DIR = None if REDIS_URL else VAR_DIR / "redis"
+if EMBEDDED_REDIS_DIR is not None:
+    from sessionadmin.embedded import socket_path_for
+
+    REDIS_URL = f"unix://{socket_path_for(EMBEDDED_REDIS_DIR)}?db=0"
+
+_REDIS_OPTIONS = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    # Never pickle: a store that can be written to must not be a way to run code.
+    "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
+    # Without these a dead or wedged Redis hangs every request.
+    "SOCKET_CONNECT_TIMEOUT": 0.5,
+    "SOCKET_TIMEOUT": 1.0,
+    # One immediate retry replaces a pooled connection broken by a Redis restart; more
+    # (redis-py's default is three with backoff) would delay the 503 when Redis is down.
+    "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1), "max_connections": 100},
+    "IGNORE_EXCEPTIONS": False,
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "c",
+        "OPTIONS": dict(_REDIS_OPTIONS),
+    },
+    "sessions": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "s",
+        "OPTIONS": dict(_REDIS_OPTIONS),
+    },
+}
+
+# --- Sessions ---------------------------------------------------------------------------
+SESSION_ENGINE = "sessionadmin.backends.redis"
+SESSION_CACHE_ALIAS = "sessions"
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+SESSION_IDLE_TIMEOUT = env.integer("SESSION_IDLE_TIMEOUT", 1800, minimum=1)
+SESSION_ABSOLUTE_TIMEOUT = env.integer("SESSION_ABSOLUTE_TIMEOUT", 28800, minimum=1)
+SESSION_TOUCH_INTERVAL = env.integer("SESSION_TOUCH_INTERVAL", 60, minimum=0)
+SESSION_MAX_PER_USER = env.integer("SESSION_MAX_PER_USER", 10, minimum=0)
+SESSION_WARNING_BEFORE = env.integer("SESSION_WARNING_BEFORE", 60, minimum=0)
+# The cookie never outlives the absolute timeout; the server enforces both timeouts.
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_NAME = "__Host-sessionid" if HTTPS else "sessionid"
+
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_NAME = "__Host-csrftoken" if HTTPS else "csrftoken"
+CSRF_FAILURE_VIEW = "sessionsite.views.csrf_failure"
+
+# The client IP is REMOTE_ADDR unless a proxy in front of the app is trusted to set
+# X-Forwarded-For (then its right-most entry, the address the proxy saw, is used).
+TRUST_X_FORWARDED_FOR = env.boolean("TRUST_X_FORWARDED_FOR", False)
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "5/15m")
+
+# --- Passwords --------------------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Security headers -------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = False
+if env.boolean("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# API bodies are small JSON objects; larger ones get 413 PAYLOAD_TOO_LARGE.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# --- I18N, static -----------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Logging: never the session key; store outages are logged once by sessionadmin -------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "drop_store_outages": {"()": "sessionadmin.logging.DropStoreUnavailable"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["drop_store_outages"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": "INFO" if DEBUG else "WARNING"},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}
+STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import path, re_path
+
+from sessionsite import api, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("session/clear/", views.clear_session, name="clear-session"),
+    path("healthz", api.healthz, name="healthz"),
+    path("api/csrf", api.csrf, name="api-csrf"),
+    path("api/session", api.session, name="api-session"),
+    path("api/session/keepalive", api.keepalive, name="api-keepalive"),
+    path("admin/", admin.site.urls),
+    # Last: any other /api/ path answers 404 in the API's shape, DEBUG or not.
+    re_path(r"^api/(?P<path>.*)$", api.not_found),
+]
+
+handler400 = "sessionsite.views.bad_request"
+handler403 = "sessionsite.views.permission_denied"
+handler404 = "sessionsite.views.page_not_found"
+handler500 = "sessionsite.views.server_error"
