@@ -21,6 +21,7 @@ class SessionAdminSettings:
     key_prefix: str  # Redis key prefix (a Cluster hash tag, see keys.py)
     trust_x_forwarded_for: bool
     login_url: str
+    exempt_paths: tuple[str, ...]  # path prefixes that never load the session (health checks)
 
     @property
     def index_grace(self) -> int:
@@ -38,6 +39,7 @@ _NAMES = {
     "SESSIONADMIN_KEY_PREFIX",
     "TRUST_X_FORWARDED_FOR",
     "LOGIN_URL",
+    "SESSIONADMIN_EXEMPT_PATHS",
 }
 
 
@@ -54,6 +56,7 @@ def get_settings() -> SessionAdminSettings:
         key_prefix=getattr(settings, "SESSIONADMIN_KEY_PREFIX", "sa"),
         trust_x_forwarded_for=bool(getattr(settings, "TRUST_X_FORWARDED_FOR", False)),
         login_url=str(getattr(settings, "LOGIN_URL", "/accounts/login/")),
+        exempt_paths=tuple(getattr(settings, "SESSIONADMIN_EXEMPT_PATHS", ("/healthz",))),
     )
 
 

@@ -80,7 +80,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session.client = ClientInfo(client_ip(request), user_agent(request))
         session.count_request = True
         key = session.session_key
-        if key is None:
+        if key is None or request.path.startswith(get_settings().exempt_paths):
             return None
         try:
             session._get_session()  # the request's one round trip

@@ -82,6 +82,13 @@ def rate(name: str, default: str) -> str:
     return value
 
 
+_DATABASE_ENGINES = {
+    "django.db.backends.postgresql",
+    "django.db.backends.sqlite3",
+    "django.db.backends.mysql",
+}
+
+
 def database(name: str, default_sqlite: Path) -> dict:
     value = raw(name)
     if not value:
@@ -90,8 +97,8 @@ def database(name: str, default_sqlite: Path) -> dict:
         config = _env.db_url_config(value)
     except Exception as exc:  # django-environ raises several types for a bad URL
         fail(f"{name} is not a database URL ({exc})")
-    if not config.get("ENGINE"):
-        fail(f"{name} names an unsupported database scheme")
+    if config.get("ENGINE") not in _DATABASE_ENGINES:
+        fail(f"{name} names an unsupported database scheme (use postgres:// or sqlite:///)")
     return config
 
 

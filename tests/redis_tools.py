@@ -1,0 +1,82 @@
+"""Test helpers that observe the real Redis: round trips seen by MONITOR."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+import redis as redis_py
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+
+class CommandLog:
+    """Commands clients sent to one database, as MONITOR saw them (Lua's own excluded)."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    @property
+    def round_trips(self) -> int:
+        return len(self.commands)
+
+    def names(self) -> list[str]:
+        return [c.split(" ", 1)[0].upper() for c in self.commands]
+
+
+@contextmanager
+def monitor(client: redis_py.Redis, db: int):
+    """Record every client command on ``db`` while the block runs.
+
+    A command run inside a Lua script is reported by MONITOR with client type "lua"; those
+    are not round trips and are left out. The MONITOR and PING of this helper are too.
+    """
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs["socket_timeout"] = 0.2
+    kwargs["retry"] = Retry(NoBackoff(), 0)
+    pool = redis_py.ConnectionPool(
+        connection_class=client.connection_pool.connection_class, **kwargs
+    )
+    watcher = redis_py.Redis(connection_pool=pool)
+    log = CommandLog()
+    stop = threading.Event()
+    ready = threading.Event()
+    marker = f"monitor-ready-{time.monotonic_ns()}"
+
+    def run() -> None:
+        with watcher.monitor() as mon:
+            started = False
+            while not stop.is_set():
+                try:
+                    entry = mon.next_command()
+                except (RedisTimeoutError, RedisConnectionError):
+                    continue
+                command = entry["command"]
+                if marker in command:
+                    started = True
+                    ready.set()
+                    continue
+                if not started or entry.get("client_type") == "lua" or entry["db"] != db:
+                    continue
+                log.commands.append(command)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while not ready.is_set():
+        client.echo(marker)
+        ready.wait(0.05)
+    try:
+        yield log
+    finally:
+        # Let MONITOR catch up with the last commands before stopping it.
+        end = f"monitor-end-{time.monotonic_ns()}"
+        client.echo(end)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and not any(end in c for c in log.commands):
+            time.sleep(0.01)
+        stop.set()
+        thread.join(2)
+        log.commands = [c for c in log.commands if "monitor-" not in c]

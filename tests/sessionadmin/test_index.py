@@ -1,0 +1,192 @@
+"""The index of active sessions stays consistent with the sessions themselves."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.sessions.backends.base import UpdateError
+from django.test import override_settings
+
+from sessionadmin import index, keys, services
+from sessionadmin.backends.redis import SessionStore
+
+
+def members(redis, key: str) -> set[str]:
+    return {m.decode() for m in redis.zrange(key, 0, -1)}
+
+
+def sid(session: SessionStore) -> str:
+    return keys.session_id(session.session_key)
+
+
+def test_new_session_is_indexed_as_anonymous(redis, make_session):
+    session = make_session(cart={"1": 2})
+    assert members(redis, keys.all_index()) == {sid(session)}
+    assert members(redis, keys.auth_index()) == set()
+    assert services.list_sessions().count == 1
+
+
+def test_login_adds_the_session_to_the_user_indexes(redis, make_session, make_user):
+    user = make_user()
+    session = make_session(user=user)
+    assert members(redis, keys.auth_index()) == {sid(session)}
+    assert members(redis, keys.user_index(str(user.pk))) == {sid(session)}
+    assert members(redis, keys.users_index()) == {str(user.pk)}
+    record = services.list_user_sessions(user.pk)[0]
+    assert record.id == sid(session)
+    assert record.login_at is not None
+
+
+def test_logout_in_place_moves_the_session_out_of_the_user_indexes(redis, make_session, make_user):
+    user = make_user()
+    session = make_session(user=user)
+    del session["_auth_user_id"]
+    session.save()
+    assert members(redis, keys.auth_index()) == set()
+    assert members(redis, keys.user_index(str(user.pk))) == set()
+    assert members(redis, keys.users_index()) == set()
+    assert members(redis, keys.all_index()) == {sid(session)}
+
+
+def test_cycle_key_moves_data_history_and_index_entries(redis, make_session, make_user):
+    user = make_user()
+    session = make_session(user=user, cart={"3": 1})
+    old_id, old_key = sid(session), session.session_key
+    before = services.get_session(old_id)
+    session.cycle_key()
+    new_id = sid(session)
+    assert new_id != old_id
+    assert not redis.exists(keys.session_key_name(old_id))
+    assert members(redis, keys.all_index()) == {new_id}
+    assert members(redis, keys.user_index(str(user.pk))) == {new_id}
+    after = services.get_session(new_id)
+    assert after.created_at == before.created_at
+    assert after.login_at == before.login_at  # cycling never extends the absolute deadline
+    assert SessionStore(old_key).load() == {}
+    assert SessionStore(session.session_key).load()["cart"] == {"3": 1}
+
+
+def test_delete_removes_every_index_entry(redis, make_session, make_user):
+    user = make_user()
+    session = make_session(user=user)
+    session.delete()
+    for key in (keys.all_index(), keys.auth_index(), keys.users_index()):
+        assert members(redis, key) == set()
+    assert not redis.exists(keys.user_index(str(user.pk)))
+    assert redis.dbsize() == 0
+
+
+def test_expired_session_is_never_listed_and_is_pruned_on_read(redis, make_session):
+    short = make_session()
+    short.set_expiry(1)
+    short.save()
+    kept = make_session()
+    time.sleep(1.2)
+    listed = [r.id for r in services.list_sessions().results]
+    assert listed == [sid(kept)]
+    assert members(redis, keys.all_index()) == {sid(kept)}
+
+
+def test_set_expiry_caps_the_redis_ttl(redis, make_session):
+    session = make_session()
+    session.set_expiry(30)
+    session.save()
+    ttl = redis.pttl(keys.session_key_name(sid(session)))
+    assert 0 < ttl <= 30_000
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=20)
+def test_ttl_is_never_longer_than_the_idle_timeout(redis, make_session):
+    session = make_session()
+    assert 0 < redis.pttl(keys.session_key_name(sid(session))) <= 20_000
+
+
+@override_settings(SESSION_ABSOLUTE_TIMEOUT=5)
+def test_ttl_is_never_longer_than_what_remains_of_the_absolute_timeout(
+    redis, make_session, make_user
+):
+    session = make_session(user=make_user())
+    assert 0 < redis.pttl(keys.session_key_name(sid(session))) <= 5_000
+
+
+def test_revoke_while_a_request_is_in_flight_is_final(redis, make_session, make_user):
+    user = make_user()
+    session = make_session(user=user)
+    in_flight = SessionStore(session.session_key)
+    assert in_flight.get("_auth_user_id") == str(user.pk)  # loaded, as a request would
+    assert services.revoke_session(sid(session)) is True
+    in_flight["cart"] = {"9": 1}
+    with pytest.raises(UpdateError):
+        in_flight.save()
+    assert not in_flight.touch()
+    assert redis.dbsize() == 0  # neither the session nor an index entry came back
+
+
+def test_revoke_user_sessions_keeps_the_given_session(redis, make_session, make_user):
+    user, other = make_user(), make_user()
+    mine = [make_session(user=user) for _ in range(3)]
+    theirs = make_session(user=other)
+    assert services.revoke_user_sessions(user.pk, keep=mine[0]) == 2
+    assert [r.id for r in services.list_user_sessions(user.pk)] == [sid(mine[0])]
+    assert services.get_session(sid(theirs)) is not None
+    assert not SessionStore(mine[1].session_key).load()
+
+
+def test_stats_count_live_sessions(redis, make_session, make_user):
+    alice, bob = make_user(), make_user()
+    make_session(user=alice)
+    make_session(user=alice)
+    make_session(user=bob)
+    make_session()
+    stats = services.session_stats()
+    assert stats["active"] == 4
+    assert stats["authenticated"] == 3
+    assert stats["anonymous"] == 1
+    assert stats["users"] == 2
+    assert stats["activity"]["60"] == 4
+
+
+def test_listing_pages_most_recent_first(redis, make_session):
+    made = []
+    for _ in range(5):
+        made.append(make_session())
+        time.sleep(0.005)
+    first = services.list_sessions(page=1, page_size=2)
+    second = services.list_sessions(page=2, page_size=2)
+    assert first.count == 5
+    newest_first = [sid(s) for s in reversed(made)]
+    assert [r.id for r in first.results + second.results] == newest_first[:4]
+
+
+def test_clearsessions_prunes_index_entries_of_vanished_sessions(redis, make_session):
+    from django.core.management import call_command
+
+    session = make_session()
+    gone = sid(session)
+    redis.zadd(keys.all_index(), {gone: 1})  # an ended session, long ago
+    redis.delete(keys.session_key_name(gone))
+    call_command("clearsessions")
+    assert members(redis, keys.all_index()) == set()
+
+
+def test_secret_key_rotation_signs_nobody_out(redis, make_session, settings):
+    session = make_session(cart={"1": 1})
+    old_id = sid(session)
+    old_secret = settings.SECRET_KEY
+    with override_settings(
+        SECRET_KEY="a-new-secret-" + "y" * 40, SECRET_KEY_FALLBACKS=[old_secret]
+    ):
+        again = SessionStore(session.session_key)
+        assert again.load() == {"cart": {"1": 1}}
+        new_id = sid(session)
+        assert new_id != old_id
+        assert redis.exists(keys.session_key_name(new_id))
+        assert not redis.exists(keys.session_key_name(old_id))
+        assert members(redis, keys.all_index()) == {new_id}
+
+
+def test_get_session_rejects_malformed_ids(redis):
+    assert services.get_session("../../etc") is None
+    assert services.revoke_session("*") is False
+    assert index.get([]) == []

@@ -1,0 +1,67 @@
+"""Redis down and back: 503 in the API's shape, quickly, then service resumes by itself."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from sessionadmin.embedded import EmbeddedRedis
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server this test starts and stops, holding the sessions."""
+    server = EmbeddedRedis(tmp_path / "r")
+    server.start()
+    caches = copy.deepcopy(settings.CACHES)
+    for alias in caches.values():
+        alias["LOCATION"] = server.url
+    with override_settings(CACHES=caches):
+        yield server
+    server.stop()
+
+
+def test_store_down_gives_503_quickly_and_service_resumes(client, own_redis, db):
+    assert client.get("/api/session").json()["views"] == 1
+    assert client.get("/api/session").json()["views"] == 2
+    own_redis.stop()
+
+    started = time.monotonic()
+    response = client.get("/api/session")
+    assert time.monotonic() - started < 1.5
+    assert response.status_code == 503
+    assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+    assert response["Retry-After"]
+
+    page = client.get("/")
+    assert page.status_code == 503
+    assert b"Temporarily unavailable" in page.content
+    assert b"Traceback" not in page.content
+
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["checks"] == {"redis": "unavailable", "database": "ok"}
+
+    # A first visit (no cookie) needs a new session: also 503, never a silent anonymous 200.
+    fresh = client.__class__()
+    assert fresh.get("/api/session").status_code == 503
+
+    own_redis.start()
+    # Sessions written before the outage are still there (append-only file), and the
+    # pooled connections broken by the restart are replaced without an error.
+    response = client.get("/api/session")
+    assert response.status_code == 200
+    assert response.json()["views"] == 3
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_store_down_during_save_still_answers_503(client, own_redis, db):
+    client.get("/api/session")
+    own_redis.stop()
+    response = client.post("/api/session/keepalive")
+    assert response.status_code == 503
+    assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"

@@ -1,0 +1,119 @@
+"""Settings come from the environment; bad values stop start-up naming the variable."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PRINT = "from django.conf import settings as s; print(repr({}))"
+
+
+def run(expression: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    clean.update(
+        {"DJANGO_SETTINGS_MODULE": "sessionsite.settings", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    )
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", PRINT.format(expression)],
+        cwd=BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_defaults():
+    result = run(
+        "(s.SESSION_IDLE_TIMEOUT, s.SESSION_ABSOLUTE_TIMEOUT, s.SESSION_MAX_PER_USER, "
+        "s.LOGIN_RATE_LIMIT, s.ALLOWED_HOSTS, s.DEBUG, s.DATABASES['default']['ENGINE'], "
+        "s.SESSION_COOKIE_SECURE)",
+        SECRET_KEY="k" * 50,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "(1800, 28800, 10, '5/15m', ['localhost', '127.0.0.1'], False, "
+        "'django.db.backends.sqlite3', True)"
+    )
+
+
+def test_values_are_read_from_the_environment():
+    result = run(
+        "(s.SESSION_IDLE_TIMEOUT, s.SESSION_MAX_PER_USER, s.ALLOWED_HOSTS, "
+        "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.LOGIN_RATE_LIMIT)",
+        SECRET_KEY="k" * 50,
+        SESSION_IDLE_TIMEOUT="60",
+        SESSION_MAX_PER_USER="0",
+        ALLOWED_HOSTS="example.com, www.example.com",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/test",
+        LOGIN_RATE_LIMIT="10/h",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "(60, 0, ['example.com', 'www.example.com'], "
+        "'django.db.backends.postgresql', 'test', '10/h')"
+    )
+
+
+def test_refuses_to_start_without_secret_key_when_debug_is_off():
+    result = run("s.SECRET_KEY", DEBUG="0")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0  # one line, no traceback
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SESSION_IDLE_TIMEOUT", "abc", "SESSION_IDLE_TIMEOUT='abc' is not a whole number"),
+        ("SESSION_IDLE_TIMEOUT", "-5", "SESSION_IDLE_TIMEOUT=-5 must be at least 1"),
+        ("SESSION_ABSOLUTE_TIMEOUT", "1.5", "SESSION_ABSOLUTE_TIMEOUT='1.5' is not a whole"),
+        ("SESSION_MAX_PER_USER", "-1", "SESSION_MAX_PER_USER=-1 must be at least 0"),
+        ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
+        ("LOGIN_RATE_LIMIT", "five", "LOGIN_RATE_LIMIT='five' is not a rate"),
+        ("REDIS_URL", "http://x", "REDIS_URL='http://x' is not a redis://"),
+        ("DATABASE_URL", "nonsense://x", "DATABASE_URL"),
+        ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS is set but lists nothing"),
+    ],
+)
+def test_malformed_values_stop_start_up_naming_the_variable(name, value, message):
+    result = run("s.SESSION_IDLE_TIMEOUT", SECRET_KEY="k" * 50, **{name: value})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_debug_generates_a_key_once_and_keeps_it_private():
+    digest = "__import__('hashlib').sha256(s.SECRET_KEY.encode()).hexdigest()"
+    first = run(digest, DEBUG="1")
+    second = run(digest, DEBUG="1")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    mode = stat.S_IMODE((BASE_DIR / "var" / "secret_key").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_debug_off_uses_secure_host_prefixed_cookies_unless_https_is_off():
+    names = "(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE)"
+    secure = run(names, SECRET_KEY="k" * 50)
+    assert secure.stdout.strip() == "('__Host-sessionid', '__Host-csrftoken', True)"
+    plain = run(names, SECRET_KEY="k" * 50, HTTPS="0")
+    assert plain.stdout.strip() == "('sessionid', 'csrftoken', False)"
+
+
+def test_embedded_redis_is_used_when_redis_url_is_unset():
+    result = run(
+        "(s.EMBEDDED_REDIS_DIR is not None, s.CACHES['sessions']['LOCATION'])",
+        SECRET_KEY="k" * 50,
+        REDIS_URL="",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("(True, 'unix://")
+    assert "var/redis/redis.sock" in result.stdout
