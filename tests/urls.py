@@ -3,6 +3,8 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
+from sessionadmin import services
+from sessionadmin.http import api_view, json_body
 from sessionsite.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from sessionsite.urls import urlpatterns as site_patterns
 
@@ -15,4 +17,24 @@ def boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError("a bug")
 
 
-urlpatterns = [path("test/whoami", whoami), path("test/boom", boom), *site_patterns]
+@api_view("POST")
+def echo(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(json_body(request))
+
+
+@api_view("POST")
+def revoke_self(request: HttpRequest) -> JsonResponse:
+    """Revoke the caller's own session mid-request, then change it (a request in flight)."""
+    services.revoke_session(services.current_session_id(request.session))
+    request.session["late"] = True
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [
+    path("test/whoami", whoami),
+    path("test/boom", boom),
+    path("api/test/boom", api_view("GET")(boom)),
+    path("api/test/echo", echo),
+    path("api/test/revoke-self", revoke_self),
+    *site_patterns,
+]

@@ -1,0 +1,119 @@
+"""Real server processes for tests: gunicorn on a free loopback port, and a small client."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """Return a URL for the test database, for a server process to share it."""
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    user, host = conf.get("USER") or "postgres", conf.get("HOST") or "127.0.0.1"
+    return f"postgres://{user}@{host}:{conf.get('PORT') or 5432}/{conf['NAME']}"
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "sessionsite.settings",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "REDIS_URL": settings.CACHES["sessions"]["LOCATION"],
+            "DATABASE_URL": database_url(),
+            "DEBUG": "0",
+            "HTTPS": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def gunicorn(workers: int = 2, threads: int = 4, **env: str):
+    """Run gunicorn with the project on a free port; yield its base URL and its log path."""
+    port = free_port()
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"gunicorn-{port}.log"
+    command = [
+        sys.executable, "-m", "gunicorn", "sessionsite.wsgi",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(s)s %(r)s",
+        "--graceful-timeout", "2",
+        # The control socket's default path is shared by every gunicorn on the machine.
+        "--no-control-socket",
+    ]  # fmt: skip
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=server_env(**env), stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
+                time.sleep(0.1)
+        yield base, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class Browser:
+    """A minimal HTTP client with a cookie jar, like one browser."""
+
+    def __init__(self) -> None:
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def request(
+        self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with self.opener.open(req, timeout=10) as response:
+                status, head, raw = response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            status, head, raw = error.code, dict(error.headers), error.read()
+        try:
+            payload = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw.decode(errors="replace")
+        return status, head, payload
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.jar if c.name == name), None)
