@@ -18,6 +18,7 @@ setup: $(STAMP)
 run: $(STAMP)
 	DEBUG=1 $(PY) manage.py embedded_redis start
 	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 ## Lint, then run every test.

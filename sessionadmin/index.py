@@ -111,6 +111,17 @@ def revoke_user(user_id: str, keep_id: str | None = None) -> int:
         )
 
 
+def enforce_limit(user_id: str, limit: int, keep_id: str | None) -> int:
+    """End a user's least recently active sessions beyond ``limit``; return how many."""
+    client = redis_client()
+    with redis_errors():
+        return int(
+            script(client, "ENFORCE_LIMIT")(
+                keys=[], args=[keys.prefix(), user_id, limit, keep_id or ""], client=client
+            )
+        )
+
+
 def forget(ids: list[str]) -> int:
     """Drop index entries whose session is gone; return how many were dropped."""
     if not ids:

@@ -104,6 +104,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 and touch_due(session)
             ):
                 session.touch()
+            if isinstance(session, SessionStore) and session.loaded_user_id():
+                # A signed-in page must never be kept by a shared or back/forward cache.
+                response.headers.setdefault("Cache-Control", "no-store")
             return super().process_response(request, response)
         except SessionStoreUnavailable as exc:
             return _unavailable(request, exc)

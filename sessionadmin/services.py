@@ -73,10 +73,30 @@ def revoke_session(session_id: str) -> bool:
     return delete_by_id(session_id)
 
 
+def revoke_own_session(user_id: int | str, session_id: str) -> bool:
+    """End one of the user's own sessions; False if it is not theirs (or not live)."""
+    record = get_session(session_id)
+    if record is None or record.user_id != str(user_id):
+        return False
+    return revoke_session(session_id)
+
+
 def revoke_user_sessions(user_id: int | str, keep: SessionBase | None = None) -> int:
     """End every session of a user, except ``keep`` (a session); return how many ended."""
     keep_id = current_session_id(keep) if keep is not None else None
     return index.revoke_user(str(user_id), keep_id)
+
+
+def enforce_session_limit(user_id: int | str, keep: SessionBase) -> int:
+    """End the user's least recently active sessions beyond SESSION_MAX_PER_USER.
+
+    Call it right after a login, once the new session is saved; ``keep`` (that session)
+    always survives. Returns how many sessions ended; 0 when the limit is off.
+    """
+    limit = get_settings().max_per_user
+    if limit <= 0:
+        return 0
+    return index.enforce_limit(str(user_id), limit, current_session_id(keep))
 
 
 def session_stats() -> dict[str, Any]:

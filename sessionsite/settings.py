@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",  # for `clearsessions`; the store itself is sessionadmin's
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_ratelimit",
     "sessionadmin",
     "accounts",
     "cart",
@@ -39,6 +40,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "sessionsite.urls"
@@ -136,9 +138,12 @@ CSRF_FAILURE_VIEW = "sessionsite.views.csrf_failure"
 # X-Forwarded-For (then its right-most entry, the address the proxy saw, is used).
 TRUST_X_FORWARDED_FOR = env.boolean("TRUST_X_FORWARDED_FOR", False)
 
+AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "5/15m")
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = False
 
 # --- Passwords --------------------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -161,7 +166,20 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", False)
+# No inline script, ever: pages load only this site's own static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 if env.boolean("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from sessionsite import api, views
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/csrf", api.csrf, name="api-csrf"),
     path("api/session", api.session, name="api-session"),
     path("api/session/keepalive", api.keepalive, name="api-keepalive"),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
     # Last: any other /api/ path answers 404 in the API's shape, DEBUG or not.
     re_path(r"^api/(?P<path>.*)$", api.not_found),

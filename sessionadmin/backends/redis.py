@@ -108,6 +108,11 @@ class SessionStore(CacheSessionStore):
     async def acache_key(self) -> str:
         return keys.session_key_name(keys.session_id(await self._aget_or_create_session_key()))
 
+    def loaded_user_id(self) -> str | None:
+        """Return the signed-in user's id if the session is already loaded; never loads."""
+        data = getattr(self, "_session_cache", None)
+        return str(data[AUTH_USER_KEY]) if data and data.get(AUTH_USER_KEY) else None
+
     # --- reading ------------------------------------------------------------------------
     def load(self) -> dict[str, Any]:
         self.meta = None

@@ -1,0 +1,78 @@
+"""The accounts JSON API (API.md): register, login, logout, profile, password, sessions."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+
+from accounts import services
+from sessionadmin import services as sessions
+from sessionadmin.decorators import login_required
+from sessionadmin.http import NotFound, api_view, json_body, json_response
+
+
+@never_cache
+@api_view("POST")
+def register(request: HttpRequest) -> HttpResponse:
+    user = services.register(request, json_body(request))
+    return json_response({"user": services.user_dict(user)}, status=201)
+
+
+@never_cache
+@api_view("POST")
+def login(request: HttpRequest) -> HttpResponse:
+    user = services.sign_in(request, json_body(request))
+    return json_response({"user": services.user_dict(user)})
+
+
+@never_cache
+@api_view("POST")
+def logout(request: HttpRequest) -> HttpResponse:
+    services.sign_out(request)
+    response = json_response({"ok": True})
+    response["Clear-Site-Data"] = '"cookies"'
+    return response
+
+
+@never_cache
+@api_view("GET")
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    current = sessions.current_session_id(request.session)
+    record = sessions.get_session(current) if current else None
+    session = sessions.serialize_sessions([record], current_id=current)[0] if record else None
+    return json_response({"user": services.user_dict(request.user), "session": session})
+
+
+@never_cache
+@api_view("POST")
+@login_required
+def password(request: HttpRequest) -> HttpResponse:
+    services.change_password(request, json_body(request))
+    return json_response({"ok": True})
+
+
+@never_cache
+@api_view("GET")
+@login_required
+def my_sessions(request: HttpRequest) -> HttpResponse:
+    records = sessions.list_user_sessions(request.user.pk)
+    current = sessions.current_session_id(request.session)
+    return json_response({"results": sessions.serialize_sessions(records, current_id=current)})
+
+
+@never_cache
+@api_view("DELETE")
+@login_required
+def revoke_my_session(request: HttpRequest, session_id: str) -> HttpResponse:
+    if not sessions.revoke_own_session(request.user.pk, session_id):
+        raise NotFound("No such session of yours.")
+    return HttpResponse(status=204)
+
+
+@never_cache
+@api_view("POST")
+@login_required
+def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
+    revoked = sessions.revoke_user_sessions(request.user.pk, keep=request.session)
+    return json_response({"revoked": revoked})

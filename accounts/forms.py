@@ -1,0 +1,54 @@
+"""Forms of the accounts pages and API (the API reuses them for validation)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
+
+
+class RegisterForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(max_length=254)
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"].strip()
+        model = get_user_model()
+        model.username_validator(username)
+        if model._default_manager.filter(username__iexact=username).exists():
+            raise forms.ValidationError("That username is taken.")
+        return username
+
+    def clean_email(self) -> str:
+        email = get_user_model()._default_manager.normalize_email(self.cleaned_data["email"])
+        if get_user_model()._default_manager.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with that email already exists.")
+        return email
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if "password" in data:
+            candidate = get_user_model()(
+                username=data.get("username", ""), email=data.get("email", "")
+            )
+            try:
+                password_validation.validate_password(data["password"], candidate)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return data
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(max_length=254, label="Username or email")
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+
+class PasswordChangeForm(DjangoPasswordChangeForm):
+    """Django's form, with the API's field names: old_password and new_password."""
+
+    def __init__(self, user, data=None, **kwargs) -> None:
+        if data is not None and "new_password" in data and "new_password1" not in data:
+            data = {**data, "new_password1": data["new_password"]}
+            data["new_password2"] = data["new_password"]
+        super().__init__(user, data, **kwargs)

@@ -1,0 +1,141 @@
+"""The accounts pages: plain HTML forms over the same services as the API."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import services
+from accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
+from sessionadmin import services as sessions
+from sessionadmin.decorators import login_required
+from sessionadmin.http import ApiError, RateLimited, ValidationFailed
+
+REASONS = {
+    "idle": "You were signed out after a period of inactivity. Please sign in again.",
+    "absolute": "Your session reached its maximum length. Please sign in again.",
+    "revoked": "Your session was ended. Please sign in again.",
+}
+
+
+def _next_url(request: HttpRequest) -> str:
+    """Return ``next`` if it points at this site, else the home page."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if safe else "/"
+
+
+def _apply_errors(form, error: ApiError) -> None:
+    if isinstance(error, ValidationFailed) and error.fields:
+        for field, problems in error.fields.items():
+            for problem in problems:
+                form.add_error(field if field in form.fields else None, problem)
+    else:
+        form.add_error(None, error.message)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            services.register(request, request.POST.dict())
+        except ApiError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "Welcome! Your account is ready and you are signed in.")
+            return redirect(_next_url(request))
+    return render(request, "accounts/register.html", {"form": form, "next": _next_url(request)})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        try:
+            services.sign_in(request, request.POST.dict())
+        except RateLimited as error:
+            minutes = max(1, round(error.retry_after / 60))
+            form.add_error(None, f"Too many failed attempts. Try again in {minutes} min.")
+            status = 429
+        except ApiError as error:
+            _apply_errors(form, error)
+            status = error.status
+        else:
+            return redirect(_next_url(request))
+    context = {
+        "form": form,
+        "next": _next_url(request),
+        "reason": REASONS.get(request.GET.get("reason", "")),
+    }
+    return render(request, "accounts/login.html", context, status=status)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    services.sign_out(request)
+    messages.info(request, "You have been signed out.")
+    response = redirect("/")
+    return response
+
+
+@never_cache
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/profile.html")
+
+
+@never_cache
+@login_required
+def my_sessions(request: HttpRequest) -> HttpResponse:
+    records = sessions.list_user_sessions(request.user.pk)
+    current = sessions.current_session_id(request.session)
+    rows = sessions.serialize_sessions(records, current_id=current)
+    return render(request, "accounts/sessions.html", {"sessions": rows})
+
+
+@require_POST
+@login_required
+def revoke_session(request: HttpRequest, session_id: str) -> HttpResponse:
+    if sessions.revoke_own_session(request.user.pk, session_id):
+        messages.success(request, "That session has been signed out.")
+    else:
+        messages.error(request, "That session no longer exists.")
+    return redirect("accounts:sessions")
+
+
+@require_POST
+@login_required
+def revoke_others(request: HttpRequest) -> HttpResponse:
+    count = sessions.revoke_user_sessions(request.user.pk, keep=request.session)
+    messages.success(request, f"Signed out {count} other session{'s' if count != 1 else ''}.")
+    return redirect("accounts:sessions")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def password(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST":
+        try:
+            ended = services.change_password(request, request.POST.dict())
+        except ApiError:
+            form = PasswordChangeForm(request.user, request.POST)
+            form.is_valid()  # shows Django's own field errors
+        else:
+            others = (
+                f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
+            )
+            messages.success(request, f"Your password has been changed.{others}")
+            return redirect("accounts:profile")
+    return render(request, "accounts/password.html", {"form": form})

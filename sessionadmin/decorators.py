@@ -1,0 +1,46 @@
+"""Role decorators for views: sign-in required and staff required, for pages and the API.
+
+API paths answer 401 ``AUTH_REQUIRED`` / 403 ``FORBIDDEN`` in the API's shape; pages
+redirect to the login page (anonymous) or answer 403 (signed in but not allowed).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from sessionadmin.http import AuthRequired, Forbidden, error_response, is_api_request
+
+View = Callable[..., HttpResponse]
+
+
+def _guard(allowed: Callable[[Any], bool]) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated:
+                if is_api_request(request):
+                    return error_response(AuthRequired())
+                return redirect_to_login(request.get_full_path())
+            if not allowed(user):
+                if is_api_request(request):
+                    return error_response(Forbidden())
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+login_required = _guard(lambda user: True)
+login_required.__doc__ = "Let only signed-in users through (API: 401, pages: to login)."
+
+staff_required = _guard(lambda user: user.is_active and user.is_staff)
+staff_required.__doc__ = "Let only active staff through (API: 401/403, pages: login/403)."
