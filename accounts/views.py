@@ -13,6 +13,7 @@ from accounts import services
 from accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
 from sessionadmin import services as sessions
 from sessionadmin.decorators import login_required
+from sessionadmin.devices import device_label
 from sessionadmin.http import ApiError, RateLimited, ValidationFailed
 
 REASONS = {
@@ -99,7 +100,14 @@ def profile(request: HttpRequest) -> HttpResponse:
 def my_sessions(request: HttpRequest) -> HttpResponse:
     records = sessions.list_user_sessions(request.user.pk)
     current = sessions.current_session_id(request.session)
-    rows = sessions.serialize_sessions(records, current_id=current)
+    rows = [
+        {
+            "record": record,
+            "device": device_label(record.user_agent),
+            "current": record.id == current,
+        }
+        for record in records
+    ]
     return render(request, "accounts/sessions.html", {"sessions": rows})
 
 
