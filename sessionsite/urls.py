@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/session", api.session, name="api-session"),
     path("api/session/keepalive", api.keepalive, name="api-keepalive"),
     path("", include("accounts.urls")),
+    path("", include("cart.urls")),
     path("admin/", admin.site.urls),
     # Last: any other /api/ path answers 404 in the API's shape, DEBUG or not.
     re_path(r"^api/(?P<path>.*)$", api.not_found),

@@ -1,4 +1,4 @@
-"""``manage.py seed_demo``: an admin and a plain user for trying the site; idempotent.
+"""``manage.py seed_demo``: demo users (and the shop's demo products); idempotent.
 
 Passwords are generated, set only when the user is created, and printed once, and only
 with DEBUG on: a production run creates nothing it would have to print.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 DEMO_USERS = [
@@ -36,3 +38,5 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"{spec['username']} ({role}) password: {password}")
                 + "  <- shown once; note it now"
             )
+        if apps.is_installed("cart"):
+            call_command("seed_products", stdout=self.stdout)

@@ -1,0 +1,128 @@
+"""Item counts kept with a session (a cart is one), changed atomically in Redis.
+
+Each namespace is a map of item -> positive whole quantity stored in the session's own
+Redis hash, beside its payload. Changes are single Lua scripts, so concurrent requests of
+one session never lose each other's updates and no lock is needed; the session's generic
+save never overwrites them (nor they it). They follow the session: ``cycle_key()`` (login)
+moves them to the new key, and deleting the session (logout, revocation, timeout) deletes
+them. See ``scripts.ITEMS``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from sessionadmin import keys
+from sessionadmin.backends.redis import redis_client, redis_errors
+from sessionadmin.scripts import script
+
+
+class SessionGone(Exception):
+    """The session was deleted (revoked, signed out) while the request ran."""
+
+
+class OverCap(Exception):
+    """More than the item's cap (for a cart, the stock); ``current`` is what it holds."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(current)
+        self.current = current
+
+
+class OverItemLimit(OverCap):
+    """More than the maximum quantity of one item."""
+
+
+class TooManyItems(Exception):
+    """More distinct items than allowed."""
+
+
+def _ensure_saved(session: SessionBase) -> str:
+    # A first visit has no stored session yet: create it, so the items have a home.
+    if session.session_key is None or session.is_empty():
+        session.save()
+    return keys.session_key_name(keys.session_id(session.session_key))
+
+
+def _call(session: SessionBase, *args: object, create: bool = False) -> tuple[int, int, dict]:
+    if create:
+        key = _ensure_saved(session)
+    elif session.session_key is None:
+        return 1, 0, {}
+    else:
+        key = keys.session_key_name(keys.session_id(session.session_key))
+    client = redis_client()
+    with redis_errors():
+        reply = script(client, "ITEMS")(keys=[key], args=list(args), client=client)
+    status, current, *flat = reply
+    items = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    return int(status), int(current), items
+
+
+def _check(status: int, current: int) -> None:
+    if status == -1:
+        raise SessionGone()
+    if status == -2:
+        raise OverCap(current)
+    if status == -3:
+        raise OverItemLimit(current)
+    if status == -4:
+        raise TooManyItems()
+
+
+def get_items(session: SessionBase, namespace: str) -> dict[str, int]:
+    """Return the session's items of ``namespace`` ({} if it has none or no session)."""
+    status, _, items = _call(session, "get", namespace)
+    return items if status == 1 else {}
+
+
+def change_item(
+    session: SessionBase,
+    namespace: str,
+    item: str,
+    quantity: int,
+    *,
+    add: bool,
+    cap: int,
+    max_per_item: int,
+    max_items: int,
+) -> dict[str, int]:
+    """Add to (``add``) or set an item's quantity, atomically; return all the items.
+
+    Raise OverCap (more than ``cap``), OverItemLimit, TooManyItems or SessionGone; the
+    item then keeps what it had.
+    """
+    op = "add" if add else "set"
+    status, current, items = _call(
+        session, op, namespace, item, quantity, cap, max_per_item, max_items, create=True
+    )
+    _check(status, current)
+    return items
+
+
+def remove_item(session: SessionBase, namespace: str, item: str) -> dict[str, int]:
+    """Remove an item; return the remaining items."""
+    status, current, items = _call(session, "remove", namespace, item)
+    _check(status, current)
+    return items
+
+
+def clear_items(session: SessionBase, namespace: str) -> None:
+    """Remove every item of ``namespace``."""
+    status, current, _ = _call(session, "clear", namespace)
+    _check(status, current)
+
+
+def take_items(session: SessionBase, namespace: str) -> dict[str, int]:
+    """Remove and return every item, atomically: two concurrent takers never both get them."""
+    status, current, items = _call(session, "take", namespace)
+    _check(status, current)
+    return items
+
+
+def restore_items(session: SessionBase, namespace: str, items: dict[str, int]) -> None:
+    """Give back items taken by ``take_items`` (added to whatever is there now)."""
+    flat: list[object] = []
+    for item, quantity in items.items():
+        flat += [item, quantity]
+    _call(session, "restore", namespace, "", 0, 0, 0, 0, *flat)
