@@ -28,3 +28,14 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # orders come from checkout only
+
+
+@admin.register(OrderItem)
+class OrderItemAdmin(admin.ModelAdmin):
+    list_display = ["order", "name", "price", "quantity", "line_total"]
+    list_filter = ["order__created_at"]
+    search_fields = ["name", "order__user__username"]
+    readonly_fields = ["order", "product", "name", "price", "quantity", "line_total"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # order lines come from checkout only

@@ -7,11 +7,11 @@ from django.views.decorators.cache import never_cache
 
 from cart import services
 from sessionadmin.decorators import login_required
-from sessionadmin.http import NotFound, api_view, json_body, json_response
+from sessionadmin.http import NotFound, api_view, is_whole_number, json_body, json_response
 
 
 def _product_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
+    if not is_whole_number(raw):
         raise NotFound("No such product.")
     return int(raw)
 

@@ -26,7 +26,7 @@ from django.db.models import F
 
 from cart.models import Order, OrderItem, Product
 from sessionadmin import items as session_items
-from sessionadmin.http import ApiError, Conflict, NotFound, ValidationFailed
+from sessionadmin.http import ApiError, Conflict, NotFound, ValidationFailed, is_whole_number
 
 NAMESPACE = "cart"
 MAX_LINES = 50  # distinct products in one cart
@@ -86,7 +86,7 @@ def parse_whole(value: Any, field: str, *, maximum: int) -> int:
 def parse_form_whole(value: str | None, field: str, *, maximum: int) -> int:
     """The page forms' version: a decimal string of a whole number from 1 to ``maximum``."""
     text = (value or "").strip()
-    if not text.isdigit() or len(text) > 6:
+    if not is_whole_number(text, max_digits=6):
         raise ValidationFailed(fields={field: [f"Must be a whole number from 1 to {maximum}."]})
     return parse_whole(int(text), field, maximum=maximum)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from cart import services
-from sessionadmin.decorators import login_required
 from sessionadmin.http import ApiError, ValidationFailed
 
 
@@ -93,8 +93,11 @@ def clear(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 def checkout(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        # After signing in, come back to the cart (checkout itself is POST only).
+        messages.info(request, "Sign in to check out; your cart is kept.")
+        return redirect_to_login("/cart/")
     try:
         order = services.checkout(request.session, request.user)
     except ApiError as error:

@@ -118,6 +118,14 @@ class SessionInterruptedError(ApiError):
     message = "Your session ended while this request was running (signed out elsewhere?)."
 
 
+def is_whole_number(text: str, max_digits: int = 12) -> bool:
+    """Return whether ``text`` is a plain decimal whole number (ASCII digits only).
+
+    ``str.isdigit()`` alone accepts "²" and other Unicode digits that int() then rejects.
+    """
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
 def is_api_request(request: HttpRequest) -> bool:
     """Return whether the request expects JSON errors (the API and the health check)."""
     return request.path.startswith(API_PREFIX) or request.path == "/healthz"
