@@ -44,3 +44,8 @@ login_required.__doc__ = "Let only signed-in users through (API: 401, pages: to 
 
 staff_required = _guard(lambda user: user.is_active and user.is_staff)
 staff_required.__doc__ = "Let only active staff through (API: 401/403, pages: login/403)."
+
+
+def permission_required(permission: str) -> Callable[[View], View]:
+    """Let only active staff holding ``permission`` through (superusers hold them all)."""
+    return _guard(lambda user: user.is_active and user.is_staff and user.has_perm(permission))

@@ -72,6 +72,83 @@ def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRe
     return _run("PAGE", [name, active_since(), offset, count])
 
 
+SEARCH_BATCH = 1000  # index entries one script call examines
+SEARCH_MAX = 50_000  # entries one search examines at most
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    records: list[SessionRecord]
+    matches: int  # matches found among the entries examined
+    complete: bool  # False when the search stopped at SEARCH_MAX entries
+
+
+def search(
+    *,
+    needle: str = "",
+    user_ids: list[str] | None = None,
+    authenticated_only: bool = False,
+    anonymous_only: bool = False,
+    offset: int = 0,
+    count: int = 50,
+) -> SearchResult:
+    """Return sessions matching ``needle`` (in IP or user agent) or one of ``user_ids``.
+
+    Scans the activity index newest first in batches of SEARCH_BATCH, each a single
+    short script, and stops after SEARCH_MAX entries: Redis is never blocked for long.
+    """
+    client = redis_client()
+    since = active_since()
+    name = "auth" if authenticated_only else "all"
+    uids = "," + ",".join(user_ids) + "," if user_ids else ""
+    found: list[SessionRecord] = []
+    matches = examined = 0
+    now = now_ms()
+    with redis_errors():
+        while examined < SEARCH_MAX:
+            reply = script(client, "SEARCH")(
+                keys=[],
+                args=[keys.prefix(), name, since, examined, SEARCH_BATCH, needle.lower(),
+                      uids, "1" if anonymous_only else "0"],
+                client=client,
+            )  # fmt: skip
+            scanned, rows = int(reply[0]), reply[1:]
+            for row in rows:
+                if offset <= matches < offset + count:
+                    found.append(_record(row, now))
+                matches += 1
+            examined += scanned
+            if scanned < SEARCH_BATCH:
+                return SearchResult(found, matches, complete=True)
+    return SearchResult(found, matches, complete=False)
+
+
+def anonymous_ids(batch: int = SEARCH_BATCH):
+    """Yield (ids of guest sessions, entries examined) batch by batch, over the whole index.
+
+    For commands, not requests: it walks every entry, in short script calls.
+    """
+    client = redis_client()
+    since, offset = active_since(), 0
+    while True:
+        with redis_errors():
+            reply = script(client, "SEARCH")(
+                keys=[], args=[keys.prefix(), "all", since, offset, batch, "", "", "1"],
+                client=client,
+            )  # fmt: skip
+        scanned = int(reply[0])
+        yield [row[0].decode() for row in reply[1:]], scanned
+        offset += scanned
+        if scanned < batch:
+            return
+
+
+def index_size() -> int:
+    """Return how many entries the activity index holds (live and ended)."""
+    with redis_errors():
+        return int(redis_client().zcard(keys.all_index()))
+
+
 def user_sessions(user_id: str, limit: int = 1000) -> list[SessionRecord]:
     """Return a user's live sessions, most recent activity first."""
     return _run("USER_PAGE", [user_id, limit])

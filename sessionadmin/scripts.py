@@ -338,3 +338,35 @@ end
 redis.call('HSET', key, field, wanted)
 return snapshot(1, wanted)
 """
+
+# A bounded search over one activity index, newest first: examines at most ``batch``
+# entries from ``offset`` and returns those matching, so no call blocks Redis for long
+# however many sessions there are; the caller continues from the returned offset.
+# ARGV: prefix, index (all|auth), min score, offset, batch, needle (lower case, '' any),
+# user ids as ",1,2," ('' none), anonymous only ('1'/'0').
+# Returns {examined, row, row, ...} with rows shaped as in _RECORDS.
+SEARCH = """
+local p, needle, uids, anon = ARGV[1], ARGV[6], ARGV[7], ARGV[8] == '1'
+local ids = redis.call('ZREVRANGEBYSCORE', p .. ':' .. ARGV[2], '+inf', ARGV[3],
+                       'LIMIT', ARGV[4], ARGV[5])
+local out = {#ids}
+for _, sid in ipairs(ids) do
+  local k = p .. ':s:' .. sid
+  local v = redis.call('HMGET', k, 'u', 'c', 'a', 'l', 'n', 'ip', 'ua')
+  if v[3] then
+    local uid = v[1] or ''
+    local ok = true
+    if anon and uid ~= '' then ok = false end
+    if ok and needle ~= '' then
+      ok = string.find(v[6] or '', needle, 1, true) ~= nil
+        or string.find(string.lower(v[7] or ''), needle, 1, true) ~= nil
+        or (uid ~= '' and string.find(uids, ',' .. uid .. ',', 1, true) ~= nil)
+    end
+    if ok then
+      out[#out + 1] = {sid, uid, v[2] or '', v[3], v[4] or '', v[5] or '0', v[6] or '',
+                       v[7] or '', redis.call('PTTL', k)}
+    end
+  end
+end
+return out
+"""

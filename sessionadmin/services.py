@@ -16,6 +16,7 @@ from sessionadmin import index, keys
 from sessionadmin.backends.redis import AUTH_USER_KEY, SessionStore, delete_by_id
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
+from sessionadmin.http import is_whole_number
 from sessionadmin.index import SessionRecord
 
 MAX_PAGE_SIZE = 200
@@ -28,6 +29,7 @@ class SessionPage:
     page: int
     page_size: int
     results: list[SessionRecord]
+    complete: bool = True  # False when a search stopped before examining every session
 
 
 def current_session_id(session: SessionBase) -> str | None:
@@ -35,17 +37,60 @@ def current_session_id(session: SessionBase) -> str | None:
     return keys.session_id(session.session_key) if session.session_key else None
 
 
+def find_user_ids(text: str, limit: int = 1000) -> list[str]:
+    """Return ids of users whose username contains ``text`` (any case)."""
+    model = get_user_model()
+    lookup = {f"{model.USERNAME_FIELD}__icontains": text}
+    return [
+        str(pk)
+        for pk in model._default_manager.filter(**lookup).values_list("pk", flat=True)[:limit]
+    ]
+
+
 def list_sessions(
-    *, page: int = 1, page_size: int = 50, authenticated_only: bool = False
+    *,
+    page: int = 1,
+    page_size: int = 50,
+    authenticated: bool | None = None,
+    user_id: int | str | None = None,
+    query: str = "",
+    authenticated_only: bool = False,
 ) -> SessionPage:
-    """Return one page of live sessions, most recent activity first."""
+    """Return one page of live sessions, most recent activity first.
+
+    Filters: ``authenticated`` (True signed-in only, False guests only), ``user_id``, and
+    ``query`` matched against IP, user agent and username. A search or the guests-only
+    filter scans the index in bounded batches (index.search) and may be incomplete.
+    """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     page = max(1, page)
+    offset = (page - 1) * page_size
+    if authenticated_only:
+        authenticated = True
+    query = query.strip()
+    if user_id is not None:
+        records = [] if authenticated is False else index.user_sessions(str(user_id))
+        if query:
+            usernames = set(find_user_ids(query))
+            needle = query.lower()
+            records = [
+                r for r in records
+                if needle in r.ip or needle in r.user_agent.lower() or r.user_id in usernames
+            ]  # fmt: skip
+        return SessionPage(len(records), page, page_size, records[offset : offset + page_size])
+    if query or authenticated is False:
+        found = index.search(
+            needle=query,
+            user_ids=find_user_ids(query) if query else None,
+            authenticated_only=authenticated is True,
+            anonymous_only=authenticated is False,
+            offset=offset,
+            count=page_size,
+        )
+        return SessionPage(found.matches, page, page_size, found.records, found.complete)
     totals = index.counts()
-    count = totals["authenticated"] if authenticated_only else totals["active"]
-    results = index.page(
-        authenticated_only=authenticated_only, offset=(page - 1) * page_size, count=page_size
-    )
+    count = totals["authenticated"] if authenticated else totals["active"]
+    results = index.page(authenticated_only=bool(authenticated), offset=offset, count=page_size)
     return SessionPage(count=count, page=page, page_size=page_size, results=results)
 
 
@@ -137,7 +182,7 @@ def serialize_sessions(
     usernames: dict[str, str] = {}
     if user_ids:
         model = get_user_model()
-        valid = [u for u in user_ids if u.isdigit()]
+        valid = [u for u in user_ids if is_whole_number(u)]
         for pk, name in model._default_manager.filter(pk__in=valid).values_list(
             "pk", model.USERNAME_FIELD
         ):
@@ -168,7 +213,7 @@ def session_to_dict(
 
 
 def _user_pk(user_id: str) -> int | str:
-    return int(user_id) if user_id.isdigit() else user_id
+    return int(user_id) if is_whole_number(user_id) else user_id
 
 
 def _at(ms: int) -> datetime:

@@ -1,0 +1,159 @@
+"""``manage.py sessions list|show|revoke|stats|prune``: active sessions from the shell.
+
+Human-readable tables by default, ``--json`` for scripts; a bad argument or an unknown id
+exits non-zero with a clear message. Revocations are logged to the "sessionadmin.audit"
+logger (a command has no signed-in actor for the admin's LogEntry).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from sessionadmin import index, keys, services
+from sessionadmin.api import resolve_user_id
+from sessionadmin.exceptions import SessionStoreUnavailable
+
+audit = logging.getLogger("sessionadmin.audit")
+COLUMNS = [("id", 24), ("user", 16), ("device", 24), ("ip", 15), ("last_activity", 25),
+           ("requests", 8)]  # fmt: skip
+
+
+class Command(BaseCommand):
+    help = "List, inspect, revoke and count active sessions; prune the index."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        listing = sub.add_parser("list", help="list sessions, most recent activity first")
+        listing.add_argument("--user", help="user id or username")
+        kind = listing.add_mutually_exclusive_group()
+        kind.add_argument("--anonymous", action="store_true")
+        kind.add_argument("--authenticated", action="store_true")
+        listing.add_argument("--search", default="", help="match IP, user agent or username")
+        listing.add_argument("--limit", type=int, default=50)
+        listing.add_argument("--json", action="store_true", dest="as_json")
+        show = sub.add_parser("show", help="show one session by id")
+        show.add_argument("id")
+        show.add_argument("--json", action="store_true", dest="as_json")
+        revoke = sub.add_parser("revoke", help="end sessions now")
+        revoke.add_argument("ids", nargs="*")
+        revoke.add_argument("--user", help="every session of this user (id or username)")
+        revoke.add_argument("--all-anonymous", action="store_true")
+        revoke.add_argument("--json", action="store_true", dest="as_json")
+        stats = sub.add_parser("stats", help="counts of active sessions")
+        stats.add_argument("--json", action="store_true", dest="as_json")
+        sub.add_parser("prune", help="drop index entries of ended sessions")
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except SessionStoreUnavailable as exc:
+            raise CommandError(f"the session store (Redis) is unavailable: {exc}") from exc
+
+    # --- actions ------------------------------------------------------------------------
+    def do_list(self, *, user, anonymous, authenticated, search, limit, as_json, **_) -> None:
+        if not 1 <= limit <= 10_000:
+            raise CommandError("--limit must be from 1 to 10000")
+        user_id = self._user(user) if user else None
+        authenticated_filter = True if authenticated else (False if anonymous else None)
+        rows: list[dict] = []
+        page = 1
+        while len(rows) < limit:
+            result = services.list_sessions(
+                page=page, page_size=min(limit, services.MAX_PAGE_SIZE), user_id=user_id,
+                authenticated=authenticated_filter, query=search,
+            )  # fmt: skip
+            rows += services.serialize_sessions(result.results)
+            if len(result.results) < result.page_size or page * result.page_size >= result.count:
+                break
+            page += 1
+        rows = rows[:limit]
+        if as_json:
+            self.stdout.write(json.dumps(rows, indent=2))
+        else:
+            self._table(rows)
+
+    def do_show(self, *, id, as_json, **_) -> None:
+        record = services.get_session(id)
+        if record is None:
+            raise CommandError(f"no active session with id {id!r}")
+        row = services.serialize_sessions([record])[0]
+        if as_json:
+            self.stdout.write(json.dumps(row, indent=2))
+            return
+        for name, value in row.items():
+            shown = value["username"] or value["id"] if name == "user" and value else value
+            self.stdout.write(f"{name:>14}: {shown if shown is not None else '-'}")
+
+    def do_revoke(self, *, ids, user, all_anonymous, as_json, **_) -> None:
+        if sum(bool(x) for x in (ids, user, all_anonymous)) != 1:
+            raise CommandError("give session ids, or --user U, or --all-anonymous (one of them)")
+        if ids:
+            bad = [i for i in ids if not keys.is_session_id(i)]
+            if bad:
+                raise CommandError(f"not a session id: {', '.join(bad)}")
+            revoked = sum(services.revoke_session(i) for i in ids)
+            missing = len(ids) - revoked
+        elif user:
+            revoked, missing = services.revoke_user_sessions(self._user(user)), 0
+        else:
+            revoked, missing = self._revoke_anonymous(), 0
+        audit.info("manage.py sessions revoke: %d session(s) ended", revoked)
+        if as_json:
+            self.stdout.write(json.dumps({"revoked": revoked, "not_found": missing}))
+        else:
+            self.stdout.write(f"revoked {revoked} session(s)")
+        if ids and missing:
+            raise CommandError(f"{missing} of the given ids were not active sessions")
+
+    def do_stats(self, *, as_json, **_) -> None:
+        stats = services.session_stats()
+        if as_json:
+            self.stdout.write(json.dumps(stats))
+            return
+        for name in ("active", "authenticated", "anonymous", "users"):
+            self.stdout.write(f"{name:>14}: {stats[name]}")
+        for seconds, count in stats["activity"].items():
+            self.stdout.write(f"{'last ' + _span(int(seconds)):>14}: {count}")
+
+    def do_prune(self, **_) -> None:
+        removed = index.prune()
+        self.stdout.write(f"pruned {removed} index entr{'y' if removed == 1 else 'ies'}")
+
+    # --- helpers ------------------------------------------------------------------------
+    def _user(self, value: str) -> int:
+        user_id = resolve_user_id(value)
+        if user_id is None:
+            raise CommandError(f"no such user: {value!r}")
+        return user_id
+
+    def _revoke_anonymous(self) -> int:
+        total = index.index_size()
+        ids: list[str] = []
+        with tqdm(total=total, desc="scanning", unit="session", disable=total < 5000,
+                  file=self.stderr) as bar:  # fmt: skip
+            for found, scanned in index.anonymous_ids():
+                ids += found
+                bar.update(scanned)
+        revoked = 0
+        for session_id in tqdm(ids, desc="revoking", disable=len(ids) < 5000, file=self.stderr):
+            revoked += services.revoke_session(session_id)
+        return revoked
+
+    def _table(self, rows: list[dict]) -> None:
+        header = "  ".join(name.upper().ljust(width) for name, width in COLUMNS)
+        self.stdout.write(header)
+        for row in rows:
+            values = {**row, "user": (row["user"] or {}).get("username") or "anonymous"}
+            self.stdout.write(
+                "  ".join(str(values[name])[:width].ljust(width) for name, width in COLUMNS)
+            )
+        self.stdout.write(f"{len(rows)} session(s)")
+
+
+def _span(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds >= 3600 else f"{seconds // 60} min"
