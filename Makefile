@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format setup redis-stop clean
+.PHONY: run test bench lint format setup redis-stop clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
+
+## Benchmarks (minutes; a throwaway Redis of their own). Writes bench/results/latest.md.
+bench: $(STAMP)
+	$(PY) bench/listing.py --output bench/results/listing.md
+	cp bench/results/listing.md bench/results/latest.md
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from sessionadmin import services
+from sessionadmin import index, services
 from sessionadmin.api import listing_filters, resolve_user_id
 from sessionadmin.audit import record_revocation
 from sessionadmin.devices import device_label
@@ -62,10 +62,10 @@ def _context(request: HttpRequest, title: str, **extra) -> dict:
 def _chart(activity: dict[str, int]) -> list[dict]:
     peak = max(activity.values(), default=0) or 1
     bars = []
-    for index, (label, key) in enumerate(WINDOWS):
+    for position, (label, key) in enumerate(WINDOWS):
         value = activity.get(key, 0)
         height = round(100 * value / peak)
-        bars.append({"label": label, "value": value, "x": 10 + index * 60, "y": 124 - height,
+        bars.append({"label": label, "value": value, "x": 10 + position * 60, "y": 124 - height,
                      "height": height})  # fmt: skip
     return bars
 
@@ -99,6 +99,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         query_string=urlencode(query),
         can_revoke=request.user.has_perm(REVOKE_PERMISSION),
         page_sizes=[25, 50, 100, 200],
+        search_max=f"{index.SEARCH_MAX:,}",
     )
     return render(request, "sessionadmin/dashboard.html", context)
 

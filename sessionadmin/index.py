@@ -72,8 +72,8 @@ def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRe
     return _run("PAGE", [name, active_since(), offset, count])
 
 
-SEARCH_BATCH = 1000  # index entries one script call examines
-SEARCH_MAX = 50_000  # entries one search examines at most
+SEARCH_BATCH = 25  # entries one script call examines: ~0.25 ms at 1,000,000 sessions
+SEARCH_MAX = 25_000  # entries one search examines at most
 
 
 @dataclass(frozen=True)

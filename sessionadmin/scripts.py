@@ -205,13 +205,16 @@ local function records(p, ids, userkey)
 end
 """
 
-# ARGV: prefix, index name (all|auth), min score, offset, count.
+# ARGV: prefix, index name (all|auth), min score, offset, count. By rank, not by score
+# with LIMIT: a score range with an offset walks every skipped entry (O(offset)), a rank
+# range does not (O(log N + count)). Ended entries have the lowest scores, so they only
+# reach the last pages, where records() drops them.
 PAGE = (
     _RECORDS
     + """
 local p = ARGV[1]
-local ids = redis.call('ZREVRANGEBYSCORE', p .. ':' .. ARGV[2], '+inf', ARGV[3],
-                       'LIMIT', ARGV[4], ARGV[5])
+local start = tonumber(ARGV[4])
+local ids = redis.call('ZREVRANGE', p .. ':' .. ARGV[2], start, start + tonumber(ARGV[5]) - 1)
 return records(p, ids, false)
 """
 )
@@ -344,28 +347,35 @@ return snapshot(1, wanted)
 # however many sessions there are; the caller continues from the returned offset.
 # ARGV: prefix, index (all|auth), min score, offset, batch, needle (lower case, '' any),
 # user ids as ",1,2," ('' none), anonymous only ('1'/'0').
-# Returns {examined, row, row, ...} with rows shaped as in _RECORDS.
+# Returns {examined, row, row, ...} with rows shaped as in _RECORDS; examined < batch
+# means the search reached the end of the live sessions.
 SEARCH = """
 local p, needle, uids, anon = ARGV[1], ARGV[6], ARGV[7], ARGV[8] == '1'
-local ids = redis.call('ZREVRANGEBYSCORE', p .. ':' .. ARGV[2], '+inf', ARGV[3],
-                       'LIMIT', ARGV[4], ARGV[5])
+local start, since = tonumber(ARGV[4]), tonumber(ARGV[3])
+local found = redis.call('ZREVRANGE', p .. ':' .. ARGV[2], start, start + tonumber(ARGV[5]) - 1,
+                         'WITHSCORES')
+local ids = {}
+for i = 1, #found, 2 do
+  -- By rank (see PAGE); the first entry older than the idle window ends the search.
+  if tonumber(found[i + 1]) < since then break end
+  ids[#ids + 1] = found[i]
+end
 local out = {#ids}
 for _, sid in ipairs(ids) do
   local k = p .. ':s:' .. sid
-  local v = redis.call('HMGET', k, 'u', 'c', 'a', 'l', 'n', 'ip', 'ua')
-  if v[3] then
-    local uid = v[1] or ''
-    local ok = true
-    if anon and uid ~= '' then ok = false end
-    if ok and needle ~= '' then
-      ok = string.find(v[6] or '', needle, 1, true) ~= nil
-        or string.find(string.lower(v[7] or ''), needle, 1, true) ~= nil
-        or (uid ~= '' and string.find(uids, ',' .. uid .. ',', 1, true) ~= nil)
-    end
-    if ok then
-      out[#out + 1] = {sid, uid, v[2] or '', v[3], v[4] or '', v[5] or '0', v[6] or '',
-                       v[7] or '', redis.call('PTTL', k)}
-    end
+  -- Only what the match needs; the rest of the record is read for matches alone.
+  local m = redis.call('HMGET', k, 'u', 'ip', 'ua')
+  local uid = m[1] or ''
+  local ok = m[2] ~= false and not (anon and uid ~= '')
+  if ok and needle ~= '' then
+    ok = (uid ~= '' and string.find(uids, ',' .. uid .. ',', 1, true) ~= nil)
+      or string.find(m[2], needle, 1, true) ~= nil
+      or string.find(string.lower(m[3] or ''), needle, 1, true) ~= nil
+  end
+  if ok then
+    local v = redis.call('HMGET', k, 'c', 'a', 'l', 'n')
+    out[#out + 1] = {sid, uid, v[1] or '', v[2] or '', v[3] or '', v[4] or '0', m[2],
+                     m[3] or '', redis.call('PTTL', k)}
   end
 end
 return out

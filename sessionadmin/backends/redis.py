@@ -194,7 +194,10 @@ class SessionStore(CacheSessionStore):
             self.meta = replace(self.meta, last_activity=when)
         return True
 
-    def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
+    def write_call(
+        self, mode: str, data: dict[str, Any] | None, when: int | None = None
+    ) -> tuple[list[str], list[Any]]:
+        """Return the WRITE script's keys and arguments for this session (see scripts.py)."""
         conf = get_settings()
         payload = b""
         user_id = ""
@@ -203,25 +206,26 @@ class SessionStore(CacheSessionStore):
             user_id = str(data.get(AUTH_USER_KEY) or "")
         ttl = min(conf.idle_timeout, self.get_expiry_age()) * 1000
         sid = keys.session_id(self.session_key)
-        client = self.client
+        args = [
+            mode,
+            sid,
+            keys.prefix(),
+            when or now_ms(),
+            ttl,
+            conf.absolute_timeout * 1000,
+            payload,
+            user_id,
+            self.client.ip,
+            self.client.user_agent[:MAX_USER_AGENT],
+            keys.session_id(self._carry_from) if self._carry_from else "",
+        ]
+        return [keys.session_key_name(sid)], args
+
+    def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
+        script_keys, args = self.write_call(mode, data, when)
         with redis_errors():
-            result = script(redis_client(), "WRITE")(
-                keys=[keys.session_key_name(sid)],
-                args=[
-                    mode,
-                    sid,
-                    keys.prefix(),
-                    when or now_ms(),
-                    ttl,
-                    conf.absolute_timeout * 1000,
-                    payload,
-                    user_id,
-                    client.ip,
-                    client.user_agent[:MAX_USER_AGENT],
-                    keys.session_id(self._carry_from) if self._carry_from else "",
-                ],
-                client=redis_client(),
-            )
+            client = redis_client()
+            result = script(client, "WRITE")(keys=script_keys, args=args, client=client)
         if result == 0:
             raise CreateError
         if result == -1 and mode == "update":
