@@ -8,6 +8,7 @@ table, revoke actions with confirmation pages, and a stats band whose chart is i
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -80,8 +82,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     result = services.list_sessions(**filters)
     current = services.current_session_id(request.session)
     rows = services.serialize_sessions(result.results, current_id=current)
+    today = timezone.now().date()
     for row, record in zip(rows, result.results, strict=True):
         row["record"], row["device"] = record, device_label(record.user_agent)
+        for name in ("created_at", "login_at", "expires_at"):
+            row[f"{name}_short"] = _short_time(getattr(record, name), today)
     stats = services.session_stats()
     pages = max(1, -(-result.count // result.page_size))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
@@ -102,6 +107,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         search_max=f"{index.SEARCH_MAX:,}",
     )
     return render(request, "sessionadmin/dashboard.html", context)
+
+
+def _short_time(moment: datetime | None, today: date) -> str:
+    """Return "21:42" for today, "Nov 23 21:42" otherwise (the full time is in a title)."""
+    if moment is None:
+        return "–"
+    return moment.strftime("%H:%M" if moment.date() == today else "%b %d %H:%M")
 
 
 def _page_url(query: dict, page: int) -> str:
