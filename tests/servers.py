@@ -54,18 +54,9 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(workers: int = 2, threads: int = 4, **env: str):
-    """Run gunicorn with the project on a free port; yield its base URL and its log path."""
-    port = free_port()
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"gunicorn-{port}.log"
-    command = [
-        sys.executable, "-m", "gunicorn", "sessionsite.wsgi",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(s)s %(r)s",
-        "--graceful-timeout", "2",
-        # The control socket's default path is shared by every gunicorn on the machine.
-        "--no-control-socket",
-    ]  # fmt: skip
+def _serve(command: list[str], name: str, port: int, env: dict[str, str]):
+    """Run a server command, wait until /healthz answers; yield its base URL and log."""
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}-{port}.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
             command, cwd=BASE_DIR, env=server_env(**env), stdout=out, stderr=subprocess.STDOUT
@@ -79,7 +70,7 @@ def gunicorn(workers: int = 2, threads: int = 4, **env: str):
                 break
             except (urllib.error.URLError, ConnectionError):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
+                    raise RuntimeError(f"{name} did not start:\n{log.read_text()}") from None
                 time.sleep(0.1)
         yield base, log
     finally:
@@ -88,6 +79,32 @@ def gunicorn(workers: int = 2, threads: int = 4, **env: str):
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(5)
+
+
+@contextmanager
+def gunicorn(workers: int = 2, threads: int = 4, **env: str):
+    """Run gunicorn with the project on a free port; yield its base URL and its log path."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "sessionsite.wsgi",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--access-logfile", "-", "--access-logformat", "pid=%(p)s %(s)s %(r)s",
+        "--graceful-timeout", "2",
+        # The control socket's default path is shared by every gunicorn on the machine.
+        "--no-control-socket",
+    ]  # fmt: skip
+    with _serve(command, "gunicorn", port, env) as served:
+        yield served
+
+
+@contextmanager
+def runserver(**env: str):
+    """Run ``manage.py runserver --noreload`` on a free port; yield its base URL."""
+    port = free_port()
+    command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    with _serve(command, "runserver", port, env) as (base, _):
+        yield base
 
 
 class Browser:

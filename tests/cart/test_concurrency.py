@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.test import override_settings
 
 from cart.models import Order, OrderItem, Product
-from tests.servers import BASE_DIR, Browser, free_port, gunicorn, server_env
+from tests.servers import Browser, gunicorn, runserver
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -126,40 +122,6 @@ def make_argon2_user(django_user_model, username: str):
         return django_user_model.objects.create_user(
             username=username, email=f"{username}@example.com", password=PASSWORD
         )
-
-
-@contextmanager
-def runserver(**env: str):
-    """``manage.py runserver --noreload`` on a free port; yield its base URL."""
-    port = free_port()
-    log = Path("/tmp") / f"runserver-{port}.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=BASE_DIR,
-            env=server_env(**env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"runserver did not start:\n{log.read_text()}") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def preconnected_race(base: str, count: int, method: str, path: str, tab: Tab, body) -> list:

@@ -4,71 +4,21 @@ trail, and the stats, over HTTP in-process against the real Redis and database."
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from django.conf import settings
 from django.contrib.admin.models import DELETION, LogEntry
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
 from sessionadmin import keys, services
 from sessionadmin.models import REVOKE_PERMISSION, VIEW_PERMISSION, ActiveSession
+from tests.helpers import SESSION_KEYS, browser, client_id, cookie_key, grant, pause, sid
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 )
-SESSION_KEYS = {
-    "id",
-    "current",
-    "user",
-    "ip",
-    "user_agent",
-    "device",
-    "created_at",
-    "last_activity",
-    "login_at",
-    "expires_at",
-    "requests",
-}
 UNKNOWN_ID = "0" * keys.ID_HEX_CHARS
-
-
-def grant(user, *permissions: str):
-    """Give ``user`` the named "app_label.codename" permissions and return it."""
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return user
-
-
-def browser(user) -> Client:
-    """A client signed in as ``user`` (its session made by the real engine)."""
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def cookie_key(client: Client) -> str:
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-def client_id(client: Client) -> str:
-    return keys.session_id(cookie_key(client))
-
-
-def sid(session) -> str:
-    return keys.session_id(session.session_key)
-
-
-def pause() -> None:
-    """Sessions are ordered by last activity in ms: keep creation times apart."""
-    time.sleep(0.005)
 
 
 def assert_signed_out(client: Client) -> None:

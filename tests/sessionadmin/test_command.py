@@ -17,27 +17,11 @@ from django.core.management import CommandError, call_command
 from sessionadmin import keys, services
 from sessionadmin.backends.redis import now_ms
 from sessionadmin.conf import get_settings
+from tests.helpers import SESSION_KEYS, sid
 
 PROJECT = Path(__file__).resolve().parents[2]
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-SESSION_KEYS = {
-    "id",
-    "current",
-    "user",
-    "ip",
-    "user_agent",
-    "device",
-    "created_at",
-    "last_activity",
-    "login_at",
-    "expires_at",
-    "requests",
-}
 UNKNOWN_ID = "f" * keys.ID_HEX_CHARS
-
-
-def sid(session) -> str:
-    return keys.session_id(session.session_key)
 
 
 def run(*args: str) -> str:

@@ -4,52 +4,19 @@ filters, search, pagination, revoke flows with confirmation and audit, and roles
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.conf import settings
 from django.contrib.admin.models import DELETION, LogEntry
-from django.contrib.auth.models import Permission
 from django.test import Client
 
-from sessionadmin import keys, services
+from sessionadmin import services
 from sessionadmin.models import REVOKE_PERMISSION, VIEW_PERMISSION
+from tests.helpers import browser, client_id, cookie_key, grant, pause, sid
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 DASHBOARD = "/admin/sessions/"
 REVOKE = "/admin/sessions/revoke/"
-
-
-def grant(user, *permissions: str):
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    return user
-
-
-def browser(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def cookie_key(client: Client) -> str:
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-def client_id(client: Client) -> str:
-    return keys.session_id(cookie_key(client))
-
-
-def sid(session) -> str:
-    return keys.session_id(session.session_key)
-
-
-def pause() -> None:
-    time.sleep(0.005)
 
 
 def page(client: Client, path: str = DASHBOARD, data=None) -> str:
