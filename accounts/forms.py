@@ -8,9 +8,15 @@ from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChange
 
 
 class RegisterForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    email = forms.EmailField(max_length=254)
-    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    username = forms.CharField(
+        max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"})
+    )
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False
+    )
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()
@@ -40,8 +46,14 @@ class RegisterForm(forms.Form):
 
 
 class LoginForm(forms.Form):
-    username = forms.CharField(max_length=254, label="Username or email")
-    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+    username = forms.CharField(
+        max_length=254,
+        label="Username or email",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False
+    )
 
 
 class PasswordChangeForm(DjangoPasswordChangeForm):

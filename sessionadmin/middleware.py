@@ -13,7 +13,7 @@ counts the request), then:
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -93,6 +93,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 index.forget([keys.session_id(key)])  # tell the reason once only
         except SessionStoreUnavailable as exc:
             return _unavailable(request, exc)
+        if request.path == urlsplit(get_settings().login_url).path:
+            # Already on the way to sign in again: the session is ended above; redirecting
+            # the login page to itself would only wrap its own URL into ?next=.
+            return None
         return timeout_response(request, reason)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from redis.backoff import NoBackoff
@@ -34,6 +35,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files under gunicorn, before anything that would load a session for them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "sessionadmin.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -57,6 +60,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sessionadmin.context_processors.session_deadlines",
             ],
         },
     },
@@ -193,6 +197,22 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production: `python manage.py collectstatic` fills STATIC_ROOT, which WhiteNoise serves
+# compressed, with far-future caching for the hashed names. Tests and the dev server serve
+# straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = env.boolean("WHITENOISE_USE_FINDERS", DEBUG)
+if WHITENOISE_USE_FINDERS:
+    # Serving from the finders, an empty STATIC_ROOT (no collectstatic yet) is expected.
+    # (WhiteNoise warns with stacklevel=3, so the message is what can be matched.)
+    warnings.filterwarnings("ignore", message=f"No directory at: {STATIC_ROOT}")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.boolean("STATIC_MANIFEST", not DEBUG)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # --- Logging: never the session key; store outages are logged once by sessionadmin -------
 LOGGING = {

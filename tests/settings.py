@@ -30,6 +30,10 @@ if not os.environ.get("REDIS_URL"):
     os.environ["REDIS_URL"] = _server.url
 os.environ["REDIS_URL"] = _with_db(os.environ["REDIS_URL"], TEST_REDIS_DB)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+# No collectstatic in tests: static files come from the apps' folders (also for the
+# server processes the tests start, which inherit this environment).
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("WHITENOISE_USE_FINDERS", "1")
 
 from sessionsite.settings import *  # noqa: E402, F403
 from sessionsite.settings import DATABASES  # noqa: E402

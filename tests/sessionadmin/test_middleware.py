@@ -159,3 +159,12 @@ def test_no_raw_session_key_anywhere_in_redis(signed_in, redis):
             assert raw not in redis.get(key)
     signed_in.post("/api/session/keepalive")
     assert all(raw not in key for key in redis.scan_iter())
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=1, SESSION_TOUCH_INTERVAL=0)
+def test_an_ended_session_asking_for_the_login_page_gets_it_not_a_redirect(signed_in, redis):
+    time.sleep(1.3)
+    response = signed_in.get("/accounts/login/?reason=idle&next=/accounts/profile/")
+    assert response.status_code == 200  # not redirected to itself with a nested ?next=
+    assert b"after a period of inactivity" in response.content
+    assert signed_in.get("/api/session").json()["authenticated"] is False
