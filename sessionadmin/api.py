@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.cache import never_cache
@@ -37,7 +36,7 @@ def listing_filters(request: HttpRequest) -> dict:
     user = request.GET.get("user", "").strip()
     user_id = None
     if user:
-        user_id = resolve_user_id(user)
+        user_id = services.resolve_user_id(user)
         if user_id is None:
             raise ValidationFailed(fields={"user": ["No such user."]})
     return {
@@ -47,16 +46,6 @@ def listing_filters(request: HttpRequest) -> dict:
         "user_id": user_id,
         "query": request.GET.get("q", "")[:200],
     }
-
-
-def resolve_user_id(value: str) -> int | None:
-    """Return the id of the user named by id or username, or None."""
-    model = get_user_model()
-    users = model._default_manager
-    if is_whole_number(value) and users.filter(pk=int(value)).exists():
-        return int(value)
-    found = users.filter(**{f"{model.USERNAME_FIELD}__iexact": value}).values_list("pk", flat=True)
-    return found.first()
 
 
 @never_cache
@@ -90,7 +79,7 @@ def revoke(request: HttpRequest, session_id: str) -> HttpResponse:
 @api_view("POST")
 @permission_required(REVOKE_PERMISSION)
 def revoke_user(request: HttpRequest, user_id: str) -> HttpResponse:
-    if not is_whole_number(user_id) or resolve_user_id(user_id) is None:
+    if not is_whole_number(user_id) or services.resolve_user_id(user_id) is None:
         raise NotFound("No such user.")
     count = services.revoke_user_sessions(user_id)
     record_revocation(request.user, user_id=user_id, count=count)

@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from sessionadmin import index, services
-from sessionadmin.api import listing_filters, resolve_user_id
+from sessionadmin.api import listing_filters
 from sessionadmin.audit import record_revocation
 from sessionadmin.devices import device_label
 from sessionadmin.http import ValidationFailed, is_whole_number
@@ -148,7 +148,7 @@ def revoke_sessions(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def revoke_user(request: HttpRequest, user_id: str) -> HttpResponse:
     """Revoke every session of one user, after a confirmation page."""
-    if not is_whole_number(user_id) or resolve_user_id(user_id) is None:
+    if not is_whole_number(user_id) or services.resolve_user_id(user_id) is None:
         messages.error(request, "No such user.")
         return redirect("sessionadmin-dashboard")
     if request.method == "POST" and request.POST.get("confirm") == "yes":

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sessionadmin import keys
-from sessionadmin.backends.redis import now_ms, redis_client, redis_errors
+from sessionadmin.backends.redis import now_ms, redis_client, redis_errors, run_script
 from sessionadmin.conf import get_settings
-from sessionadmin.scripts import script
 
 PRUNE_BATCH = 500
 
@@ -59,10 +58,8 @@ def active_since() -> int:
 
 
 def _run(name: str, args: list) -> list[SessionRecord]:
-    client = redis_client()
     now = now_ms()
-    with redis_errors():
-        rows = script(client, name)(keys=[], args=[keys.prefix(), *args], client=client)
+    rows = run_script(name, [], [keys.prefix(), *args])
     return [_record(row, now) for row in rows]
 
 
@@ -97,29 +94,27 @@ def search(
     Scans the activity index newest first in batches of SEARCH_BATCH, each a single
     short script, and stops after SEARCH_MAX entries: Redis is never blocked for long.
     """
-    client = redis_client()
     since = active_since()
     name = "auth" if authenticated_only else "all"
     uids = "," + ",".join(user_ids) + "," if user_ids else ""
     found: list[SessionRecord] = []
     matches = examined = 0
     now = now_ms()
-    with redis_errors():
-        while examined < SEARCH_MAX:
-            reply = script(client, "SEARCH")(
-                keys=[],
-                args=[keys.prefix(), name, since, examined, SEARCH_BATCH, needle.lower(),
-                      uids, "1" if anonymous_only else "0"],
-                client=client,
-            )  # fmt: skip
-            scanned, rows = int(reply[0]), reply[1:]
-            for row in rows:
-                if offset <= matches < offset + count:
-                    found.append(_record(row, now))
-                matches += 1
-            examined += scanned
-            if scanned < SEARCH_BATCH:
-                return SearchResult(found, matches, complete=True)
+    while examined < SEARCH_MAX:
+        reply = run_script(
+            "SEARCH",
+            [],
+            [keys.prefix(), name, since, examined, SEARCH_BATCH, needle.lower(), uids,
+             "1" if anonymous_only else "0"],
+        )  # fmt: skip
+        scanned, rows = int(reply[0]), reply[1:]
+        for row in rows:
+            if offset <= matches < offset + count:
+                found.append(_record(row, now))
+            matches += 1
+        examined += scanned
+        if scanned < SEARCH_BATCH:
+            return SearchResult(found, matches, complete=True)
     return SearchResult(found, matches, complete=False)
 
 
@@ -128,14 +123,9 @@ def anonymous_ids(batch: int = SEARCH_BATCH):
 
     For commands, not requests: it walks every entry, in short script calls.
     """
-    client = redis_client()
     since, offset = active_since(), 0
     while True:
-        with redis_errors():
-            reply = script(client, "SEARCH")(
-                keys=[], args=[keys.prefix(), "all", since, offset, batch, "", "", "1"],
-                client=client,
-            )  # fmt: skip
+        reply = run_script("SEARCH", [], [keys.prefix(), "all", since, offset, batch, "", "", "1"])
         scanned = int(reply[0])
         yield [row[0].decode() for row in reply[1:]], scanned
         offset += scanned
@@ -179,33 +169,19 @@ def counts(windows_seconds: tuple[int, ...] = ()) -> dict[str, int]:
 
 def revoke_user(user_id: str, keep_id: str | None = None) -> int:
     """Delete every session of a user except ``keep_id``; return how many ended."""
-    client = redis_client()
-    with redis_errors():
-        return int(
-            script(client, "REVOKE_USER")(
-                keys=[], args=[keys.prefix(), user_id, keep_id or ""], client=client
-            )
-        )
+    return int(run_script("REVOKE_USER", [], [keys.prefix(), user_id, keep_id or ""]))
 
 
 def enforce_limit(user_id: str, limit: int, keep_id: str | None) -> int:
     """End a user's least recently active sessions beyond ``limit``; return how many."""
-    client = redis_client()
-    with redis_errors():
-        return int(
-            script(client, "ENFORCE_LIMIT")(
-                keys=[], args=[keys.prefix(), user_id, limit, keep_id or ""], client=client
-            )
-        )
+    return int(run_script("ENFORCE_LIMIT", [], [keys.prefix(), user_id, limit, keep_id or ""]))
 
 
 def forget(ids: list[str]) -> int:
     """Drop index entries whose session is gone; return how many were dropped."""
     if not ids:
         return 0
-    client = redis_client()
-    with redis_errors():
-        return int(script(client, "FORGET")(keys=[], args=[keys.prefix(), *ids], client=client))
+    return int(run_script("FORGET", [], [keys.prefix(), *ids]))
 
 
 def prune() -> int:

@@ -13,8 +13,7 @@ from __future__ import annotations
 from django.contrib.sessions.backends.base import SessionBase
 
 from sessionadmin import keys
-from sessionadmin.backends.redis import redis_client, redis_errors
-from sessionadmin.scripts import script
+from sessionadmin.backends.redis import run_script
 
 
 class SessionGone(Exception):
@@ -51,9 +50,7 @@ def _call(session: SessionBase, *args: object, create: bool = False) -> tuple[in
         return 1, 0, {}
     else:
         key = keys.session_key_name(keys.session_id(session.session_key))
-    client = redis_client()
-    with redis_errors():
-        reply = script(client, "ITEMS")(keys=[key], args=list(args), client=client)
+    reply = run_script("ITEMS", [key], list(args))
     status, current, *flat = reply
     items = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
     return int(status), int(current), items

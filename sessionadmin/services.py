@@ -47,6 +47,16 @@ def find_user_ids(text: str, limit: int = 1000) -> list[str]:
     ]
 
 
+def resolve_user_id(value: str) -> int | None:
+    """Return the id of the user named by id or username, or None."""
+    model = get_user_model()
+    users = model._default_manager
+    if is_whole_number(value) and users.filter(pk=int(value)).exists():
+        return int(value)
+    found = users.filter(**{f"{model.USERNAME_FIELD}__iexact": value}).values_list("pk", flat=True)
+    return found.first()
+
+
 def list_sessions(
     *,
     page: int = 1,
@@ -54,7 +64,6 @@ def list_sessions(
     authenticated: bool | None = None,
     user_id: int | str | None = None,
     query: str = "",
-    authenticated_only: bool = False,
 ) -> SessionPage:
     """Return one page of live sessions, most recent activity first.
 
@@ -65,8 +74,6 @@ def list_sessions(
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     page = max(1, page)
     offset = (page - 1) * page_size
-    if authenticated_only:
-        authenticated = True
     query = query.strip()
     if user_id is not None:
         records = [] if authenticated is False else index.user_sessions(str(user_id))

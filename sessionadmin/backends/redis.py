@@ -24,6 +24,7 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
+from django.core.cache import caches
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -75,9 +76,14 @@ def redis_errors():
 
 def redis_client() -> Redis:
     """Return the redis-py client of the sessions cache alias."""
-    from django.core.cache import caches
-
     return caches[get_settings().cache_alias].client.get_client(write=True)
+
+
+def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
+    """Run one of scripts.py's scripts; a Redis outage raises SessionStoreUnavailable."""
+    client = redis_client()
+    with redis_errors():
+        return script(client, name)(keys=script_keys, args=args, client=client)
 
 
 def _int(value: bytes | str | int | None) -> int | None:
@@ -130,10 +136,10 @@ class SessionStore(CacheSessionStore):
         return {}
 
     def _load_hashed(self, sid: str) -> dict[str, Any] | None:
-        reply = script(redis_client(), "LOAD")(
-            keys=[keys.session_key_name(sid)],
-            args=[sid, keys.prefix(), "1" if self.count_request else "0"],
-            client=redis_client(),
+        reply = run_script(
+            "LOAD",
+            [keys.session_key_name(sid)],
+            [sid, keys.prefix(), "1" if self.count_request else "0"],
         )
         if not reply[0]:
             self.ended_by = _reason_from_score(reply[1])
@@ -156,12 +162,11 @@ class SessionStore(CacheSessionStore):
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.
         sid = keys.session_id(key)
-        client = redis_client()
         for old in keys.fallback_session_ids(key):
-            moved = script(client, "REKEY")(
-                keys=[keys.session_key_name(old), keys.session_key_name(sid)],
-                args=[old, sid, keys.prefix()],
-                client=client,
+            moved = run_script(
+                "REKEY",
+                [keys.session_key_name(old), keys.session_key_name(sid)],
+                [old, sid, keys.prefix()],
             )
             if moved:
                 return self._load_hashed(sid)
@@ -222,10 +227,7 @@ class SessionStore(CacheSessionStore):
         return [keys.session_key_name(sid)], args
 
     def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
-        script_keys, args = self.write_call(mode, data, when)
-        with redis_errors():
-            client = redis_client()
-            result = script(client, "WRITE")(keys=script_keys, args=args, client=client)
+        result = run_script("WRITE", *self.write_call(mode, data, when))
         if result == 0:
             raise CreateError
         if result == -1 and mode == "update":
@@ -288,13 +290,7 @@ class SessionStore(CacheSessionStore):
 
 def delete_by_id(sid: str) -> bool:
     """Delete a session and its index entries by public id; return whether it existed."""
-    client = redis_client()
-    with redis_errors():
-        return bool(
-            script(client, "DELETE")(
-                keys=[keys.session_key_name(sid)], args=[sid, keys.prefix()], client=client
-            )
-        )
+    return bool(run_script("DELETE", [keys.session_key_name(sid)], [sid, keys.prefix()]))
 
 
 def _reason_from_score(score: bytes | str) -> str | None:

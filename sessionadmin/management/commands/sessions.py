@@ -15,7 +15,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from sessionadmin import index, keys, services
-from sessionadmin.api import resolve_user_id
 from sessionadmin.exceptions import SessionStoreUnavailable
 
 audit = logging.getLogger("sessionadmin.audit")
@@ -126,7 +125,7 @@ class Command(BaseCommand):
 
     # --- helpers ------------------------------------------------------------------------
     def _user(self, value: str) -> int:
-        user_id = resolve_user_id(value)
+        user_id = services.resolve_user_id(value)
         if user_id is None:
             raise CommandError(f"no such user: {value!r}")
         return user_id
