@@ -15,7 +15,18 @@ class SessionAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models import signals
+
         from sessionadmin import checks  # noqa: F401 - registers the system checks
+        from sessionadmin import usercache
+
+        # A change of a user row invalidates the copies cached beside its sessions.
+        user_model = get_user_model()
+        signals.pre_save.connect(usercache.before_user_save, sender=user_model)
+        signals.pre_delete.connect(usercache.before_user_save, sender=user_model)
+        signals.post_save.connect(usercache.after_user_change, sender=user_model)
+        signals.post_delete.connect(usercache.after_user_change, sender=user_model)
 
         directory = getattr(settings, "EMBEDDED_REDIS_DIR", None)
         # `embedded_redis stop|status` must not start the server it is asked about.

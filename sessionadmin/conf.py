@@ -68,3 +68,11 @@ def _reset(*, setting: str, **kwargs: object) -> None:
         from sessionadmin import keys
 
         keys.reset()
+    if setting in {"SESSION_USER_CACHE_FIELDS", "AUTH_USER_MODEL"}:
+        from sessionadmin import usercache
+
+        usercache.reset()
+    if setting == "AUTHENTICATION_BACKENDS":
+        from sessionadmin.backends.redis import _backends_by_code
+
+        _backends_by_code.cache_clear()

@@ -13,12 +13,18 @@ counts the request), then:
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import urlencode, urlsplit
 
+from asgiref.sync import sync_to_async
+from django.contrib import auth
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthMiddleware
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.functional import SimpleLazyObject
 
-from sessionadmin import index, keys
+from sessionadmin import index, keys, usercache
 from sessionadmin.backends.redis import ClientInfo, SessionStore, now_ms
 from sessionadmin.client import client_ip, user_agent
 from sessionadmin.conf import get_settings
@@ -114,3 +120,41 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return super().process_response(request, response)
         except SessionStoreUnavailable as exc:
             return _unavailable(request, exc)
+
+
+def get_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    """``request.user``: from the copy cached beside the session, else as Django does it.
+
+    The copy is used only while the session still names the same user, backend and auth
+    hash it was stored with (usercache); otherwise Django's ``get_user`` loads and verifies
+    the user, and the result is cached for the session's next requests.
+    """
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = _load_user(request)
+    return request._cached_user
+
+
+def _load_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    session = request.session
+    if not isinstance(session, SessionStore) or session.meta is None:
+        return auth.get_user(request)
+    user_id = session.meta.user_id
+    backend = session.get(auth.BACKEND_SESSION_KEY)
+    if user_id and backend and session.cached_user:
+        user = usercache.decode(session.cached_user, user_id)
+        if user is not None:
+            user.backend = backend
+            return user
+    user = auth.get_user(request)
+    if user.is_authenticated and session.meta is not None:
+        usercache.fill(session, user)
+    return user
+
+
+class AuthenticationMiddleware(DjangoAuthMiddleware):
+    """Django's AuthenticationMiddleware, with ``request.user`` from the cached copy."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)  # its checks, and request.auser
+        request.user = SimpleLazyObject(partial(get_user, request))
+        request.auser = partial(sync_to_async(get_user), request)

@@ -1,15 +1,23 @@
 """Lua scripts: each write of a session and its index entries is one atomic script.
 
+The listing scripts are in ``listing_scripts``; ``script()`` serves both.
+
 Atomicity is the point. ``save()`` of a session deleted meanwhile must fail rather than
 write it back (revocation is final), and the index must change together with the session,
 so a read-then-write from Python would race. Scripts are sent once and then called by
 SHA (redis-py's ``Script`` falls back to EVAL after a server restart).
 
-Hash fields of a session (``keys.session_key_name``): ``d`` payload (JSON), ``u`` user id
-(absent when anonymous), ``c`` created, ``a`` last activity, ``l`` login time (all ms since
-the epoch), ``n`` request count, ``ip``, ``ua``. Index scores are the last activity in ms;
-``+0.5`` marks a session whose binding deadline is the absolute timeout, so a request
-arriving after the session expired can be told which timeout ended it.
+Hash fields of a session (``keys.session_key_name``): ``d`` payload (JSON, absent when
+empty), ``u`` user id, ``b`` auth backend (its index in AUTHENTICATION_BACKENDS), ``h``
+session auth hash (32 raw bytes), ``x`` cached user (``usercache``), all four absent when
+anonymous; ``c`` created, ``a`` last activity, ``l`` login time (all ms since the epoch),
+``n`` request count, ``ip``, ``ua`` (or a reference into the ``:ua`` table, see _AGENT).
+Every value is kept under 64 bytes where it can be, so Redis stores the hash as a compact
+listpack (about 250 bytes) instead of a hash table (about 1,000).
+
+Index scores are the last activity in ms; ``+0.5`` marks a session whose binding deadline
+is the absolute timeout, so a request arriving after the session expired can be told which
+timeout ended it.
 """
 
 from __future__ import annotations
@@ -31,25 +39,48 @@ end
 """
 
 # KEYS[1] session hash. ARGV: sid, prefix, count ('1' adds one request).
-# Returns {1, d, u, c, a, l, n} when found, else {0, auth index score or ''} (the tombstone).
+# Returns {1, d, u, c, a, l, n, b, h, x} when found, else {0, auth index score or ''}
+# (the tombstone).
 LOAD = """
-local v = redis.call('HMGET', KEYS[1], 'd', 'u', 'c', 'a', 'l', 'n')
+local v = redis.call('HMGET', KEYS[1], 'a', 'd', 'u', 'c', 'l', 'n', 'b', 'h', 'x')
 if not v[1] then
   -- Only signed-in sessions are told why they ended; a guest just gets a new session.
   local score = redis.call('ZSCORE', ARGV[2] .. ':auth', ARGV[1])
   return {0, score or ''}
 end
 if ARGV[3] == '1' then v[6] = redis.call('HINCRBY', KEYS[1], 'n', 1) end
-return {1, v[1], v[2] or '', v[3] or '', v[4] or '', v[5] or '', v[6] or 0}
+return {1, v[2] or '', v[3] or '', v[4] or '', v[1], v[5] or '', v[6] or 0, v[7] or '',
+        v[8] or '', v[9] or ''}
+"""
+
+# A user agent longer than a listpack value is stored once in the ``:ua`` hash and the
+# session keeps "\1" and 16 hex digits of its SHA-1; the table stops growing at
+# 20,000 agents (later ones are kept inline), so random agents cannot fill Redis.
+_AGENT = """
+local function agent_ref(p, ua)
+  if #ua <= 40 then return ua end
+  local ref = '\1' .. string.sub(redis.sha1hex(ua), 1, 16)
+  local agents = p .. ':ua'
+  if redis.call('HEXISTS', agents, ref) == 1 then return ref end
+  if redis.call('HLEN', agents) >= 20000 then return ua end
+  redis.call('HSET', agents, ref, ua)
+  return ref
+end
+local function agent(p, ua)
+  if ua and string.byte(ua, 1) == 1 then return redis.call('HGET', p .. ':ua', ua) or '' end
+  return ua or ''
+end
 """
 
 # KEYS[1] session hash. ARGV: 1 mode (create|update|touch), 2 sid, 3 prefix, 4 now (ms),
 # 5 ttl (ms, already capped by the idle timeout and Django's expiry), 6 absolute timeout
-# (ms), 7 payload, 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from sid ('').
+# (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
+# sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload).
 # Returns 1 written, 0 create refused (key exists), -1 update refused (session gone),
 # -2 nothing written because the session has no time left (it is deleted).
 WRITE = (
     _UNINDEX
+    + _AGENT
     + """
 local key, mode, sid, p = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local now, ttl, absms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -96,16 +127,27 @@ if ttl <= 0 then
   unindex(p, sid, old_uid or uid)
   return -2
 end
-if mode == 'create' then
-  redis.call('HSET', key, 'd', ARGV[7], 'c', created, 'n', requests)
-elseif mode == 'update' then
-  redis.call('HSET', key, 'd', ARGV[7])
+if mode == 'create' then redis.call('HSET', key, 'c', created, 'n', requests) end
+if mode ~= 'touch' then
+  -- The cached user is only good for the user and auth hash it was cached with.
+  if old_uid ~= uid or redis.call('HGET', key, 'h') ~= (ARGV[13] ~= '' and ARGV[13] or false) then
+    redis.call('HDEL', key, 'x')
+  end
+  -- Empty fields are dropped rather than kept as '' (the hash stays small).
+  for i, field in ipairs({'d', 'b', 'h'}) do
+    local value = ARGV[({7, 12, 13})[i]]
+    if value ~= '' then
+      redis.call('HSET', key, field, value)
+    else
+      redis.call('HDEL', key, field)
+    end
+  end
 end
-redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', ARGV[10])
+redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', agent_ref(p, ARGV[10]))
 if uid ~= '' then
   redis.call('HSET', key, 'u', uid, 'l', login)
 else
-  redis.call('HDEL', key, 'u', 'l')
+  redis.call('HDEL', key, 'u', 'l', 'x')
 end
 redis.call('PEXPIRE', key, ttl)
 local score = now + frac
@@ -173,116 +215,44 @@ end
 return removed
 """
 
-_cache: dict[str, Script] = {}
-
-
-def script(client: Redis, name: str) -> Script:
-    """Return the registered script ``name`` (LOAD, WRITE, ...), to be called with client=."""
-    found = _cache.get(name)
-    if found is None:
-        found = _cache[name] = Script(client, globals()[name])
-    return found
-
-
-# The record loop shared by the listing scripts: HMGET each id's metadata and PTTL; an id
-# whose hash is gone (expired by TTL) is dropped from the index as it is read.
-_RECORDS = """
-local function records(p, ids, userkey)
-  local out = {}
-  for _, sid in ipairs(ids) do
-    local k = p .. ':s:' .. sid
-    local v = redis.call('HMGET', k, 'u', 'c', 'a', 'l', 'n', 'ip', 'ua')
-    if v[3] then
-      out[#out + 1] = {sid, v[1] or '', v[2] or '', v[3], v[4] or '', v[5] or '0',
-                       v[6] or '', v[7] or '', redis.call('PTTL', k)}
-    else
-      redis.call('ZREM', p .. ':all', sid)
-      redis.call('ZREM', p .. ':auth', sid)
-      if userkey then redis.call('ZREM', userkey, sid) end
-    end
-  end
-  return out
-end
+# KEYS[1] session hash. ARGV: user id, the cached user the request saw ('' none), the new
+# copy, the auth hash it was verified with. Stores the copy only if the session still
+# exists for that user and hash and nothing replaced the copy meanwhile (usercache).
+USER_FILL = """
+local v = redis.call('HMGET', KEYS[1], 'u', 'h', 'x')
+if v[1] ~= ARGV[1] or v[2] ~= ARGV[4] or (v[3] or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'x', ARGV[3])
+return 1
 """
 
-# ARGV: prefix, index name (all|auth), min score, offset, count. By rank, not by score
-# with LIMIT: a score range with an offset walks every skipped entry (O(offset)), a rank
-# range does not (O(log N + count)). Ended entries have the lowest scores, so they only
-# reach the last pages, where records() drops them.
-PAGE = (
-    _RECORDS
-    + """
+# ARGV: prefix, user id. Replaces the cached user of each of the user's sessions with a
+# tombstone no request has seen, so no copy read before it can be stored (USER_FILL).
+USER_FORGET = """
 local p = ARGV[1]
-local start = tonumber(ARGV[4])
-local ids = redis.call('ZREVRANGE', p .. ':' .. ARGV[2], start, start + tonumber(ARGV[5]) - 1)
-return records(p, ids, false)
-"""
-)
-
-# ARGV: prefix, user id, max sessions to return.
-USER_PAGE = (
-    _RECORDS
-    + """
-local p = ARGV[1]
-local uk = p .. ':u:' .. ARGV[2]
-local ids = redis.call('ZREVRANGE', uk, 0, tonumber(ARGV[3]) - 1)
-return records(p, ids, uk)
-"""
-)
-
-# ARGV: prefix, ids...
-GET = (
-    _RECORDS
-    + """
-local ids = {}
-for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
-return records(ARGV[1], ids, false)
-"""
-)
-
-# ARGV: prefix, user id, sid to keep (''). Deletes every other session of the user.
-REVOKE_USER = (
-    _UNINDEX
-    + """
-local p, uid, keep = ARGV[1], ARGV[2], ARGV[3]
-local uk = p .. ':u:' .. uid
+local mark = '-' .. redis.call('INCR', p .. ':xgen')
 local n = 0
-for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
-  if sid ~= keep then
-    n = n + redis.call('DEL', p .. ':s:' .. sid)
-    unindex(p, sid, uid)
-  end
-end
-return n
-"""
-)
-
-# ARGV: prefix, user id, max sessions, sid to keep. Ends the least recently active
-# sessions of the user beyond the limit, never ``keep``; sessions already gone (expired)
-# are dropped from the set first so they do not count. Atomic, so racing logins cannot
-# leave more than the limit between them. Returns how many sessions ended.
-ENFORCE_LIMIT = (
-    _UNINDEX
-    + """
-local p, uid, limit, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local uk = p .. ':u:' .. uid
-for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
-  if redis.call('EXISTS', p .. ':s:' .. sid) == 0 then unindex(p, sid, uid) end
-end
-local excess = redis.call('ZCARD', uk) - limit
-local n = 0
-if excess <= 0 then return 0 end
-for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
-  if n >= excess then break end
-  if sid ~= keep then
-    redis.call('DEL', p .. ':s:' .. sid)
-    unindex(p, sid, uid)
+for _, sid in ipairs(redis.call('ZRANGE', p .. ':u:' .. ARGV[2], 0, -1)) do
+  local k = p .. ':s:' .. sid
+  if redis.call('EXISTS', k) == 1 then  -- never recreate an ended session
+    redis.call('HSET', k, 'x', mark)
     n = n + 1
   end
 end
 return n
 """
-)
+
+_cache: dict[str, Script] = {}
+
+
+def script(client: Redis, name: str) -> Script:
+    """Return the registered script ``name`` (LOAD, WRITE, PAGE...), to call with client=."""
+    found = _cache.get(name)
+    if found is None:
+        from sessionadmin import listing_scripts
+
+        source = globals().get(name) or getattr(listing_scripts, name)
+        found = _cache[name] = Script(client, source)
+    return found
 
 
 # Item counts of a session (for example a cart: product id -> quantity), kept as fields
@@ -340,43 +310,4 @@ if current == 0 then
 end
 redis.call('HSET', key, field, wanted)
 return snapshot(1, wanted)
-"""
-
-# A bounded search over one activity index, newest first: examines at most ``batch``
-# entries from ``offset`` and returns those matching, so no call blocks Redis for long
-# however many sessions there are; the caller continues from the returned offset.
-# ARGV: prefix, index (all|auth), min score, offset, batch, needle (lower case, '' any),
-# user ids as ",1,2," ('' none), anonymous only ('1'/'0').
-# Returns {examined, row, row, ...} with rows shaped as in _RECORDS; examined < batch
-# means the search reached the end of the live sessions.
-SEARCH = """
-local p, needle, uids, anon = ARGV[1], ARGV[6], ARGV[7], ARGV[8] == '1'
-local start, since = tonumber(ARGV[4]), tonumber(ARGV[3])
-local found = redis.call('ZREVRANGE', p .. ':' .. ARGV[2], start, start + tonumber(ARGV[5]) - 1,
-                         'WITHSCORES')
-local ids = {}
-for i = 1, #found, 2 do
-  -- By rank (see PAGE); the first entry older than the idle window ends the search.
-  if tonumber(found[i + 1]) < since then break end
-  ids[#ids + 1] = found[i]
-end
-local out = {#ids}
-for _, sid in ipairs(ids) do
-  local k = p .. ':s:' .. sid
-  -- Only what the match needs; the rest of the record is read for matches alone.
-  local m = redis.call('HMGET', k, 'u', 'ip', 'ua')
-  local uid = m[1] or ''
-  local ok = m[2] ~= false and not (anon and uid ~= '')
-  if ok and needle ~= '' then
-    ok = (uid ~= '' and string.find(uids, ',' .. uid .. ',', 1, true) ~= nil)
-      or string.find(m[2], needle, 1, true) ~= nil
-      or string.find(string.lower(m[3] or ''), needle, 1, true) ~= nil
-  end
-  if ok then
-    local v = redis.call('HMGET', k, 'c', 'a', 'l', 'n')
-    out[#out + 1] = {sid, uid, v[1] or '', v[2] or '', v[3] or '', v[4] or '0', m[2],
-                     m[3] or '', redis.call('PTTL', k)}
-  end
-end
-return out
 """

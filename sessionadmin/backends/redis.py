@@ -14,14 +14,17 @@ engine, and why:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import orjson
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 from django.core.cache import caches
@@ -37,7 +40,10 @@ from sessionadmin.scripts import script
 logger = logging.getLogger("sessionadmin")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 
-AUTH_USER_KEY = "_auth_user_id"  # django.contrib.auth.SESSION_KEY, without importing auth
+# django.contrib.auth's session keys, without importing auth (this module loads early).
+AUTH_USER_KEY = "_auth_user_id"
+AUTH_BACKEND_KEY = "_auth_user_backend"
+AUTH_HASH_KEY = "_auth_user_hash"
 _DUMPS_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 MAX_USER_AGENT = 512
 
@@ -99,6 +105,7 @@ class SessionStore(CacheSessionStore):
         self.count_request = False  # set by the middleware: load() counts one request
         self.meta: SessionMeta | None = None  # the stored record, once loaded
         self.ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
+        self.cached_user: bytes = b""  # the user cached beside the session (usercache)
         self._carry_from: str | None = None
 
     # --- identity -----------------------------------------------------------------------
@@ -144,7 +151,8 @@ class SessionStore(CacheSessionStore):
         if not reply[0]:
             self.ended_by = _reason_from_score(reply[1])
             return None
-        _, payload, user_id, created, activity, login, requests = reply
+        _, payload, user_id, created, activity, login, requests, backend, auth_hash, cached = reply
+        self.cached_user = cached
         self.meta = SessionMeta(
             user_id=user_id.decode(),
             created=_int(created) or 0,
@@ -153,11 +161,13 @@ class SessionStore(CacheSessionStore):
             requests=int(requests or 0),
         )
         try:
-            data = orjson.loads(payload)
+            data = orjson.loads(payload) if payload else {}
         except orjson.JSONDecodeError:
             security_logger.warning("Session data corrupted (id %s)", sid)
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        return join_auth_fields(data, user_id.decode(), backend.decode(), auth_hash)
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.
@@ -205,10 +215,10 @@ class SessionStore(CacheSessionStore):
         """Return the WRITE script's keys and arguments for this session (see scripts.py)."""
         conf = get_settings()
         payload = b""
-        user_id = ""
+        user_id = backend = auth_hash = ""
         if data is not None:
-            payload = orjson.dumps(data, option=_DUMPS_OPTIONS)
-            user_id = str(data.get(AUTH_USER_KEY) or "")
+            rest, user_id, backend, auth_hash = split_auth_fields(data)
+            payload = orjson.dumps(rest, option=_DUMPS_OPTIONS) if rest else b""
         ttl = min(conf.idle_timeout, self.get_expiry_age()) * 1000
         sid = keys.session_id(self.session_key)
         args = [
@@ -223,6 +233,8 @@ class SessionStore(CacheSessionStore):
             self.client.ip,
             self.client.user_agent[:MAX_USER_AGENT],
             keys.session_id(self._carry_from) if self._carry_from else "",
+            backend,
+            auth_hash,
         ]
         return [keys.session_key_name(sid)], args
 
@@ -286,6 +298,63 @@ class SessionStore(CacheSessionStore):
     @classmethod
     async def aclear_expired(cls) -> None:
         await sync_to_async(cls.clear_expired)()
+
+
+def _code(path: str) -> str:
+    # A short digest, not a list index: reordering AUTHENTICATION_BACKENDS must not make a
+    # stored session name another backend.
+    return hashlib.sha256(path.encode()).hexdigest()[:8]
+
+
+@cache
+def _backends_by_code() -> dict[str, str]:
+    return {_code(path): path for path in settings.AUTHENTICATION_BACKENDS}
+
+
+def _backend_code(path: object) -> str:
+    return _code(path) if isinstance(path, str) and path in _backends_by_code().values() else ""
+
+
+def split_auth_fields(data: dict[str, Any]) -> tuple[dict[str, Any], str, str, bytes | str]:
+    """Take what django.contrib.auth keeps in a session out of the payload, compactly.
+
+    Return (the rest, user id, backend code, raw auth hash). The user id is stored anyway
+    (the index needs it); the backend becomes its index in AUTHENTICATION_BACKENDS and the
+    64-hex-digit hash 32 raw bytes, so the hash stays a listpack (scripts.py). Values of
+    any other shape stay in the payload.
+    """
+    user_id = str(data.get(AUTH_USER_KEY) or "")
+    if not user_id:
+        return data, "", "", ""
+    rest = dict(data)
+    del rest[AUTH_USER_KEY]
+    code = _backend_code(rest.get(AUTH_BACKEND_KEY))
+    if code:
+        del rest[AUTH_BACKEND_KEY]
+    auth_hash = rest.get(AUTH_HASH_KEY)
+    raw: bytes | str = ""
+    if isinstance(auth_hash, str) and len(auth_hash) == 64:
+        with suppress(ValueError):
+            raw = bytes.fromhex(auth_hash)
+        if raw and raw.hex() == auth_hash:
+            del rest[AUTH_HASH_KEY]
+        else:
+            raw = ""
+    return rest, user_id, code, raw
+
+
+def join_auth_fields(data: dict[str, Any], user_id: str, code: str, raw: bytes) -> dict[str, Any]:
+    """The inverse of split_auth_fields: the session dict as Django wrote it."""
+    if user_id:
+        data[AUTH_USER_KEY] = user_id
+        # A backend no longer configured is left out: Django then treats the session as
+        # signed out, as it does for a backend path it no longer has.
+        backend = _backends_by_code().get(code)
+        if backend:
+            data[AUTH_BACKEND_KEY] = backend
+        if raw:
+            data[AUTH_HASH_KEY] = raw.hex()
+    return data
 
 
 def delete_by_id(sid: str) -> bool:
