@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench chromium lint format setup redis-stop clean
+.PHONY: run test bench chromium tools lint format setup redis-stop clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,21 +22,22 @@ run: $(STAMP)
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 ## Lint, then run every test (browser tests drive Debian's chromium, installed if missing).
-test: $(STAMP) chromium
+test: $(STAMP) tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
-## Benchmarks (minutes; a throwaway Redis of their own). Writes bench/results/latest.md.
-bench: $(STAMP)
-	$(PY) bench/listing.py --output bench/results/listing.md
-	cp bench/results/listing.md bench/results/latest.md
+## Benchmarks (about 10 minutes; a throwaway Redis of their own). Writes bench/results/latest.md.
+bench: $(STAMP) tools
+	$(PY) bench/all.py
 
-# Playwright drives the system's chromium (never `playwright install`, which downloads).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "chromium is not installed and could not be: the browser tests will be skipped"
+# Debian packages the tests and benchmarks drive: chromium (Playwright uses the system's,
+# never `playwright install`, which downloads) and wrk (the load generator).
+chromium: tools
+tools:
+	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null; } || \
+	  echo "chromium or wrk is missing and could not be installed: those tests will be skipped"
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

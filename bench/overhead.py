@@ -116,6 +116,9 @@ def run(options: argparse.Namespace, directory: Path) -> int:
         from django.contrib.auth import get_user_model
 
         get_user_model().objects.create_user(USERNAME, f"{USERNAME}@example.com", PASSWORD)
+        database_url = f"sqlite:///{database}"
+        if options.conn_max_age:
+            database_url += f"?conn_max_age={options.conn_max_age}"
         with ExitStack() as stack:
             servers = {
                 mode: stack.enter_context(
@@ -125,6 +128,7 @@ def run(options: argparse.Namespace, directory: Path) -> int:
                             database,
                             DJANGO_SETTINGS_MODULE="bench.settings",
                             BENCH_SESSIONS=mode,
+                            DATABASE_URL=database_url,
                         ),
                         workers=2,
                         log=directory / f"gunicorn-{mode}.log",
@@ -185,7 +189,8 @@ def report(options, throughput: dict[str, list[float]], trips: list[list[object]
     ]
     lines = [
         f"Session-layer overhead: gunicorn 2 sync workers, wrk 1 thread {options.connections} "
-        f"connections, {options.repeats} rounds of {options.seconds} s (medians)",
+        f"connections, {options.repeats} rounds of {options.seconds} s (medians), "
+        f"CONN_MAX_AGE={options.conn_max_age}",
         "",
         *markdown_table(
             ["configuration", "requests/s", "µs per request", "session layer µs per request"],
@@ -215,6 +220,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=0,
+        help="keep database connections this many seconds (Django's CONN_MAX_AGE; default 0 "
+        "as the project ships: a query opens a connection)",
+    )
     parser.add_argument("--smoke", action="store_true", help="one round of one second")
     parser.add_argument("--output", type=Path, help="also write the table to this file")
     options = parser.parse_args()

@@ -18,8 +18,10 @@ class SessionAdminConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models import signals
 
-        from sessionadmin import checks  # noqa: F401 - registers the system checks
-        from sessionadmin import usercache
+        from sessionadmin import (
+            checks,  # noqa: F401 - registers the system checks
+            usercache,
+        )
 
         # A change of a user row invalidates the copies cached beside its sessions.
         user_model = get_user_model()

@@ -155,6 +155,12 @@ class AuthenticationMiddleware(DjangoAuthMiddleware):
     """Django's AuthenticationMiddleware, with ``request.user`` from the cached copy."""
 
     def process_request(self, request: HttpRequest) -> None:
-        super().process_request(request)  # its checks, and request.auser
+        if not hasattr(request, "session"):
+            super().process_request(request)  # raises Django's explanation
         request.user = SimpleLazyObject(partial(get_user, request))
-        request.auser = partial(sync_to_async(get_user), request)
+        request.auser = partial(aget_user, request)
+
+
+async def aget_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
+    """``request.auser()``: get_user, run in a thread (the session client is synchronous)."""
+    return await sync_to_async(get_user)(request)

@@ -76,16 +76,21 @@ def decode(blob: bytes, user_id: str) -> AbstractBaseUser | None:
         values = orjson.loads(blob)
     except orjson.JSONDecodeError:
         return None
-    fields = cached_fields()
-    if not isinstance(values, list) or len(values) != len(fields):
+    model, pk, field_names = _shape()
+    if not isinstance(values, list) or len(values) != len(field_names) - 1:
         return None
-    model = get_user_model()
-    pk = model._meta.pk
     try:
         pk_value = pk.to_python(user_id)
     except ValidationError:  # a malformed id is a miss, never a 500
         return None
-    return model.from_db(DEFAULT_DB_ALIAS, [pk.attname, *fields], [pk_value, *values])
+    return model.from_db(DEFAULT_DB_ALIAS, field_names, [pk_value, *values])
+
+
+@cache
+def _shape() -> tuple[type[AbstractBaseUser], Any, list[str]]:
+    # Looked up once: this runs on every signed-in request.
+    model = get_user_model()
+    return model, model._meta.pk, [model._meta.pk.attname, *cached_fields()]
 
 
 def fill(session: SessionStore, user: AbstractBaseUser) -> None:
@@ -141,3 +146,4 @@ def after_user_change(sender, instance, update_fields=None, **kwargs) -> None:
 
 def reset() -> None:
     cached_fields.cache_clear()
+    _shape.cache_clear()
