@@ -140,7 +140,9 @@ def _load_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
         return auth.get_user(request)
     user_id = session.meta.user_id
     backend = session.get(auth.BACKEND_SESSION_KEY)
-    if user_id and backend and session.cached_user:
+    # The copy belongs to the user the session had when loaded: after a login() of someone
+    # else in this request the session names another user, and Django's path is taken.
+    if user_id and backend and session.cached_user and session.get(auth.SESSION_KEY) == user_id:
         user = usercache.decode(session.cached_user, user_id)
         if user is not None:
             user.backend = backend
@@ -162,5 +164,11 @@ class AuthenticationMiddleware(DjangoAuthMiddleware):
 
 
 async def aget_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
-    """``request.auser()``: get_user, run in a thread (the session client is synchronous)."""
-    return await sync_to_async(get_user)(request)
+    """``request.auser()``: as get_user, in a thread (the session client is synchronous).
+
+    Cached apart from ``request.user``, as Django does, so a logout() that replaced
+    ``request.user`` is not undone by a user cached before it.
+    """
+    if not hasattr(request, "_acached_user"):
+        request._acached_user = await sync_to_async(_load_user)(request)
+    return request._acached_user

@@ -58,11 +58,17 @@ return {1, v[2] or '', v[3] or '', v[4] or '', v[1], v[5] or '', v[6] or 0, v[7]
 # 20,000 agents (later ones are kept inline), so random agents cannot fill Redis.
 _AGENT = """
 local function agent_ref(p, ua)
-  if #ua <= 40 then return ua end
+  -- An agent that itself starts with byte 1 always goes through the table, so it can never
+  -- be read back as a reference (when the table is full that byte becomes '?').
+  local odd = string.byte(ua, 1) == 1
+  if #ua <= 40 and not odd then return ua end
   local ref = '\1' .. string.sub(redis.sha1hex(ua), 1, 16)
   local agents = p .. ':ua'
   if redis.call('HEXISTS', agents, ref) == 1 then return ref end
-  if redis.call('HLEN', agents) >= 20000 then return ua end
+  if redis.call('HLEN', agents) >= 20000 then
+    if odd then return '?' .. string.sub(ua, 2) end
+    return ua
+  end
   redis.call('HSET', agents, ref, ua)
   return ref
 end

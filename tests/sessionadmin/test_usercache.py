@@ -1,0 +1,442 @@
+"""``request.user`` from the copy kept beside the session (usercache), through real requests.
+
+The first signed-in request loads the user as Django does (one query) and stores a copy in
+the session hash's field ``x``; later requests build ``request.user`` from it with no query.
+Any save or delete of the user invalidates the copies, so the next request sees the change.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.contrib import auth
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from sessionadmin import keys, services, usercache
+from sessionadmin.backends.redis import run_script
+from sessionadmin.middleware import AuthenticationMiddleware, SessionMiddleware
+
+pytestmark = pytest.mark.urls("tests.urls")
+
+
+def redis_key(client: Client) -> str:
+    return keys.session_key_name(
+        keys.session_id(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    )
+
+
+def cached_copy(redis, client: Client) -> bytes | None:
+    return redis.hget(redis_key(client), "x")
+
+
+def whoami(client: Client) -> dict:
+    response = client.get("/api/session")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def user_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if '"auth_user"' in q["sql"]]
+
+
+@pytest.fixture
+def alice(make_user, redis):
+    return make_user("alice")
+
+
+@pytest.fixture
+def signed_in(alice):
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+# --- The copy is used -----------------------------------------------------------------
+
+
+def test_first_request_queries_the_user_then_later_requests_do_not(
+    signed_in, alice, redis, django_assert_num_queries
+):
+    assert cached_copy(redis, signed_in) is None  # login does not store a copy
+    with CaptureQueriesContext(connection) as first:
+        body = whoami(signed_in)
+    assert body["authenticated"] is True
+    assert body["user"] == {"id": alice.pk, "username": "alice"}
+    assert user_queries(first), "the first request must load the user from the database"
+    copy = cached_copy(redis, signed_in)
+    assert copy is not None and not copy.startswith(b"-")
+    assert "alice" in orjson.loads(copy)
+
+    with django_assert_num_queries(0):
+        body = whoami(signed_in)
+    assert body["user"] == {"id": alice.pk, "username": "alice"}
+    assert body["views"] == 2  # the session's own save kept the copy (same user, same hash)
+    assert cached_copy(redis, signed_in) == copy
+    with django_assert_num_queries(0):
+        assert signed_in.get("/test/whoami").json() == {"user": "alice"}
+
+
+def test_the_copy_carries_the_flags_and_defers_other_fields(signed_in, alice, redis):
+    alice.is_staff = True
+    alice.first_name = "Alice"
+    alice.save()
+    whoami(signed_in)  # fills the copy
+    blob = cached_copy(redis, signed_in)
+    assert blob is not None
+    user = usercache.decode(blob, str(alice.pk))
+    assert user is not None
+    assert (user.pk, user.username, user.is_staff, user.is_active, user.is_superuser) == (
+        alice.pk,
+        "alice",
+        True,
+        True,
+        False,
+    )
+    assert "first_name" in user.get_deferred_fields()
+    assert user.first_name == "Alice"  # a deferred field costs a query, and is right
+
+
+def test_a_copy_is_not_used_for_a_malformed_user_id(redis):
+    blob = orjson.dumps([False, "alice", False, True])
+    assert usercache.decode(blob, "not-a-number") is None
+    assert usercache.decode(b"-3", "1") is None
+    assert usercache.decode(b"", "1") is None
+
+
+# --- Invalidation ---------------------------------------------------------------------
+
+
+def test_a_username_change_is_seen_on_the_very_next_request(
+    signed_in, alice, redis, django_assert_num_queries
+):
+    whoami(signed_in)
+    with django_assert_num_queries(0):
+        assert whoami(signed_in)["user"]["username"] == "alice"
+    alice.username = "alice2"
+    alice.save()
+    assert cached_copy(redis, signed_in).startswith(b"-")  # tombstone, before the commit
+    assert whoami(signed_in)["user"]["username"] == "alice2"
+    with django_assert_num_queries(0):  # cached again, with the new name
+        assert whoami(signed_in)["user"]["username"] == "alice2"
+
+
+def test_the_after_commit_invalidation_runs_too(
+    signed_in, alice, redis, django_capture_on_commit_callbacks
+):
+    whoami(signed_in)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        alice.username = "renamed"
+        alice.save()
+    assert callbacks, "post_save must schedule an invalidation after the commit"
+    # A request that read the old row between pre_save and the commit would have stored
+    # the old name: simulate it, then check the commit callback replaced it.
+    redis.hset(redis_key(signed_in), "x", orjson.dumps([False, "alice", False, True]))
+    for callback in callbacks:
+        callback()
+    assert cached_copy(redis, signed_in).startswith(b"-")
+    assert whoami(signed_in)["user"]["username"] == "renamed"
+
+
+def test_a_save_of_fields_not_cached_keeps_the_copy(signed_in, alice, redis):
+    whoami(signed_in)
+    copy = cached_copy(redis, signed_in)
+    alice.first_name = "Al"
+    alice.save(update_fields=["first_name"])
+    assert cached_copy(redis, signed_in) == copy
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    assert cached_copy(redis, signed_in).startswith(b"-")
+
+
+def test_a_staff_flag_change_is_seen_on_the_next_request(signed_in, alice, redis):
+    whoami(signed_in)
+    assert signed_in.get("/api/profile").json()["user"]["is_staff"] is False  # from the copy
+    alice.is_staff = True
+    alice.save()
+    assert signed_in.get("/api/profile").json()["user"]["is_staff"] is True
+    user = usercache.decode(cached_copy(redis, signed_in), str(alice.pk))
+    assert user is not None and user.is_staff is True
+
+
+def test_a_password_change_elsewhere_signs_the_other_session_out(signed_in, alice, redis):
+    whoami(signed_in)
+    assert whoami(signed_in)["authenticated"] is True  # from the copy
+    alice.set_password("another passphrase 77")
+    alice.save()
+    body = whoami(signed_in)
+    assert body["authenticated"] is False
+    assert body["user"] is None
+    assert whoami(signed_in)["authenticated"] is False
+
+
+def test_a_password_change_through_the_api_ends_other_sessions(alice, redis):
+    here, there = Client(), Client()
+    for client in (here, there):
+        response = client.post(
+            "/api/login",
+            {"username": "alice", "password": "correct horse 9"},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+        whoami(client)
+        whoami(client)
+    response = here.post(
+        "/api/password",
+        {"old_password": "correct horse 9", "new_password": "a brand new passphrase 42"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert whoami(here)["user"]["username"] == "alice"
+    assert whoami(there)["authenticated"] is False
+
+
+def test_deleting_the_user_makes_the_session_anonymous(signed_in, alice, redis):
+    whoami(signed_in)
+    assert whoami(signed_in)["authenticated"] is True
+    alice.delete()
+    assert whoami(signed_in)["authenticated"] is False
+    assert signed_in.get("/test/whoami").json() == {"user": None}
+
+
+def test_deleting_the_user_through_a_queryset_makes_the_session_anonymous(
+    signed_in, alice, redis, django_user_model
+):
+    whoami(signed_in)
+    whoami(signed_in)
+    django_user_model.objects.filter(pk=alice.pk).delete()
+    assert whoami(signed_in)["authenticated"] is False
+
+
+def test_making_the_user_inactive_ends_the_sessions(signed_in, alice, redis):
+    whoami(signed_in)
+    assert whoami(signed_in)["authenticated"] is True
+    key = redis_key(signed_in)
+    alice.is_active = False
+    alice.save()
+    assert not redis.exists(key)
+    body = whoami(signed_in)
+    assert body["authenticated"] is False
+    assert body["user"] is None
+
+
+def test_a_new_login_in_the_same_browser_never_reuses_the_old_copy(make_user, alice, redis):
+    bob = make_user("bob")
+    client = Client()
+    client.force_login(alice)
+    whoami(client)
+    whoami(client)
+    client.force_login(bob)
+    assert cached_copy(redis, client) is None
+    assert whoami(client)["user"]["username"] == "bob"
+    assert whoami(client)["user"]["username"] == "bob"
+
+
+def test_signing_in_as_another_user_in_the_same_browser_drops_the_copy(make_user, alice, redis):
+    make_user("bob")
+    client = Client()
+    for name in ("alice", "bob"):
+        response = client.post(
+            "/api/login",
+            {"username": name, "password": "correct horse 9"},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+        assert cached_copy(redis, client) is None
+        assert whoami(client)["user"]["username"] == name
+        assert whoami(client)["user"]["username"] == name  # from the copy
+        assert name in orjson.loads(cached_copy(redis, client))
+
+
+# --- USER_FILL / USER_FORGET ----------------------------------------------------------
+
+
+def fill_args(key: str, user, seen: bytes, blob: bytes, auth_hash: str):
+    return [key], [str(user.pk), seen, blob, bytes.fromhex(auth_hash)]
+
+
+def test_a_copy_read_before_an_invalidation_is_never_stored(signed_in, alice, redis):
+    whoami(signed_in)
+    key = redis_key(signed_in)
+    seen = cached_copy(redis, signed_in)
+    assert seen
+    usercache.forget_user(alice.pk)
+    tombstone = redis.hget(key, "x")
+    assert tombstone.startswith(b"-")
+
+    stale = orjson.dumps([False, "alice", False, True])
+    auth_hash = alice.get_session_auth_hash()
+    assert run_script("USER_FILL", *fill_args(key, alice, seen, stale, auth_hash)) == 0
+    assert redis.hget(key, "x") == tombstone
+    assert run_script("USER_FILL", *fill_args(key, alice, b"", stale, auth_hash)) == 0
+    assert redis.hget(key, "x") == tombstone
+
+    # A second invalidation makes a new tombstone: the first one no longer matches either.
+    usercache.forget_user(alice.pk)
+    assert redis.hget(key, "x") not in (tombstone, None)
+    assert run_script("USER_FILL", *fill_args(key, alice, tombstone, stale, auth_hash)) == 0
+    assert redis.hget(key, "x").startswith(b"-")
+
+    # What the request saw now is accepted (the script can say yes).
+    current = redis.hget(key, "x")
+    assert run_script("USER_FILL", *fill_args(key, alice, current, stale, auth_hash)) == 1
+    assert redis.hget(key, "x") == stale
+
+
+def test_a_copy_is_never_stored_for_another_user_or_auth_hash(signed_in, alice, make_user, redis):
+    whoami(signed_in)
+    key = redis_key(signed_in)
+    usercache.forget_user(alice.pk)
+    seen = redis.hget(key, "x")
+    bob = make_user("bob")
+    blob = orjson.dumps([False, "bob", False, True])
+    assert (
+        run_script("USER_FILL", *fill_args(key, bob, seen, blob, alice.get_session_auth_hash()))
+        == 0
+    )
+    assert run_script("USER_FILL", *fill_args(key, alice, seen, blob, "ab" * 32)) == 0
+    assert redis.hget(key, "x") == seen
+
+
+def test_no_copy_is_stored_for_a_session_that_ended(signed_in, alice, redis):
+    whoami(signed_in)
+    key = redis_key(signed_in)
+    seen = redis.hget(key, "x")
+    services.revoke_session(keys.session_id(signed_in.cookies[settings.SESSION_COOKIE_NAME].value))
+    assert not redis.exists(key)
+    blob = orjson.dumps([False, "alice", False, True])
+    assert (
+        run_script("USER_FILL", *fill_args(key, alice, seen, blob, alice.get_session_auth_hash()))
+        == 0
+    )
+    assert not redis.exists(key)
+
+
+def test_forget_user_never_recreates_an_ended_session(alice, redis):
+    ended, live = Client(), Client()
+    for client in (ended, live):
+        client.force_login(alice)
+        whoami(client)
+    ended_key, live_key = redis_key(ended), redis_key(live)
+    # Gone as by its TTL: the per-user index still names it.
+    redis.delete(ended_key)
+    assert (
+        redis.zscore(
+            keys.user_index(str(alice.pk)),
+            keys.session_id(ended.cookies[settings.SESSION_COOKIE_NAME].value),
+        )
+        is not None
+    )
+    usercache.forget_user(alice.pk)
+    assert not redis.exists(ended_key)
+    assert redis.hget(live_key, "x").startswith(b"-")
+    # The ended session's cookie is told it timed out; the old session never comes back.
+    response = ended.get("/api/session")
+    assert response.status_code == 401
+    assert response.json()["code"] == "SESSION_TIMEOUT"
+    assert not redis.exists(ended_key)
+    assert whoami(ended)["authenticated"] is False
+
+
+def test_forget_user_returns_how_many_sessions_it_marked(alice, make_user, redis):
+    bob = make_user("bob")
+    clients = [Client() for _ in range(3)]
+    for client, user in zip(clients, (alice, alice, bob), strict=True):
+        client.force_login(user)
+        whoami(client)
+    assert run_script("USER_FORGET", [], [keys.prefix(), str(alice.pk)]) == 2
+    assert not redis.hget(redis_key(clients[2]), "x").startswith(b"-")
+
+
+# --- What is not cached, and tampering ------------------------------------------------
+
+
+def test_a_long_username_is_not_cached_and_requests_still_work(make_user, redis):
+    name = "u" * 60
+    user = make_user(name)
+    assert usercache.encode(user) is None
+    client = Client()
+    client.force_login(user)
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as queries:
+            assert whoami(client)["user"]["username"] == name
+        assert user_queries(queries), "no copy: every request loads the user"
+    assert cached_copy(redis, client) is None
+
+
+def test_the_longest_cached_copy_fits_the_limit(make_user, redis):
+    # [false,"...",false,true] (superuser, username, staff, active): 21 bytes around it.
+    fits = make_user("f" * (usercache.MAX_BLOB - 21))
+    too_long = make_user("t" * (usercache.MAX_BLOB - 20))
+    blob = usercache.encode(fits)
+    assert blob is not None and len(blob) == usercache.MAX_BLOB
+    assert usercache.encode(too_long) is None
+
+
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        b"garbage",
+        b"[1, 2]",
+        b'["alice"]',
+        b'[false, "alice", false, true, 5]',
+        b"{}",
+        b"null",
+        b"\xff\xfe",
+    ],
+    ids=["not-json", "short-list", "one-item", "long-list", "object", "null", "not-utf8"],
+)
+def test_a_tampered_copy_is_a_miss_never_an_error(signed_in, alice, redis, tampered):
+    whoami(signed_in)
+    redis.hset(redis_key(signed_in), "x", tampered)
+    with CaptureQueriesContext(connection) as queries:
+        body = whoami(signed_in)
+    assert body["user"] == {"id": alice.pk, "username": "alice"}
+    assert user_queries(queries)
+    # The miss stored a good copy again (compare-and-set against what it saw).
+    assert usercache.decode(cached_copy(redis, signed_in), str(alice.pk)).username == "alice"
+
+
+# --- request.auser() within a request that signs in or out ----------------------------
+
+
+def through_middleware(client: Client) -> HttpRequest:
+    """A request carrying the client's cookie, past the project's two middlewares."""
+    request = RequestFactory().get("/api/session")
+    request.COOKIES[settings.SESSION_COOKIE_NAME] = client.cookies[
+        settings.SESSION_COOKIE_NAME
+    ].value
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    AuthenticationMiddleware(lambda r: HttpResponse()).process_request(request)
+    return request
+
+
+def test_request_user_is_the_cached_copy_through_the_middleware(signed_in, alice, redis):
+    whoami(signed_in)
+    request = through_middleware(signed_in)
+    assert request.user.username == "alice"
+    assert "first_name" in request.user.get_deferred_fields()  # built from the copy
+    assert async_to_sync(request.auser)() == alice
+
+
+def test_auser_after_signing_in_another_user_is_that_user(signed_in, alice, make_user, redis):
+    bob = make_user("bob")
+    whoami(signed_in)
+    whoami(signed_in)  # the copy of alice is in the hash, and loaded with the session
+    request = through_middleware(signed_in)
+    auth.login(request, bob, backend="accounts.backends.UsernameOrEmailBackend")
+    assert request.session[auth.SESSION_KEY] == str(bob.pk)
+    assert request.user == bob
+    assert async_to_sync(request.auser)() == bob  # Django's own middleware: bob
+
+
+def test_auser_after_logout_is_anonymous(signed_in, alice, redis):
+    whoami(signed_in)
+    request = through_middleware(signed_in)
+    auth.logout(request)
+    assert request.user.is_authenticated is False
+    assert async_to_sync(request.auser)().is_authenticated is False  # Django's: anonymous
