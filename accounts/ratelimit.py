@@ -11,6 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionadmin.client import client_ip
 from sessionadmin.exceptions import SessionStoreUnavailable
@@ -41,7 +43,9 @@ def _usages(request: HttpRequest, username: str, *, increment: bool) -> list[dic
             )
             for group, key in keys
         ]
-    except ConnectionInterrupted as exc:
+    # django-redis re-raises the redis-py error itself (not ConnectionInterrupted) when
+    # IGNORE_EXCEPTIONS is off, as here: catch both.
+    except (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError) as exc:
         raise SessionStoreUnavailable(str(exc)) from exc
 
 

@@ -68,7 +68,7 @@ def _serve(command: list[str], name: str, port: int, env: dict[str, str]):
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=2)
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):  # refused, reset, or slow to answer
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{name} did not start:\n{log.read_text()}") from None
                 time.sleep(0.1)
