@@ -84,6 +84,35 @@ class RedisServer:
         return redis.Redis.from_url(self.url)
 
 
+USER_AGENTS = [
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.6 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+]
+
+
+def make_users(count: int, prefix: str = "user", password_hash: str | None = None) -> list[int]:
+    """Create users ``<prefix>0``..., in bulk; return their ids. Without ``password_hash``
+    they cannot sign in (no hashing: a million users take seconds)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+
+    model = get_user_model()
+    password = password_hash or UNUSABLE_PASSWORD_PREFIX
+    names = [f"{prefix}{i}" for i in range(count)]
+    model.objects.bulk_create(
+        (model(username=n, email=f"{n}@example.com", password=password) for n in names),
+        batch_size=5000,
+    )
+    return list(model.objects.filter(username__in=names).values_list("pk", flat=True))
+
+
 def project_env(redis_url: str, database: Path, **extra: str) -> dict[str, str]:
     """The environment a server process of the project runs with in a benchmark."""
     env = dict(os.environ)
@@ -129,25 +158,39 @@ def gunicorn(
     process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 (http://)
-                break
-            except (urllib.error.URLError, OSError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"bench: gunicorn did not start (log: {log})") from None
-                time.sleep(0.1)
+        if not wait_until_serving(base, process):
+            raise SystemExit(f"bench: gunicorn did not start (log: {log})")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
         if log:
             out.close()
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, seconds: float = 30) -> bool:
+    """Poll ``base``/healthz until it answers; False if the process exits or time runs out.
+
+    Shared with the tests' server harness (tests/servers.py).
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 (http://)
+            return True
+        except (urllib.error.URLError, OSError):  # refused, reset, or slow to answer
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 @dataclass(frozen=True)

@@ -30,19 +30,10 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import USER_AGENTS, make_users  # noqa: E402 (the path above first)
+
 TARGET_MS = 20.0
 SLOWLOG_US = 1000
-USER_AGENTS = [
-    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.6 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Mobile Safari/537.36",
-]
 
 
 def start_redis(directory: Path) -> tuple[subprocess.Popen, Path]:
@@ -78,19 +69,6 @@ def configure_django(sock: Path, directory: Path) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def make_users(count: int) -> list[int]:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-
-    model = get_user_model()
-    users = (
-        model(username=f"user{i}", email=f"user{i}@example.com", password=UNUSABLE_PASSWORD_PREFIX)
-        for i in range(count)
-    )
-    model.objects.bulk_create(users, batch_size=5000)
-    return list(model.objects.values_list("pk", flat=True))
 
 
 def fill(sessions: int, user_ids: list[int], spread_ms: int) -> None:

@@ -45,7 +45,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import (  # noqa: E402 (the path above first)
+from bench import common  # noqa: E402 (the path above first)
+from bench.common import (  # noqa: E402
     RedisServer,
     configure_django,
     gunicorn,
@@ -84,17 +85,10 @@ OUTAGE_HEADER = [*LOAD_HEADER[:4], f"503 {STORE_DOWN}", "other non-2xx", NO_ANSW
 
 def make_users(count: int) -> list[str]:
     """``count`` active users sharing one password hash (hashed once, Argon2 as configured)."""
-    from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
 
-    model = get_user_model()
-    hashed = make_password(PASSWORD)
-    names = [f"load{i}" for i in range(count)]
-    model.objects.bulk_create(
-        (model(username=name, email=f"{name}@example.com", password=hashed) for name in names),
-        batch_size=1000,
-    )
-    return names
+    common.make_users(count, prefix="load", password_hash=make_password(PASSWORD))
+    return [f"load{i}" for i in range(count)]
 
 
 def make_products(count: int) -> list[int]:

@@ -25,20 +25,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RedisServer, configure_django, markdown_table, write_report
+from bench.common import (
+    USER_AGENTS,
+    RedisServer,
+    configure_django,
+    make_users,
+    markdown_table,
+    write_report,
+)
 
 TARGET_RATIO = 1.5
 BATCH = 2000
 BACKEND = "accounts.backends.UsernameOrEmailBackend"
-USER_AGENTS = [
-    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.6 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
-]
 
 
 def session_data(user_id: int) -> dict:
@@ -111,27 +109,6 @@ def measure(client, fill, count: int, user_ids: list[int]) -> float:
     before = int(client.info("memory")["used_memory"])
     fill(count, user_ids)
     return (int(client.info("memory")["used_memory"]) - before) / count
-
-
-def make_users(count: int) -> list[int]:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-
-    model = get_user_model()
-    model.objects.bulk_create(
-        (
-            model(
-                username=f"user{i}",
-                email=f"user{i}@example.com",
-                first_name="Ada",
-                last_name="Lovelace",
-                password=UNUSABLE_PASSWORD_PREFIX,
-            )
-            for i in range(count)
-        ),
-        batch_size=5000,
-    )
-    return list(model.objects.values_list("pk", flat=True))
 
 
 def run(options: argparse.Namespace, directory: Path) -> int:

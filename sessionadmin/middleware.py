@@ -148,7 +148,7 @@ def _load_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
             user.backend = backend
             return user
     user = auth.get_user(request)
-    if user.is_authenticated and session.meta is not None:
+    if user.is_authenticated:
         usercache.fill(session, user)
     return user
 

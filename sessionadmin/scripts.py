@@ -8,7 +8,7 @@ so a read-then-write from Python would race. Scripts are sent once and then call
 SHA (redis-py's ``Script`` falls back to EVAL after a server restart).
 
 Hash fields of a session (``keys.session_key_name``): ``d`` payload (JSON, absent when
-empty), ``u`` user id, ``b`` auth backend (its index in AUTHENTICATION_BACKENDS), ``h``
+empty), ``u`` user id, ``b`` auth backend (a digest of its path), ``h``
 session auth hash (32 raw bytes), ``x`` cached user (``usercache``), all four absent when
 anonymous; ``c`` created, ``a`` last activity, ``l`` login time (all ms since the epoch),
 ``n`` request count, ``ip``, ``ua`` (or a reference into the ``:ua`` table, see _AGENT).

@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from sessionadmin import keys
-from sessionadmin.backends.redis import SessionStore, run_script
+from sessionadmin.backends.redis import AUTH_HASH_KEY, SessionStore, run_script
 from sessionadmin.exceptions import SessionStoreUnavailable
 
 logger = logging.getLogger("sessionadmin")
@@ -96,7 +96,7 @@ def _shape() -> tuple[type[AbstractBaseUser], Any, list[str]]:
 def fill(session: SessionStore, user: AbstractBaseUser) -> None:
     """Keep ``user`` beside the session if nothing changed since the session was loaded."""
     blob = encode(user)
-    auth_hash = session.get("_auth_user_hash", "")
+    auth_hash = session.get(AUTH_HASH_KEY, "")
     if blob is None or session.session_key is None or len(auth_hash) != 64:
         return
     script_keys, args = fill_call(session.session_id, user, blob, session.cached_user, auth_hash)

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -17,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+from bench.common import stop_process, wait_until_serving
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,23 +64,11 @@ def _serve(command: list[str], name: str, port: int, env: dict[str, str]):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2)
-                break
-            except (urllib.error.URLError, OSError):  # refused, reset, or slow to answer
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not start:\n{log.read_text()}") from None
-                time.sleep(0.1)
+        if not wait_until_serving(base, process):
+            raise RuntimeError(f"{name} did not start:\n{log.read_text()}")
         yield base, log
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
 
 
 @contextmanager

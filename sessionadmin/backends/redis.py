@@ -312,14 +312,18 @@ def _backends_by_code() -> dict[str, str]:
 
 
 def _backend_code(path: object) -> str:
-    return _code(path) if isinstance(path, str) and path in _backends_by_code().values() else ""
+    """The code of a configured backend's path; "" for anything else."""
+    if not isinstance(path, str):
+        return ""
+    code = _code(path)
+    return code if _backends_by_code().get(code) == path else ""
 
 
 def split_auth_fields(data: dict[str, Any]) -> tuple[dict[str, Any], str, str, bytes | str]:
     """Take what django.contrib.auth keeps in a session out of the payload, compactly.
 
     Return (the rest, user id, backend code, raw auth hash). The user id is stored anyway
-    (the index needs it); the backend becomes its index in AUTHENTICATION_BACKENDS and the
+    (the index needs it); a configured backend becomes a short digest of its path and the
     64-hex-digit hash 32 raw bytes, so the hash stays a listpack (scripts.py). Values of
     any other shape stay in the payload.
     """

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+from tests.bench import run_bench
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -25,13 +21,7 @@ def cells(table: str, first: str) -> list[str]:
 
 
 def test_load_benchmark_smoke_mode_runs_and_reports(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    result = subprocess.run(
-        [sys.executable, "bench/load.py", "--smoke", "--output", str(tmp_path / "out.md")],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    table = (tmp_path / "out.md").read_text()
+    table, result = run_bench("load.py", tmp_path, timeout=90)
     shown = table + result.stderr[-3000:]  # the server log's errors, if any
     assert "| request | count | p50 ms | p99 ms | 4xx | 5xx |" in table
     assert "| answers during the outage (Redis stopping, down, starting) | count |" in table

@@ -2,45 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+from tests.bench import run_bench
 
 
 def test_listing_benchmark_smoke_mode_runs_and_reports(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    result = subprocess.run(
-        [sys.executable, "bench/listing.py", "--smoke", "--output", str(tmp_path / "out.md")],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    table = (tmp_path / "out.md").read_text()
+    table, _ = run_bench("listing.py", tmp_path)
     assert "| dashboard, first page (50) |" in table
     assert "Redis memory per session" in table
     assert "targets: " in table  # judged in full runs only: CI machines are noisy
 
 
-def run_bench(script: str, tmp_path: Path, timeout: int = 120) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    output = tmp_path / "out.md"
-    result = subprocess.run(
-        [sys.executable, f"bench/{script}", "--smoke", "--output", str(output)],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return output.read_text()
-
-
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make tools)")
 def test_overhead_benchmark_smoke_mode_counts_one_round_trip_per_signed_in_read(tmp_path):
-    table = run_bench("overhead.py", tmp_path)
+    table, _ = run_bench("overhead.py", tmp_path)
     for row in ("(a) no session", "(b) Django's stock", "(c) ours"):
         assert f"| {row} |" in table
     assert "Overhead ratio (c)/(b):" in table
@@ -49,7 +28,7 @@ def test_overhead_benchmark_smoke_mode_counts_one_round_trip_per_signed_in_read(
 
 
 def test_memory_benchmark_smoke_mode_keeps_sessions_compact(tmp_path):
-    table = run_bench("memory.py", tmp_path)
+    table, _ = run_bench("memory.py", tmp_path)
     ratio = float(re.search(r"Ratio ours / stock: ([\d.]+)", table).group(1))
     # Bytes, not time: stable enough to guard against a regression such as a session hash
     # falling back from a listpack to a hash table (which measured 4.0 here).
