@@ -8,7 +8,8 @@ from django.views.decorators.cache import never_cache
 from accounts import services
 from sessionadmin import services as sessions
 from sessionadmin.decorators import login_required
-from sessionadmin.http import NotFound, api_view, json_body, json_response
+from sessionadmin.errors import NotFound, json_response
+from sessionsite.http import api_view, json_body
 
 
 @never_cache

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
+
+from sessionadmin.auth.forms import LimitedPasswordChangeForm
 
 
 class RegisterForm(forms.Form):
@@ -56,8 +57,8 @@ class LoginForm(forms.Form):
     )
 
 
-class PasswordChangeForm(DjangoPasswordChangeForm):
-    """Django's form, with the API's field names: old_password and new_password."""
+class PasswordChangeForm(LimitedPasswordChangeForm):
+    """Django's form (old password under the login limit), with the API's field names."""
 
     def __init__(self, user, data=None, **kwargs) -> None:
         if data is not None and "new_password" in data and "new_password1" not in data:

@@ -1,8 +1,10 @@
 """What the accounts views do: register, sign in and out, change the password.
 
-Views (pages and API) call these and render the outcome; errors are sessionadmin.http
-exceptions (ValidationFailed, InvalidCredentials, RateLimited) the API renders as is and
-the pages turn into form errors.
+Views (pages and API) call these and render the outcome; errors are ApiError exceptions
+(ValidationFailed, InvalidCredentials, RateLimited) the API renders as is and the pages
+turn into form errors. The guarantees themselves are sessionadmin's and hold on every
+sign-in path, not only here: the login limit (its authentication backend), the per-user
+session limit (its ``user_logged_in`` receiver), the end of a deactivated user's sessions.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.forms import Form
 from django.http import HttpRequest
 
-from accounts import ratelimit
 from accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
 from sessionadmin import services as sessions
-from sessionadmin.http import InvalidCredentials, ValidationFailed
+from sessionadmin.errors import ApiError, RateLimited, ValidationFailed
 
 BACKEND = "accounts.backends.UsernameOrEmailBackend"
+
+
+class InvalidCredentials(ApiError):
+    status, code, message = 401, "INVALID_CREDENTIALS", "Wrong username or password."
 
 
 def user_dict(user: AbstractBaseUser) -> dict[str, Any]:
@@ -47,12 +52,12 @@ def register(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
         email=form.cleaned_data["email"],
         password=form.cleaned_data["password"],
     )
-    start_session(request, user)
+    auth.login(request, user, backend=BACKEND)
     return user
 
 
 def sign_in(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
-    """Check the rate limit, then the credentials, then sign in.
+    """Check the credentials (under sessionadmin's login limit), then sign in.
 
     Unknown user, wrong password and inactive user all raise the same InvalidCredentials
     after running the hasher once; over the limit RateLimited is raised and the password
@@ -62,22 +67,14 @@ def sign_in(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
     if not form.is_valid():
         raise form_errors(form)  # malformed: does not count as an attempt
     username, password = form.cleaned_data["username"], form.cleaned_data["password"]
-    ratelimit.check_login_allowed(request, username)
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
-        ratelimit.record_failure(request, username)
+        refused = sessions.login_refusal(request)
+        if refused is not None:
+            raise RateLimited(retry_after=refused.retry_after)
         raise InvalidCredentials()
-    start_session(request, user)
+    auth.login(request, user)
     return user
-
-
-def start_session(request: HttpRequest, user: AbstractBaseUser) -> None:
-    """Log in (a new session key; the old one dies), then apply the per-user limit."""
-    auth.login(request, user, backend=BACKEND)
-    # Saved now, not at the end of the response, so the session is in the user's index
-    # before the limit is applied, and racing logins see each other.
-    request.session.save()
-    sessions.enforce_session_limit(user.pk, keep=request.session)
 
 
 def sign_out(request: HttpRequest) -> None:
@@ -86,13 +83,20 @@ def sign_out(request: HttpRequest) -> None:
 
 
 def change_password(request: HttpRequest, data: dict[str, Any]) -> int:
-    """Change the password (the old one is required); end every other session.
+    """Change the password from API data; see apply_password_change."""
+    return apply_password_change(request, PasswordChangeForm(request.user, data))
 
-    The current session stays signed in under a new key. Returns how many other
-    sessions ended.
+
+def apply_password_change(request: HttpRequest, form: PasswordChangeForm) -> int:
+    """Change the password (the old one is required, under the login limit).
+
+    The current session stays signed in under a new key and every other session of the
+    user ends; returns how many ended. Raises RateLimited or ValidationFailed, the form
+    then holding its errors.
     """
-    form = PasswordChangeForm(request.user, data)
     if not form.is_valid():
+        if form.limited is not None:
+            raise RateLimited(retry_after=form.limited.retry_after)
         fields = dict(form.errors)
         # API names: new_password1/2 are one field, new_password, there.
         for django_name in ("new_password1", "new_password2"):

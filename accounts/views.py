@@ -14,7 +14,7 @@ from accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
 from sessionadmin import services as sessions
 from sessionadmin.decorators import login_required
 from sessionadmin.devices import device_label
-from sessionadmin.http import ApiError, RateLimited, ValidationFailed
+from sessionadmin.errors import ApiError, RateLimited, ValidationFailed
 
 REASONS = {
     "idle": "You were signed out after a period of inactivity. Please sign in again.",
@@ -134,16 +134,18 @@ def revoke_others(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def password(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)
+    status = 200
     if request.method == "POST":
         try:
-            ended = services.change_password(request, request.POST.dict())
+            ended = services.apply_password_change(request, form)
+        except RateLimited:  # the form says so, and when to retry
+            status = 429
         except ApiError:
-            form = PasswordChangeForm(request.user, request.POST)
-            form.is_valid()  # shows Django's own field errors
+            pass  # the form holds the errors, Django's own included
         else:
             others = (
                 f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
             )
             messages.success(request, f"Your password has been changed.{others}")
             return redirect("accounts:profile")
-    return render(request, "accounts/password.html", {"form": form})
+    return render(request, "accounts/password.html", {"form": form}, status=status)

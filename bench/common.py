@@ -51,7 +51,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        from sessionadmin.embedded import redis_server_binary
+        from sessionsite.embedded import redis_server_binary
 
         command = [
             redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
@@ -167,15 +167,17 @@ def gunicorn(
             out.close()
 
 
-def wait_until_serving(base: str, process: subprocess.Popen, seconds: float = 30) -> bool:
-    """Poll ``base``/healthz until it answers; False if the process exits or time runs out.
+def wait_until_serving(
+    base: str, process: subprocess.Popen, seconds: float = 30, path: str = "/healthz"
+) -> bool:
+    """Poll ``base`` + ``path`` until it answers; False if the process exits or time runs out.
 
     Shared with the tests' server harness (tests/servers.py).
     """
     deadline = time.monotonic() + seconds
     while True:
         try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 (http://)
+            urllib.request.urlopen(f"{base}{path}", timeout=2)  # noqa: S310 (http://)
             return True
         except (urllib.error.URLError, OSError):  # refused, reset, or slow to answer
             if process.poll() is not None or time.monotonic() > deadline:

@@ -37,7 +37,7 @@ SLOWLOG_US = 1000
 
 
 def start_redis(directory: Path) -> tuple[subprocess.Popen, Path]:
-    from sessionadmin.embedded import redis_server_binary
+    from sessionsite.embedded import redis_server_binary
 
     sock = directory / "bench-redis.sock"
     process = subprocess.Popen(
@@ -76,8 +76,9 @@ def fill(sessions: int, user_ids: list[int], spread_ms: int) -> None:
     from django.contrib.sessions.backends.base import VALID_KEY_CHARS
     from django.utils.crypto import get_random_string
 
-    from sessionadmin.backends.redis import ClientInfo, SessionStore, now_ms, redis_client
-    from sessionadmin.scripts import script
+    from sessionadmin.backends.redis import ClientInfo, SessionStore
+    from sessionadmin.store.client import now_ms, redis_client
+    from sessionadmin.store.scripts import script
 
     client = redis_client()
     write = script(client, "WRITE")
@@ -142,8 +143,9 @@ def main() -> int:
 
 def run(options: argparse.Namespace, sock: Path, directory: Path) -> int:
     configure_django(sock, directory)
-    from sessionadmin import index, services
-    from sessionadmin.backends.redis import redis_client
+    from sessionadmin import services
+    from sessionadmin.index import queries
+    from sessionadmin.store.client import redis_client
 
     client = redis_client()
     user_ids = make_users(options.users)
@@ -170,7 +172,7 @@ def run(options: argparse.Namespace, sock: Path, directory: Path) -> int:
     }
     searches = {
         "search, frequent match (IP '10.1.')": lambda: services.list_sessions(query="10.1."),
-        f"search, rare match (bounded at {index.SEARCH_MAX:,})": lambda: services.list_sessions(
+        f"search, rare match (bounded at {queries.SEARCH_MAX:,})": lambda: services.list_sessions(
             query="no-such-agent"
         ),
     }

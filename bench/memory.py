@@ -6,7 +6,7 @@ browser user agent. Stock keeps it as Django's cache engine does (one pickled di
 ``django.contrib.sessions.cache<key>``, the cart inside it, django-redis's defaults). Ours
 is written through the engine's own write path and scripts: the session, its cart lines
 (``sessionadmin.items``), its index entries and activity metadata, and the cached copy of
-its user that the middleware keeps (``sessionadmin.usercache``). Each is measured as the
+its user that the middleware keeps (``sessionadmin.auth.usercache``). Each is measured as the
 ``used_memory`` delta of a throwaway redis-server, after FLUSHALL, over N sessions; the
 target is ours / stock ≤ 1.5.
 
@@ -72,9 +72,11 @@ def fill_ours(count: int, user_ids: list[int]) -> None:
     """Sessions as the project leaves them after login, three cart adds and a read."""
     from django.contrib.auth import get_user_model
 
-    from sessionadmin import keys, usercache
-    from sessionadmin.backends.redis import ClientInfo, SessionStore, redis_client
-    from sessionadmin.scripts import script
+    from sessionadmin.auth import usercache
+    from sessionadmin.backends.redis import ClientInfo, SessionStore
+    from sessionadmin.store import keys
+    from sessionadmin.store.client import redis_client
+    from sessionadmin.store.scripts import script
 
     client = redis_client()
     write, items, cache_user = (script(client, n) for n in ("WRITE", "ITEMS", "USER_FILL"))

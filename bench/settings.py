@@ -24,6 +24,9 @@ _SESSION_LAYER = {
     _DJANGO_AUTH: _DJANGO_AUTH,
 }
 
+if _MODE != "ours":
+    # Stock Django has no login limit: no backend counting attempts in Redis.
+    AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
 if _MODE == "none":
     MIDDLEWARE = [m for m in MIDDLEWARE if m not in _SESSION_LAYER and "messages" not in m]
 elif _MODE == "stock":

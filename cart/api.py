@@ -7,7 +7,8 @@ from django.views.decorators.cache import never_cache
 
 from cart import services
 from sessionadmin.decorators import login_required
-from sessionadmin.http import NotFound, api_view, is_whole_number, json_body, json_response
+from sessionadmin.errors import NotFound, json_response
+from sessionsite.http import api_view, is_whole_number, json_body
 
 
 def _product_id(raw: str) -> int:

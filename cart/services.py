@@ -26,11 +26,16 @@ from django.db.models import F
 
 from cart.models import Order, OrderItem, Product
 from sessionadmin import items as session_items
-from sessionadmin.http import ApiError, Conflict, NotFound, ValidationFailed, is_whole_number
+from sessionadmin.errors import ApiError, NotFound, ValidationFailed
+from sessionsite.http import is_whole_number
 
 NAMESPACE = "cart"
 MAX_LINES = 50  # distinct products in one cart
 MAX_QUANTITY = 99  # of one product
+
+
+class Conflict(ApiError):
+    status, code, message = 409, "CONFLICT", "The request conflicts with the current state."
 
 
 class InsufficientStock(ApiError):

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from cart import services
-from sessionadmin.http import ApiError, ValidationFailed
+from sessionadmin.errors import ApiError, ValidationFailed
 
 
 def _error_text(error: ApiError) -> str:

@@ -1,12 +1,6 @@
 from __future__ import annotations
 
-import logging
-import sys
-
 from django.apps import AppConfig
-from django.conf import settings
-
-logger = logging.getLogger("sessionadmin")
 
 
 class SessionAdminConfig(AppConfig):
@@ -15,28 +9,16 @@ class SessionAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_in
         from django.db.models import signals
 
-        from sessionadmin import (
-            checks,  # noqa: F401 - registers the system checks
-            usercache,
-        )
+        from sessionadmin import checks  # noqa: F401 - registers the system checks
+        from sessionadmin.auth import receivers
 
-        # A change of a user row invalidates the copies cached beside its sessions.
-        user_model = get_user_model()
-        signals.pre_save.connect(usercache.before_user_save, sender=user_model)
-        signals.pre_delete.connect(usercache.before_user_save, sender=user_model)
-        signals.post_save.connect(usercache.after_user_change, sender=user_model)
-        signals.post_delete.connect(usercache.after_user_change, sender=user_model)
-
-        directory = getattr(settings, "EMBEDDED_REDIS_DIR", None)
-        # `embedded_redis stop|status` must not start the server it is asked about.
-        if directory is not None and sys.argv[1:2] != ["embedded_redis"]:
-            from sessionadmin.embedded import EmbeddedRedis
-
-            try:
-                EmbeddedRedis(directory).start()
-            except (OSError, RuntimeError) as exc:
-                # Requests will answer 503 until a Redis is there; say why once.
-                logger.error("could not start the embedded Redis: %s", exc)
+        # No sender: the receivers match the user model and its proxies themselves.
+        uid = "sessionadmin.auth.receivers"
+        user_logged_in.connect(receivers.on_login, dispatch_uid=f"{uid}.on_login")
+        signals.pre_save.connect(receivers.before_user_change, dispatch_uid=f"{uid}.pre_save")
+        signals.pre_delete.connect(receivers.before_user_change, dispatch_uid=f"{uid}.pre_delete")
+        signals.post_save.connect(receivers.after_user_save, dispatch_uid=f"{uid}.post_save")
+        signals.post_delete.connect(receivers.after_user_delete, dispatch_uid=f"{uid}.post_delete")

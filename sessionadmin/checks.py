@@ -1,11 +1,24 @@
-"""System checks for configuration that would make sessions unsafe or hang."""
+"""System checks for configuration that would make sessions unsafe, unlimited or hang.
+
+Each message is a constant (as django/core/checks/security/sessions.py keeps them), so a
+test can make each one fire.
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.checks import Error, Warning, register
+from typing import Any
 
-from sessionadmin.conf import get_settings
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from sessionadmin.conf import get_settings, parse_rate
+
+ENGINE = "sessionadmin.backends.redis"
+SESSION_MIDDLEWARE = "sessionadmin.middleware.SessionMiddleware"
+AUTH_MIDDLEWARE = "sessionadmin.middleware.AuthenticationMiddleware"
+DJANGO_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+DJANGO_AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+LIMIT_BACKEND = "sessionadmin.auth.backends.LoginLimitBackend"
 
 E001 = Error(
     "The sessions cache alias pickles values.",
@@ -23,6 +36,33 @@ E003 = Error(
     hint="A Redis outage must fail closed (503), never as a silent empty session.",
     id="sessionadmin.E003",
 )
+E004 = Error(
+    f"SESSION_ENGINE is {ENGINE!r} but {SESSION_MIDDLEWARE!r} is not in MIDDLEWARE.",
+    hint="Without it no timeout is enforced and no activity is recorded: put it where "
+    "Django's SessionMiddleware was.",
+    id="sessionadmin.E004",
+)
+E005 = Error(
+    f"{SESSION_MIDDLEWARE!r} is in MIDDLEWARE but SESSION_ENGINE is not {ENGINE!r}.",
+    hint=f"Set SESSION_ENGINE = {ENGINE!r}: the middleware only works with its own engine.",
+    id="sessionadmin.E005",
+)
+E006 = Error(
+    "Django's SessionMiddleware is in MIDDLEWARE beside sessionadmin's.",
+    hint=f"Remove {DJANGO_SESSION_MIDDLEWARE!r}: {SESSION_MIDDLEWARE!r} replaces it.",
+    id="sessionadmin.E006",
+)
+E007 = Error(
+    "Django's AuthenticationMiddleware is in MIDDLEWARE with sessionadmin's engine.",
+    hint=f"Replace {DJANGO_AUTH_MIDDLEWARE!r} with {AUTH_MIDDLEWARE!r}.",
+    id="sessionadmin.E007",
+)
+E008 = Error(
+    "LOGIN_RATE_LIMIT is not a rate like 5/15m.",
+    hint="Give attempts per period: a whole number, '/', an optional whole number and "
+    "one of s, m, h, d.",
+    id="sessionadmin.E008",
+)
 W001 = Warning(
     "SESSION_TOUCH_INTERVAL is not shorter than SESSION_IDLE_TIMEOUT.",
     hint="Active sessions would expire between touches; keep it well below the timeout.",
@@ -33,10 +73,17 @@ W002 = Warning(
     hint="Without them a wedged Redis hangs every request.",
     id="sessionadmin.W002",
 )
+W003 = Warning(
+    f"{LIMIT_BACKEND!r} is not the first of AUTHENTICATION_BACKENDS.",
+    hint="Put it first: a backend before it checks passwords that no limit counted.",
+    id="sessionadmin.W003",
+)
 
 
 @register()
-def check_session_store(app_configs=None, **kwargs) -> list:
+def check_session_store(app_configs: Any = None, **kwargs: Any) -> list:
+    if settings.SESSION_ENGINE != ENGINE:
+        return []  # the app installed beside another engine: its store is not in use
     conf = get_settings()
     alias = settings.CACHES.get(conf.cache_alias, {})
     options = alias.get("OPTIONS", {})
@@ -51,4 +98,33 @@ def check_session_store(app_configs=None, **kwargs) -> list:
         problems.append(W002)
     if conf.touch_interval >= conf.idle_timeout:
         problems.append(W001)
+    return problems
+
+
+@register(Tags.compatibility)
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list:
+    middleware = list(settings.MIDDLEWARE)
+    ours = settings.SESSION_ENGINE == ENGINE
+    problems = []
+    if ours and SESSION_MIDDLEWARE not in middleware:
+        problems.append(E004)
+    if SESSION_MIDDLEWARE in middleware and not ours:
+        problems.append(E005)
+    if SESSION_MIDDLEWARE in middleware and DJANGO_SESSION_MIDDLEWARE in middleware:
+        problems.append(E006)
+    if ours and DJANGO_AUTH_MIDDLEWARE in middleware:
+        problems.append(E007)
+    return problems
+
+
+@register(Tags.security)
+def check_login_limit(app_configs: Any = None, **kwargs: Any) -> list:
+    problems = []
+    try:
+        parse_rate(get_settings().login_rate)
+    except ValueError:
+        problems.append(E008)
+    backends = list(settings.AUTHENTICATION_BACKENDS)
+    if not backends or backends[0] != LIMIT_BACKEND:
+        problems.append(W003)
     return problems

@@ -1,13 +1,30 @@
-"""The only reader of sessionadmin's settings: names, defaults and types in one place."""
+"""The only reader of sessionadmin's settings: names, defaults and types in one place.
+
+Imports nothing of the app, so every module may read it. Modules that cache something
+derived from other settings (SECRET_KEY, the user model...) reset it from their own
+``setting_changed`` receiver.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+_RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """Return (attempts, window in seconds) of a rate such as ``5/15m``; raise ValueError."""
+    match = _RATE.match(str(rate).strip())
+    if not match or int(match.group(1)) < 1 or match.group(2) == "0":
+        raise ValueError(f"{rate!r} is not a rate like 5/15m")
+    return int(match.group(1)), int(match.group(2) or 1) * _UNIT_SECONDS[match.group(3)]
 
 
 @dataclass(frozen=True)
@@ -18,15 +35,23 @@ class SessionAdminSettings:
     max_per_user: int  # concurrent sessions per user, 0 for no limit
     warning_before: int  # seconds before a deadline that pages warn the user
     cache_alias: str  # the django-redis alias holding sessions
-    key_prefix: str  # Redis key prefix (a Cluster hash tag, see keys.py)
+    key_prefix: str  # Redis key prefix (a Cluster hash tag, see store/keys.py)
     trust_x_forwarded_for: bool
-    login_url: str
+    login_url: str  # a path or a URL name (resolve_url)
     exempt_paths: tuple[str, ...]  # path prefixes that never load the session (health checks)
+    json_paths: tuple[str, ...]  # path prefixes answered in JSON rather than by redirects
+    login_rate: str  # failed sign-ins allowed per client IP and per account, "5/15m"
+    login_fields: tuple[str, ...]  # user fields a login name is looked up in (any case)
 
     @property
     def index_grace(self) -> int:
         """Seconds an ended session's index entry is kept, to tell a late request why."""
         return max(self.idle_timeout, 3600)
+
+    @property
+    def login_limit(self) -> tuple[int, int]:
+        """(attempts, window in seconds) of the failed-login limit."""
+        return parse_rate(self.login_rate)
 
 
 _NAMES = {
@@ -40,6 +65,9 @@ _NAMES = {
     "TRUST_X_FORWARDED_FOR",
     "LOGIN_URL",
     "SESSIONADMIN_EXEMPT_PATHS",
+    "SESSIONADMIN_JSON_PATHS",
+    "LOGIN_RATE_LIMIT",
+    "SESSIONADMIN_LOGIN_FIELDS",
 }
 
 
@@ -55,24 +83,16 @@ def get_settings() -> SessionAdminSettings:
         cache_alias=getattr(settings, "SESSION_CACHE_ALIAS", "sessions"),
         key_prefix=getattr(settings, "SESSIONADMIN_KEY_PREFIX", "sa"),
         trust_x_forwarded_for=bool(getattr(settings, "TRUST_X_FORWARDED_FOR", False)),
-        login_url=str(getattr(settings, "LOGIN_URL", "/accounts/login/")),
+        login_url=str(settings.LOGIN_URL),
         exempt_paths=tuple(getattr(settings, "SESSIONADMIN_EXEMPT_PATHS", ("/healthz",))),
+        json_paths=tuple(getattr(settings, "SESSIONADMIN_JSON_PATHS", ("/api/",))),
+        login_rate=str(getattr(settings, "LOGIN_RATE_LIMIT", "5/15m")),
+        login_fields=tuple(getattr(settings, "SESSIONADMIN_LOGIN_FIELDS", ())),
     )
 
 
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: object) -> None:
     # override_settings in tests must reach the cached values (as auth.hashers does).
-    if setting in _NAMES or setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
+    if setting in _NAMES:
         get_settings.cache_clear()
-        from sessionadmin import keys
-
-        keys.reset()
-    if setting in {"SESSION_USER_CACHE_FIELDS", "AUTH_USER_MODEL"}:
-        from sessionadmin import usercache
-
-        usercache.reset()
-    if setting == "AUTHENTICATION_BACKENDS":
-        from sessionadmin.backends.redis import _backends_by_code
-
-        _backends_by_code.cache_clear()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.shortcuts import resolve_url
 
-from sessionadmin import services
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
+from sessionadmin.timeouts import session_deadlines as deadlines
 
 
 def session_deadlines(request: HttpRequest) -> dict:
@@ -18,13 +19,13 @@ def session_deadlines(request: HttpRequest) -> dict:
     session = getattr(request, "session", None)
     if not isinstance(session, SessionStore) or not session.loaded_user_id():
         return {}
-    idle, absolute = services.session_deadlines(session)
+    idle, absolute = deadlines(session)
     conf = get_settings()
     return {
         "session_timeout": {
             "idle": int(idle.timestamp() * 1000) if idle else "",
             "absolute": int(absolute.timestamp() * 1000) if absolute else "",
             "warning_before": conf.warning_before,
-            "login_url": conf.login_url,
+            "login_url": resolve_url(conf.login_url),
         }
     }

@@ -1,7 +1,8 @@
-"""Role decorators for views: sign-in required and staff required, for pages and the API.
+"""Role decorators for views: sign-in required and staff required, for pages and JSON.
 
-API paths answer 401 ``AUTH_REQUIRED`` / 403 ``FORBIDDEN`` in the API's shape; pages
-redirect to the login page (anonymous) or answer 403 (signed in but not allowed).
+JSON views (paths in ``SESSIONADMIN_JSON_PATHS``, or ``json=True``) answer 401
+``AUTH_REQUIRED`` / 403 ``FORBIDDEN`` in the API's shape; pages redirect to the login
+page (anonymous) or answer 403 (signed in but not allowed).
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from sessionadmin.http import AuthRequired, Forbidden, error_response, is_api_request
+from sessionadmin.errors import AuthRequired, Forbidden, error_response, is_json_request
 
 View = Callable[..., HttpResponse]
 
 
-def _guard(allowed: Callable[[Any], bool]) -> Callable[[View], View]:
+def _guard(allowed: Callable[[Any], bool], json: bool | None = None) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            answer_json = is_json_request(request) if json is None else json
             user = request.user
             if not user.is_authenticated:
-                if is_api_request(request):
+                if answer_json:
                     return error_response(AuthRequired())
                 return redirect_to_login(request.get_full_path())
             if not allowed(user):
-                if is_api_request(request):
+                if answer_json:
                     return error_response(Forbidden())
                 raise PermissionDenied
             return view(request, *args, **kwargs)
@@ -40,12 +42,14 @@ def _guard(allowed: Callable[[Any], bool]) -> Callable[[View], View]:
 
 
 login_required = _guard(lambda user: True)
-login_required.__doc__ = "Let only signed-in users through (API: 401, pages: to login)."
+login_required.__doc__ = "Let only signed-in users through (JSON: 401, pages: to login)."
 
 staff_required = _guard(lambda user: user.is_active and user.is_staff)
-staff_required.__doc__ = "Let only active staff through (API: 401/403, pages: login/403)."
+staff_required.__doc__ = "Let only active staff through (JSON: 401/403, pages: login/403)."
 
 
-def permission_required(permission: str) -> Callable[[View], View]:
+def permission_required(permission: str, *, json: bool | None = None) -> Callable[[View], View]:
     """Let only active staff holding ``permission`` through (superusers hold them all)."""
-    return _guard(lambda user: user.is_active and user.is_staff and user.has_perm(permission))
+    return _guard(
+        lambda user: user.is_active and user.is_staff and user.has_perm(permission), json
+    )

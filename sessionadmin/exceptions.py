@@ -1,4 +1,4 @@
-"""Exceptions of sessionadmin; API errors carry their HTTP meaning (see sessionadmin.http)."""
+"""Exceptions of sessionadmin; API errors carry their HTTP meaning (see sessionadmin.errors)."""
 
 from __future__ import annotations
 

@@ -5,15 +5,15 @@ Redis hash, beside its payload. Changes are single Lua scripts, so concurrent re
 one session never lose each other's updates and no lock is needed; the session's generic
 save never overwrites them (nor they it). They follow the session: ``cycle_key()`` (login)
 moves them to the new key, and deleting the session (logout, revocation, timeout) deletes
-them. See ``scripts.ITEMS``.
+them. See ``store/lua/items.lua``.
 """
 
 from __future__ import annotations
 
 from django.contrib.sessions.backends.base import SessionBase
 
-from sessionadmin import keys
-from sessionadmin.backends.redis import run_script
+from sessionadmin.store import keys
+from sessionadmin.store.client import run_script
 
 
 class SessionGone(Exception):

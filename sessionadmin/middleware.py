@@ -1,14 +1,18 @@
-"""Session middleware: Django's, plus activity tracking, timeouts and outage handling.
+"""The two middleware that replace Django's SessionMiddleware and AuthenticationMiddleware.
 
-Use ``sessionadmin.middleware.SessionMiddleware`` in place of Django's. For a request that
-carries a session cookie it loads the session up front (one Redis round trip, which also
-counts the request), then:
+``SessionMiddleware`` loads the session of any request with a cookie up front (one Redis
+round trip, which also counts the request), then:
 
-- ends it if its idle or absolute deadline has passed, judged from the stored timestamps
-  (API: 401 ``SESSION_TIMEOUT`` with ``reason``; pages: redirect to the login page);
+- ends it if its idle or absolute deadline has passed (``timeouts``): JSON paths answer
+  401 ``SESSION_TIMEOUT`` with ``reason``, pages redirect to the login page;
 - writes the activity record back at most once per ``SESSION_TOUCH_INTERVAL`` (lazy touch,
   as connect-mongo's ``touchAfter``), unless the request saves the session anyway;
-- answers 503 ``SESSION_STORE_UNAVAILABLE`` when Redis does not answer.
+- answers 503 ``SESSION_STORE_UNAVAILABLE`` when Redis does not answer, wherever it fails;
+- answers a sign-in refused by the login limit with 429 and a clear message, whichever
+  view asked (``auth.limits``).
+
+``AuthenticationMiddleware`` builds ``request.user`` from the copy cached beside the
+session (``auth.usercache``): a signed-in read makes no database query.
 """
 
 from __future__ import annotations
@@ -21,42 +25,26 @@ from django.contrib import auth
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthMiddleware
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.forms.forms import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
 from django.utils.functional import SimpleLazyObject
 
-from sessionadmin import index, keys, usercache
-from sessionadmin.backends.redis import ClientInfo, SessionStore, now_ms
-from sessionadmin.client import client_ip, user_agent
+from sessionadmin.auth import limits, usercache
+from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.conf import get_settings
+from sessionadmin.errors import (
+    RateLimited,
+    SessionTimeout,
+    error_response,
+    is_json_request,
+    store_unavailable_response,
+)
 from sessionadmin.exceptions import SessionStoreUnavailable
-from sessionadmin.http import SessionTimeout, error_response, is_api_request
-from sessionadmin.http import store_unavailable_response as _unavailable
-
-
-def timeout_reason(session: SessionStore, now: int | None = None) -> str | None:
-    """Return "idle" or "absolute" if a signed-in session has passed that deadline."""
-    meta = session.meta
-    if meta is None:
-        return session.ended_by
-    if not meta.user_id:
-        return None
-    conf = get_settings()
-    now = now_ms() if now is None else now
-    if meta.login is not None and now - meta.login >= conf.absolute_timeout * 1000:
-        return "absolute"
-    if now - meta.last_activity >= conf.idle_timeout * 1000:
-        return "idle"
-    return None
-
-
-def touch_due(session: SessionStore, now: int | None = None) -> bool:
-    """Return whether this request should write the activity record back."""
-    meta = session.meta
-    if meta is None or session.modified or session.session_key is None:
-        return False
-    now = now_ms() if now is None else now
-    return now - meta.last_activity >= get_settings().touch_interval * 1000
-
+from sessionadmin.index.actions import forget
+from sessionadmin.request import client_ip, user_agent
+from sessionadmin.store import keys
+from sessionadmin.timeouts import timeout_reason, touch_due
 
 _MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",
@@ -65,18 +53,18 @@ _MESSAGES = {
 
 
 def timeout_response(request: HttpRequest, reason: str) -> HttpResponse:
-    """API: 401 SESSION_TIMEOUT with the reason; pages: to the login page, saying why."""
-    if is_api_request(request):
+    """JSON: 401 SESSION_TIMEOUT with the reason; pages: to the login page, saying why."""
+    if is_json_request(request):
         response = error_response(SessionTimeout(_MESSAGES[reason], reason=reason))
     else:
         query = urlencode({"reason": reason, "next": request.get_full_path()})
-        response = HttpResponseRedirect(f"{get_settings().login_url}?{query}")
+        response = HttpResponseRedirect(f"{resolve_url(get_settings().login_url)}?{query}")
     response["Cache-Control"] = "no-store"
     return response
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
-    """Django's SessionMiddleware with activity, timeouts and a 503 on store outages."""
+    """Django's SessionMiddleware with activity, timeouts, login limits and 503 on outages."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         super().process_request(request)
@@ -96,16 +84,37 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if session.meta is not None:
                 session.flush()  # deletes it with its index entries
             else:
-                index.forget([keys.session_id(key)])  # tell the reason once only
+                forget([keys.session_id(key)])  # tell the reason once only
         except SessionStoreUnavailable as exc:
-            return _unavailable(request, exc)
-        if request.path == urlsplit(get_settings().login_url).path:
+            return store_unavailable_response(request, exc)
+        if request.path == urlsplit(resolve_url(get_settings().login_url)).path:
             # Already on the way to sign in again: the session is ended above; redirecting
             # the login page to itself would only wrap its own URL into ?next=.
             return None
         return timeout_response(request, reason)
 
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # A Redis outage anywhere in a view (a sign-in's limit, a listing) is a 503, in
+        # any project, not only in one whose error handlers know about it.
+        if isinstance(exception, SessionStoreUnavailable):
+            return store_unavailable_response(request, exception)
+        return None
+
+    def process_template_response(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> HttpResponse:
+        # A login form refused by the limit (the admin's, a third party's) says why,
+        # instead of "wrong username or password".
+        refused = limits.refusal(request)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if refused is not None and form is not None and form.is_bound:
+            form.errors[NON_FIELD_ERRORS] = form.error_class(
+                [refused.message], error_class="nonfield", renderer=form.renderer
+            )
+        return response
+
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response = _answer_refused_login(request, response)
         session = getattr(request, "session", None)
         try:
             if (
@@ -119,7 +128,20 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 response.headers.setdefault("Cache-Control", "no-store")
             return super().process_response(request, response)
         except SessionStoreUnavailable as exc:
-            return _unavailable(request, exc)
+            return store_unavailable_response(request, exc)
+
+
+def _answer_refused_login(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Make a sign-in refused by the login limit a 429, whatever the view answered."""
+    refused = limits.refusal(request)
+    if refused is None or response.status_code == 429:
+        return response
+    if is_json_request(request):
+        return error_response(RateLimited(retry_after=refused.retry_after))
+    if response.status_code == 200:  # the login form again, with the message (see above)
+        response.status_code = 429
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def get_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:

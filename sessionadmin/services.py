@@ -1,23 +1,47 @@
-"""The public functions of sessionadmin: what other apps, views and commands call.
+"""The public functions of sessionadmin: what a project's apps, views and commands call.
 
-Sessions are named by their public id (``keys.session_id``), never by their key.
+Sessions are named by their public id (``store.keys.session_id``), never by their key;
+users by their primary key, of any type (``auth.users``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
 
-from sessionadmin import index, keys
-from sessionadmin.backends.redis import AUTH_USER_KEY, SessionStore, delete_by_id
-from sessionadmin.conf import get_settings
+from sessionadmin.auth import limits, users
+from sessionadmin.backends.redis import SessionStore
 from sessionadmin.devices import device_label
-from sessionadmin.http import is_whole_number
-from sessionadmin.index import SessionRecord
+from sessionadmin.errors import ValidationFailed
+from sessionadmin.index import actions, queries
+from sessionadmin.index.records import SessionRecord
+from sessionadmin.store import keys
+from sessionadmin.timeouts import session_deadlines
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "SessionPage",
+    "SessionRecord",
+    "current_session_id",
+    "get_session",
+    "keep_alive",
+    "list_sessions",
+    "list_user_sessions",
+    "login_refusal",
+    "parse_listing_filters",
+    "resolve_user_id",
+    "revoke_own_session",
+    "revoke_session",
+    "revoke_user_sessions",
+    "serialize_sessions",
+    "session_deadlines",
+    "session_stats",
+    "user_id_of",
+]
 
 MAX_PAGE_SIZE = 200
 ACTIVITY_WINDOWS = (60, 300, 900, 3600, 86400)
@@ -37,24 +61,14 @@ def current_session_id(session: SessionBase) -> str | None:
     return keys.session_id(session.session_key) if session.session_key else None
 
 
-def find_user_ids(text: str, limit: int = 1000) -> list[str]:
-    """Return ids of users whose username contains ``text`` (any case)."""
-    model = get_user_model()
-    lookup = {f"{model.USERNAME_FIELD}__icontains": text}
-    return [
-        str(pk)
-        for pk in model._default_manager.filter(**lookup).values_list("pk", flat=True)[:limit]
-    ]
+def resolve_user_id(value: str) -> str | None:
+    """Return the stored id of the user named by ``value`` (an id or a username), or None."""
+    return users.resolve_user(value)
 
 
-def resolve_user_id(value: str) -> int | None:
-    """Return the id of the user named by id or username, or None."""
-    model = get_user_model()
-    users = model._default_manager
-    if is_whole_number(value) and users.filter(pk=int(value)).exists():
-        return int(value)
-    found = users.filter(**{f"{model.USERNAME_FIELD}__iexact": value}).values_list("pk", flat=True)
-    return found.first()
+def user_id_of(value: str) -> str | None:
+    """Return the stored id of the user whose primary key ``value`` names, or None."""
+    return users.existing_user_key(value)
 
 
 def list_sessions(
@@ -62,55 +76,55 @@ def list_sessions(
     page: int = 1,
     page_size: int = 50,
     authenticated: bool | None = None,
-    user_id: int | str | None = None,
+    user_id: Any = None,
     query: str = "",
 ) -> SessionPage:
     """Return one page of live sessions, most recent activity first.
 
     Filters: ``authenticated`` (True signed-in only, False guests only), ``user_id``, and
     ``query`` matched against IP, user agent and username. A search or the guests-only
-    filter scans the index in bounded batches (index.search) and may be incomplete.
+    filter scans the index in bounded batches (index.queries.search) and may be incomplete.
     """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     page = max(1, page)
     offset = (page - 1) * page_size
     query = query.strip()
     if user_id is not None:
-        records = [] if authenticated is False else index.user_sessions(str(user_id))
+        records = [] if authenticated is False else list_user_sessions(user_id)
         if query:
-            usernames = set(find_user_ids(query))
+            named = set(users.find_user_ids(query))
             needle = query.lower()
             records = [
                 r for r in records
-                if needle in r.ip or needle in r.user_agent.lower() or r.user_id in usernames
+                if needle in r.ip or needle in r.user_agent.lower() or r.user_id in named
             ]  # fmt: skip
         return SessionPage(len(records), page, page_size, records[offset : offset + page_size])
     if query or authenticated is False:
-        found = index.search(
+        found = queries.search(
             needle=query,
-            user_ids=find_user_ids(query) if query else None,
+            user_ids=users.find_user_ids(query) if query else None,
             authenticated_only=authenticated is True,
             anonymous_only=authenticated is False,
             offset=offset,
             count=page_size,
         )
         return SessionPage(found.matches, page, page_size, found.records, found.complete)
-    totals = index.counts()
+    totals = queries.counts()
     count = totals["authenticated"] if authenticated else totals["active"]
-    results = index.page(authenticated_only=bool(authenticated), offset=offset, count=page_size)
+    results = queries.page(authenticated_only=bool(authenticated), offset=offset, count=page_size)
     return SessionPage(count=count, page=page, page_size=page_size, results=results)
 
 
-def list_user_sessions(user_id: int | str) -> list[SessionRecord]:
+def list_user_sessions(user_id: Any) -> list[SessionRecord]:
     """Return the user's live sessions, most recent activity first."""
-    return index.user_sessions(str(user_id))
+    return queries.user_sessions(users.user_key(user_id))
 
 
 def get_session(session_id: str) -> SessionRecord | None:
     """Return a live session by public id, or None."""
     if not keys.is_session_id(session_id):
         return None
-    found = index.get([session_id])
+    found = queries.get([session_id])
     return found[0] if found else None
 
 
@@ -122,38 +136,26 @@ def revoke_session(session_id: str) -> bool:
     """
     if not keys.is_session_id(session_id):
         return False
-    return delete_by_id(session_id)
+    return actions.delete_session(session_id)
 
 
-def revoke_own_session(user_id: int | str, session_id: str) -> bool:
+def revoke_own_session(user_id: Any, session_id: str) -> bool:
     """End one of the user's own sessions; False if it is not theirs (or not live)."""
     record = get_session(session_id)
-    if record is None or record.user_id != str(user_id):
+    if record is None or record.user_id != users.user_key(user_id):
         return False
     return revoke_session(session_id)
 
 
-def revoke_user_sessions(user_id: int | str, keep: SessionBase | None = None) -> int:
+def revoke_user_sessions(user_id: Any, keep: SessionBase | None = None) -> int:
     """End every session of a user, except ``keep`` (a session); return how many ended."""
     keep_id = current_session_id(keep) if keep is not None else None
-    return index.revoke_user(str(user_id), keep_id)
-
-
-def enforce_session_limit(user_id: int | str, keep: SessionBase) -> int:
-    """End the user's least recently active sessions beyond SESSION_MAX_PER_USER.
-
-    Call it right after a login, once the new session is saved; ``keep`` (that session)
-    always survives. Returns how many sessions ended; 0 when the limit is off.
-    """
-    limit = get_settings().max_per_user
-    if limit <= 0:
-        return 0
-    return index.enforce_limit(str(user_id), limit, current_session_id(keep))
+    return actions.revoke_user(users.user_key(user_id), keep_id)
 
 
 def session_stats() -> dict[str, Any]:
     """Return counts of live sessions, and of sessions active in recent windows."""
-    totals = index.counts(ACTIVITY_WINDOWS)
+    totals = queries.counts(ACTIVITY_WINDOWS)
     return {
         "active": totals["active"],
         "authenticated": totals["authenticated"],
@@ -163,38 +165,26 @@ def session_stats() -> dict[str, Any]:
     }
 
 
-def session_deadlines(session: SessionBase) -> tuple[datetime | None, datetime | None]:
-    """Return (idle deadline, absolute deadline) of a loaded session, or Nones."""
-    meta = getattr(session, "meta", None)
-    if meta is None:
-        return None, None
-    conf = get_settings()
-    idle = _at(meta.last_activity) + timedelta(seconds=conf.idle_timeout)
-    absolute = None
-    if meta.login is not None and session.get(AUTH_USER_KEY):
-        absolute = _at(meta.login) + timedelta(seconds=conf.absolute_timeout)
-    return idle, absolute
-
-
 def keep_alive(session: SessionBase) -> bool:
     """Push the idle deadline back now (the "stay signed in" button)."""
     return isinstance(session, SessionStore) and session.touch()
+
+
+def login_refusal(request: HttpRequest) -> limits.LoginLimited | None:
+    """Return why the login limit refused this request's sign-in, if it did.
+
+    ``authenticate()`` then returned None without checking the password; a view that
+    answers itself can say so (429 with ``retry_after``) instead of "wrong password".
+    """
+    return limits.refusal(request)
 
 
 def serialize_sessions(
     records: list[SessionRecord], *, current_id: str | None = None
 ) -> list[dict[str, Any]]:
     """Return API.md's session objects; usernames are read in one query."""
-    user_ids = {r.user_id for r in records if r.user_id}
-    usernames: dict[str, str] = {}
-    if user_ids:
-        model = get_user_model()
-        valid = [u for u in user_ids if is_whole_number(u)]
-        for pk, name in model._default_manager.filter(pk__in=valid).values_list(
-            "pk", model.USERNAME_FIELD
-        ):
-            usernames[str(pk)] = name
-    return [session_to_dict(r, current_id=current_id, usernames=usernames) for r in records]
+    names = users.usernames({r.user_id for r in records if r.user_id})
+    return [session_to_dict(r, current_id=current_id, usernames=names) for r in records]
 
 
 def session_to_dict(
@@ -203,7 +193,10 @@ def session_to_dict(
     """Return one session object in API.md's shape."""
     user = None
     if record.user_id:
-        user = {"id": _user_pk(record.user_id), "username": usernames.get(record.user_id)}
+        user = {
+            "id": users.json_user_id(record.user_id),
+            "username": usernames.get(record.user_id),
+        }
     return {
         "id": record.id,
         "current": record.id == current_id,
@@ -219,9 +212,30 @@ def session_to_dict(
     }
 
 
-def _user_pk(user_id: str) -> int | str:
-    return int(user_id) if is_whole_number(user_id) else user_id
+def _whole(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not low <= int(raw) <= high:
+        raise ValidationFailed(fields={name: [f"Must be a whole number from {low} to {high}."]})
+    return int(raw)
 
 
-def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+def parse_listing_filters(params: Mapping[str, str]) -> dict[str, Any]:
+    """Return list_sessions() arguments from query parameters; raise ValidationFailed."""
+    authenticated = params.get("authenticated", "")
+    if authenticated not in {"", "true", "false"}:
+        raise ValidationFailed(fields={"authenticated": ["Must be true or false."]})
+    user = params.get("user", "").strip()
+    user_id = None
+    if user:
+        user_id = resolve_user_id(user)
+        if user_id is None:
+            raise ValidationFailed(fields={"user": ["No such user."]})
+    return {
+        "page": _whole(params, "page", 1, 1, 10**6),
+        "page_size": _whole(params, "page_size", 50, 1, MAX_PAGE_SIZE),
+        "authenticated": {"": None, "true": True, "false": False}[authenticated],
+        "user_id": user_id,
+        "query": params.get("q", "")[:200],
+    }

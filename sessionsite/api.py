@@ -10,9 +10,10 @@ from django.middleware.csrf import get_token
 from django.views.decorators.cache import never_cache
 
 from sessionadmin import services
+from sessionadmin.errors import NotFound, json_response
 from sessionadmin.exceptions import SessionStoreUnavailable
-from sessionadmin.http import NotFound, api_view, json_response
-from sessionadmin.index import counts
+from sessionadmin.index.queries import counts
+from sessionsite.http import api_view
 
 VIEWS_KEY = "views"
 

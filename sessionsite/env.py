@@ -74,7 +74,7 @@ _RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
 
 
 def rate(name: str, default: str) -> str:
-    """Return a django-ratelimit rate such as ``5/15m`` (N attempts per period)."""
+    """Return a rate such as ``5/15m`` (N attempts per period), as sessionadmin reads it."""
     value = raw(name) or default
     match = _RATE.match(value)
     if not match or int(match.group(1)) < 1 or match.group(2) == "0":

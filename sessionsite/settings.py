@@ -27,8 +27,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",  # for `clearsessions`; the store itself is sessionadmin's
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "django_ratelimit",
     "sessionadmin",
+    "sessionsite",  # its embedded_redis command
     "accounts",
     "cart",
 ]
@@ -84,10 +84,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: the session store and the general cache ---------------------------------------
 REDIS_URL = env.redis_url("REDIS_URL")
 # With REDIS_URL unset the project runs its own server on a unix socket under var/redis/
-# (sessionadmin.embedded); it is started on first use and by `make run`.
+# (sessionsite.embedded); it is started on first use and by `make run`.
 EMBEDDED_REDIS_DIR = None if REDIS_URL else VAR_DIR / "redis"
 if EMBEDDED_REDIS_DIR is not None:
-    from sessionadmin.embedded import socket_path_for
+    from sessionsite.embedded import socket_path_for
 
     REDIS_URL = f"unix://{socket_path_for(EMBEDDED_REDIS_DIR)}?db=0"
 
@@ -143,12 +143,16 @@ CSRF_FAILURE_VIEW = "sessionsite.views.csrf_failure"
 # X-Forwarded-For (then its right-most entry, the address the proxy saw, is used).
 TRUST_X_FORWARDED_FOR = env.boolean("TRUST_X_FORWARDED_FOR", False)
 
-AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: counts every password attempt, whatever view makes it, before it is checked.
+    "sessionadmin.auth.backends.LoginLimitBackend",
+    "accounts.backends.UsernameOrEmailBackend",
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "5/15m")
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_FAIL_OPEN = False
+# Where sessionadmin answers in JSON (timeouts, outages, refused sign-ins) instead of pages.
+SESSIONADMIN_JSON_PATHS = ("/api/", "/healthz")
 
 # --- Passwords --------------------------------------------------------------------------
 PASSWORD_HASHERS = [

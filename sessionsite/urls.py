@@ -12,9 +12,7 @@ urlpatterns = [
     path("api/session/keepalive", api.keepalive, name="api-keepalive"),
     path("", include("accounts.urls")),
     path("", include("cart.urls")),
-    path("", include("sessionadmin.api")),
-    # Before the admin's own URLs: the dashboard lives at /admin/sessions/.
-    path("", include("sessionadmin.dashboard")),
+    path("api/admin/", include("sessionadmin.api.urls")),
     path("admin/", admin.site.urls),
     # Last: any other /api/ path answers 404 in the API's shape, DEBUG or not.
     re_path(r"^api/(?P<path>.*)$", api.not_found),

@@ -8,9 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from sessionadmin import http
+from sessionadmin import errors
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionsite.api import VIEWS_KEY
+from sessionsite.http import CsrfFailed, SessionInterruptedError
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -25,9 +26,9 @@ def clear_session(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
-def _page_or_json(request: HttpRequest, error: http.ApiError, template: str) -> HttpResponse:
-    if http.is_api_request(request):
-        return http.error_response(error)
+def _page_or_json(request: HttpRequest, error: errors.ApiError, template: str) -> HttpResponse:
+    if errors.is_json_request(request):
+        return errors.error_response(error)
     return render(request, template, status=error.status)
 
 
@@ -35,16 +36,16 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     from django.contrib.sessions.exceptions import SessionInterrupted
 
     if isinstance(exception, SessionInterrupted):
-        return _page_or_json(request, http.SessionInterruptedError(), "400.html")
-    return _page_or_json(request, http.ApiError(), "400.html")
+        return _page_or_json(request, SessionInterruptedError(), "400.html")
+    return _page_or_json(request, errors.ApiError(), "400.html")
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page_or_json(request, http.Forbidden(), "403.html")
+    return _page_or_json(request, errors.Forbidden(), "403.html")
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page_or_json(request, http.NotFound(), "404.html")
+    return _page_or_json(request, errors.NotFound(), "404.html")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -53,12 +54,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
     exc = sys.exc_info()[1]
     while exc is not None:
         if isinstance(exc, SessionStoreUnavailable):
-            return http.store_unavailable_response(request, exc)
+            return errors.store_unavailable_response(request, exc)
         exc = exc.__cause__
-    if http.is_api_request(request):
-        return http.error_response(http.InternalError())
+    if errors.is_json_request(request):
+        return errors.error_response(errors.InternalError())
     return render(request, "500.html", status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _page_or_json(request, http.CsrfFailed(), "403_csrf.html")
+    return _page_or_json(request, CsrfFailed(), "403_csrf.html")

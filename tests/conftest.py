@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
-from sessionadmin.backends.redis import ClientInfo, SessionStore, redis_client
+from sessionadmin.backends.redis import ClientInfo, SessionStore
+from sessionadmin.store.client import redis_client
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from sessionadmin import keys
+from sessionadmin.store import keys
 
 # The keys of API.md's session object.
 SESSION_KEYS = {

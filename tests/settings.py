@@ -23,7 +23,7 @@ def _with_db(url: str, db: int) -> str:
 
 
 if not os.environ.get("REDIS_URL"):
-    from sessionadmin.embedded import EmbeddedRedis
+    from sessionsite.embedded import EmbeddedRedis
 
     _server = EmbeddedRedis(BASE_DIR / "var" / "test-redis")
     _server.start()

@@ -1,10 +1,11 @@
 """The site's URLs plus a plain authenticated read view that changes nothing."""
 
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from sessionadmin import services
-from sessionadmin.http import api_view, json_body
+from sessionsite.http import api_view, json_body
 from sessionsite.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from sessionsite.urls import urlpatterns as site_patterns
 
@@ -31,6 +32,8 @@ def revoke_self(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    # A third-party login view: Django's own, with none of this site's code in it.
+    path("test/django-login/", LoginView.as_view(template_name="admin/login.html")),
     path("test/whoami", whoami),
     path("test/boom", boom),
     path("api/test/boom", api_view("GET")(boom)),

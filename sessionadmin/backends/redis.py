@@ -6,7 +6,7 @@ engine, and why:
 
 - the Redis key is ``keys.session_id(session_key)``, never the key itself;
 - the payload is JSON (orjson), never pickle, whatever the cache alias is set to;
-- every write is one Lua script (``scripts.WRITE``) that also updates the index, and an
+- every write is one Lua script (``store/lua/write.lua``) that also updates the index, and an
   update of a session deleted meanwhile raises ``UpdateError`` instead of writing it back;
 - loading a session is one round trip that also counts the request and, on a miss, reads
   the index entry telling which timeout ended it (``timeout_reason``).
@@ -14,37 +14,21 @@ engine, and why:
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
-from functools import cache
 from typing import Any
 
-import orjson
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
-from django.core.cache import caches
-from redis import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sessionadmin import keys
 from sessionadmin.conf import get_settings
-from sessionadmin.exceptions import SessionStoreUnavailable
-from sessionadmin.scripts import script
+from sessionadmin.index.actions import delete_session
+from sessionadmin.index.upkeep import prune
+from sessionadmin.store import codec, keys
+from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script
 
-logger = logging.getLogger("sessionadmin")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
-
-# django.contrib.auth's session keys, without importing auth (this module loads early).
-AUTH_USER_KEY = "_auth_user_id"
-AUTH_BACKEND_KEY = "_auth_user_backend"
-AUTH_HASH_KEY = "_auth_user_hash"
-_DUMPS_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 MAX_USER_AGENT = 512
 
 
@@ -67,31 +51,6 @@ class SessionMeta:
     requests: int
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@contextmanager
-def redis_errors():
-    """Turn a Redis outage into SessionStoreUnavailable (one handler makes it a 503)."""
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise SessionStoreUnavailable(str(exc)) from exc
-
-
-def redis_client() -> Redis:
-    """Return the redis-py client of the sessions cache alias."""
-    return caches[get_settings().cache_alias].client.get_client(write=True)
-
-
-def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
-    """Run one of scripts.py's scripts; a Redis outage raises SessionStoreUnavailable."""
-    client = redis_client()
-    with redis_errors():
-        return script(client, name)(keys=script_keys, args=args, client=client)
-
-
 def _int(value: bytes | str | int | None) -> int | None:
     return int(value) if value not in (None, b"", "") else None
 
@@ -105,7 +64,7 @@ class SessionStore(CacheSessionStore):
         self.count_request = False  # set by the middleware: load() counts one request
         self.meta: SessionMeta | None = None  # the stored record, once loaded
         self.ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
-        self.cached_user: bytes = b""  # the user cached beside the session (usercache)
+        self.cached_user: bytes = b""  # the user cached beside the session (auth.usercache)
         self._carry_from: str | None = None
 
     # --- identity -----------------------------------------------------------------------
@@ -124,7 +83,7 @@ class SessionStore(CacheSessionStore):
     def loaded_user_id(self) -> str | None:
         """Return the signed-in user's id if the session is already loaded; never loads."""
         data = getattr(self, "_session_cache", None)
-        return str(data[AUTH_USER_KEY]) if data and data.get(AUTH_USER_KEY) else None
+        return str(data[codec.AUTH_USER_KEY]) if data and data.get(codec.AUTH_USER_KEY) else None
 
     # --- reading ------------------------------------------------------------------------
     def load(self) -> dict[str, Any]:
@@ -149,7 +108,7 @@ class SessionStore(CacheSessionStore):
             [sid, keys.prefix(), "1" if self.count_request else "0"],
         )
         if not reply[0]:
-            self.ended_by = _reason_from_score(reply[1])
+            self.ended_by = reason_from_score(reply[1])
             return None
         _, payload, user_id, created, activity, login, requests, backend, auth_hash, cached = reply
         self.cached_user = cached
@@ -160,14 +119,11 @@ class SessionStore(CacheSessionStore):
             login=_int(login),
             requests=int(requests or 0),
         )
-        try:
-            data = orjson.loads(payload) if payload else {}
-        except orjson.JSONDecodeError:
+        data = codec.loads(payload)
+        if data is None:
             security_logger.warning("Session data corrupted (id %s)", sid)
             return None
-        if not isinstance(data, dict):
-            return None
-        return join_auth_fields(data, user_id.decode(), backend.decode(), auth_hash)
+        return codec.join_auth_fields(data, user_id.decode(), backend.decode(), auth_hash)
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.
@@ -212,13 +168,13 @@ class SessionStore(CacheSessionStore):
     def write_call(
         self, mode: str, data: dict[str, Any] | None, when: int | None = None
     ) -> tuple[list[str], list[Any]]:
-        """Return the WRITE script's keys and arguments for this session (see scripts.py)."""
+        """Return the WRITE script's keys and arguments for this session (see write.lua)."""
         conf = get_settings()
         payload = b""
         user_id = backend = auth_hash = ""
         if data is not None:
-            rest, user_id, backend, auth_hash = split_auth_fields(data)
-            payload = orjson.dumps(rest, option=_DUMPS_OPTIONS) if rest else b""
+            rest, user_id, backend, auth_hash = codec.split_auth_fields(data)
+            payload = codec.dumps(rest)
         ttl = min(conf.idle_timeout, self.get_expiry_age()) * 1000
         sid = keys.session_id(self.session_key)
         args = [
@@ -262,13 +218,11 @@ class SessionStore(CacheSessionStore):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        delete_by_id(keys.session_id(session_key))
+        delete_session(keys.session_id(session_key))
 
     @classmethod
     def clear_expired(cls) -> None:
-        from sessionadmin import index
-
-        index.prune()
+        prune()
 
     # --- async twins: the client is synchronous, so each runs in a thread ---------------
     async def aload(self) -> dict[str, Any]:
@@ -300,75 +254,10 @@ class SessionStore(CacheSessionStore):
         await sync_to_async(cls.clear_expired)()
 
 
-def _code(path: str) -> str:
-    # A short digest, not a list index: reordering AUTHENTICATION_BACKENDS must not make a
-    # stored session name another backend.
-    return hashlib.sha256(path.encode()).hexdigest()[:8]
-
-
-@cache
-def _backends_by_code() -> dict[str, str]:
-    return {_code(path): path for path in settings.AUTHENTICATION_BACKENDS}
-
-
-def _backend_code(path: object) -> str:
-    """The code of a configured backend's path; "" for anything else."""
-    if not isinstance(path, str):
-        return ""
-    code = _code(path)
-    return code if _backends_by_code().get(code) == path else ""
-
-
-def split_auth_fields(data: dict[str, Any]) -> tuple[dict[str, Any], str, str, bytes | str]:
-    """Take what django.contrib.auth keeps in a session out of the payload, compactly.
-
-    Return (the rest, user id, backend code, raw auth hash). The user id is stored anyway
-    (the index needs it); a configured backend becomes a short digest of its path and the
-    64-hex-digit hash 32 raw bytes, so the hash stays a listpack (scripts.py). Values of
-    any other shape stay in the payload.
-    """
-    user_id = str(data.get(AUTH_USER_KEY) or "")
-    if not user_id:
-        return data, "", "", ""
-    rest = dict(data)
-    del rest[AUTH_USER_KEY]
-    code = _backend_code(rest.get(AUTH_BACKEND_KEY))
-    if code:
-        del rest[AUTH_BACKEND_KEY]
-    auth_hash = rest.get(AUTH_HASH_KEY)
-    raw: bytes | str = ""
-    if isinstance(auth_hash, str) and len(auth_hash) == 64:
-        with suppress(ValueError):
-            raw = bytes.fromhex(auth_hash)
-        if raw and raw.hex() == auth_hash:
-            del rest[AUTH_HASH_KEY]
-        else:
-            raw = ""
-    return rest, user_id, code, raw
-
-
-def join_auth_fields(data: dict[str, Any], user_id: str, code: str, raw: bytes) -> dict[str, Any]:
-    """The inverse of split_auth_fields: the session dict as Django wrote it."""
-    if user_id:
-        data[AUTH_USER_KEY] = user_id
-        # A backend no longer configured is left out: Django then treats the session as
-        # signed out, as it does for a backend path it no longer has.
-        backend = _backends_by_code().get(code)
-        if backend:
-            data[AUTH_BACKEND_KEY] = backend
-        if raw:
-            data[AUTH_HASH_KEY] = raw.hex()
-    return data
-
-
-def delete_by_id(sid: str) -> bool:
-    """Delete a session and its index entries by public id; return whether it existed."""
-    return bool(run_script("DELETE", [keys.session_key_name(sid)], [sid, keys.prefix()]))
-
-
-def _reason_from_score(score: bytes | str) -> str | None:
+def reason_from_score(score: bytes | str) -> str | None:
+    """Return which timeout ended a session whose hash is gone, from its index score."""
     # An index entry without its hash means the TTL ended the session (deletes remove
-    # the entry); the score's fraction says which deadline was binding (scripts.WRITE).
+    # the entry); the score's fraction says which deadline was binding (write.lua).
     if not score:
         return None
     return "absolute" if float(score) % 1 >= 0.25 else "idle"

@@ -14,8 +14,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.test import Client, override_settings
 
-from sessionadmin import keys, services
+from sessionadmin import services
 from sessionadmin.decorators import login_required, staff_required
+from sessionadmin.store import keys
 
 PASSWORD = "correct horse 9"
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -601,13 +602,16 @@ def test_password_change_keeps_the_caller_under_a_new_key_and_ends_other_session
 # --- Deactivation -----------------------------------------------------------------------
 
 
-def test_making_a_user_inactive_ends_all_their_sessions(user, make_user):
+def test_making_a_user_inactive_ends_all_their_sessions(
+    user, make_user, django_capture_on_commit_callbacks
+):
     make_user("bob")
     clients = [signed_in_client() for _ in range(2)]
     bob = signed_in_client("bob")
     alice = get_user_model().objects.get(pk=user.pk)
-    alice.is_active = False
-    alice.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.is_active = False
+        alice.save()
     for client in clients:
         assert_anonymous(client)
     assert services.list_user_sessions(user.pk) == []

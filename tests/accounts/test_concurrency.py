@@ -63,3 +63,48 @@ def test_racing_logins_leave_at_most_the_per_user_limit_of_sessions(redis, djang
     assert 1 <= len(still_in) <= LIMIT
     assert len(listed) <= LIMIT
     assert sorted(still_in) == sorted(listed)
+
+
+GUESSERS = 20
+GUESS_LIMIT = 5
+
+
+def test_concurrent_wrong_guesses_check_at_most_the_limit_of_passwords(redis, django_user_model):
+    # Each attempt is counted before the (slow, Argon2) hash, atomically with the check of
+    # the limit: 20 guesses at once cannot all pass a check made before any is recorded.
+    with override_settings(PASSWORD_HASHERS=[ARGON2]):
+        django_user_model.objects.create_user(
+            username="target", email="target@example.com", password=PASSWORD
+        )
+    browsers = [Browser() for _ in range(GUESSERS)]
+    with gunicorn(workers=2, threads=8, LOGIN_RATE_LIMIT=f"{GUESS_LIMIT}/15m") as (base, _log):
+        tokens = []
+        for browser in browsers:
+            status, _, body = browser.request("GET", f"{base}/api/csrf")
+            assert status == 200
+            tokens.append(body["csrfToken"])
+        start = threading.Barrier(GUESSERS)
+
+        def guess(n: int) -> int:
+            start.wait(timeout=10)
+            status, _, _ = browsers[n].request(
+                "POST",
+                f"{base}/api/login",
+                {"username": "target", "password": f"guess {n}"},
+                headers={"X-CSRFToken": tokens[n]},
+            )
+            return status
+
+        with ThreadPoolExecutor(GUESSERS) as pool:
+            statuses = list(pool.map(guess, range(GUESSERS)))
+        # 401: the password was checked (and wrong); 429: refused before any hash.
+        assert sorted(set(statuses)) == [401, 429], statuses
+        assert statuses.count(401) == GUESS_LIMIT
+        assert statuses.count(429) == GUESSERS - GUESS_LIMIT
+        status, _, body = browsers[0].request(
+            "POST",
+            f"{base}/api/login",
+            {"username": "target", "password": PASSWORD},
+            headers={"X-CSRFToken": tokens[0]},
+        )
+        assert status == 429, body

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
-from sessionadmin import keys, services
+from sessionadmin import services
+from sessionadmin.store import keys
 
 PASSWORD = "correct horse 9"
 NEW_PASSWORD = "a brand new passphrase 42"

@@ -19,7 +19,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
-from sessionadmin import keys, services
+from sessionadmin import services
+from sessionadmin.store import keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PASSWORD = "correct horse 9"

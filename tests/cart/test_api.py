@@ -22,7 +22,7 @@ from accounts.management.commands.seed_demo import DEMO_USERS
 from cart.management.commands.seed_products import DEMO_PRODUCTS
 from cart.models import Order, OrderItem, Product
 from cart.services import MAX_LINES, MAX_QUANTITY
-from sessionadmin import keys
+from sessionadmin.store import keys
 
 PASSWORD = "correct horse 9"
 BAD_QUANTITIES = {

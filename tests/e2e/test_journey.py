@@ -146,7 +146,10 @@ def test_pages_at_desktop_and_phone_widths(
         "cart": ("/cart/", cart_row(page, "Blue mug")),
         "sessions": ("/accounts/sessions/", page.locator("table tbody tr").nth(1)),
         "profile": ("/accounts/profile/", page.locator("article.order")),
-        "admin-sessions": ("/admin/sessions/", page.locator("#result_list tbody tr").nth(1)),
+        "admin-sessions": (
+            "/admin/sessionadmin/activesession/",
+            page.locator("#result_list tbody tr").nth(1),
+        ),
     }
     no_overflow = {"home", "products", "cart", "sessions"}
     overflowing = {}

@@ -69,8 +69,8 @@ def test_staff_revokes_one_session_from_the_dashboard(redis, make_account, serve
     sign_in(laptop, "alice")
     sign_in(phone, "alice")
     admin = new_context(server).new_page()
-    sign_in(admin, "sam", next_url="/admin/sessions/")
-    assert urlsplit(admin.url).path == "/admin/sessions/", admin.url
+    sign_in(admin, "sam", next_url="/admin/sessionadmin/activesession/")
+    assert urlsplit(admin.url).path == "/admin/sessionadmin/activesession/", admin.url
 
     rows = admin.locator("#result_list tbody tr")
     alice_rows = rows.filter(has=admin.get_by_role("link", name="alice", exact=True))
@@ -84,12 +84,12 @@ def test_staff_revokes_one_session_from_the_dashboard(redis, make_account, serve
     assert session_id
 
     phone_row.get_by_role("link", name="Revoke", exact=True).click()
-    expect(admin).to_have_url(re.compile(r"/admin/sessions/.*revoke"))
+    expect(admin).to_have_url(re.compile(r"/admin/sessionadmin/activesession/.*revoke"))
     expect(admin.locator("#content")).to_contain_text("alice · Mobile Safari on iOS")
     expect(admin.locator("#content")).to_contain_text(f"session {session_id}")
     with admin.expect_navigation():
         admin.get_by_role("button", name="Yes, revoke").click()
-    assert urlsplit(admin.url).path == "/admin/sessions/", admin.url
+    assert urlsplit(admin.url).path == "/admin/sessionadmin/activesession/", admin.url
     expect(admin.locator("ul.messagelist")).to_contain_text("Revoked 1 session.")
     expect(alice_rows).to_have_count(1)
     expect(alice_rows.locator(f'td[title="{DESKTOP_UA}"]')).to_have_count(1)

@@ -9,8 +9,9 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.test import Client
 from django.utils import timezone
 
-from sessionadmin import keys, services
+from sessionadmin import services
 from sessionadmin.models import REVOKE_PERMISSION, VIEW_PERMISSION, ActiveSession
+from sessionadmin.store import keys
 from tests.helpers import SESSION_KEYS, browser, client_id, cookie_key, grant, pause, sid
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

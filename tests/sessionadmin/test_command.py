@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from sessionadmin import keys, services
-from sessionadmin.backends.redis import now_ms
+from sessionadmin import services
 from sessionadmin.conf import get_settings
+from sessionadmin.store import keys
+from sessionadmin.store.client import now_ms
 from tests.helpers import SESSION_KEYS, sid
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -278,7 +279,7 @@ def test_revoke_all_anonymous(scene):
 
 
 def test_revoke_all_anonymous_across_many_batches(redis, make_user, make_session, monkeypatch):
-    from sessionadmin import index
+    from sessionadmin.index import queries as index
 
     monkeypatch.setattr(index, "SEARCH_BATCH", 3)
     user = make_user("carol")

@@ -18,12 +18,11 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.test import Client, override_settings
 
 from cart.models import Product
-from sessionadmin import index, keys, services
-from sessionadmin.backends.redis import (
-    SessionStore,
-    join_auth_fields,
-    split_auth_fields,
-)
+from sessionadmin import services
+from sessionadmin.backends.redis import SessionStore
+from sessionadmin.index import queries as index
+from sessionadmin.store import keys
+from sessionadmin.store.codec import join_auth_fields, split_auth_fields
 
 pytestmark = pytest.mark.urls("tests.urls")
 

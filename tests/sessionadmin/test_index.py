@@ -8,8 +8,10 @@ import pytest
 from django.contrib.sessions.backends.base import UpdateError
 from django.test import override_settings
 
-from sessionadmin import index, keys, services
+from sessionadmin import services
 from sessionadmin.backends.redis import SessionStore
+from sessionadmin.index import queries as index
+from sessionadmin.store import keys
 
 
 def members(redis, key: str) -> set[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sessionadmin import items, keys
+from sessionadmin import items
+from sessionadmin.store import keys
 
 NS = "cart"
 LIMITS = {"cap": 10, "max_per_item": 5, "max_items": 3}

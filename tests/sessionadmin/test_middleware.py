@@ -8,9 +8,10 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from sessionadmin import keys
-from sessionadmin.backends.redis import SessionMeta, SessionStore, now_ms
-from sessionadmin.middleware import timeout_reason
+from sessionadmin.backends.redis import SessionMeta, SessionStore
+from sessionadmin.store import keys
+from sessionadmin.store.client import now_ms
+from sessionadmin.timeouts import timeout_reason
 from tests.redis_tools import monitor
 from tests.settings import TEST_REDIS_DB
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from sessionadmin.embedded import EmbeddedRedis
+from sessionsite.embedded import EmbeddedRedis
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ import time
 import pytest
 from django.test import Client
 
-from sessionadmin import index, keys, services
+from sessionadmin import services
+from sessionadmin.index import queries as index
+from sessionadmin.store import keys
 
 
 def sid(session) -> str:
@@ -153,13 +155,13 @@ def test_dashboard_says_when_a_search_is_incomplete(small_bounds, thirty, make_u
     staff = make_user("boss", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(staff)
-    html = client.get("/admin/sessions/", {"q": "10.0.0."}).content.decode()
+    html = client.get("/admin/sessionadmin/activesession/", {"q": "10.0.0."}).content.decode()
     # The staff's own session is the newest entry and does not match: 19 of the 20 examined.
     assert "19 sessions or more" in html
     assert "stopped after examining the 20 most recent sessions" in html
-    narrow = client.get("/admin/sessions/", {"q": "10.0.0.29"}).content.decode()
+    narrow = client.get("/admin/sessionadmin/activesession/", {"q": "10.0.0.29"}).content.decode()
     assert "1 session or more" in narrow
     monkeypatch.setattr(index, "SEARCH_MAX", 50_000)
-    complete = client.get("/admin/sessions/", {"q": "10.0.0."}).content.decode()
+    complete = client.get("/admin/sessionadmin/activesession/", {"q": "10.0.0."}).content.decode()
     assert "30 sessions ·" in complete
     assert "or more" not in complete

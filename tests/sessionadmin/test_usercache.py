@@ -17,9 +17,11 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from sessionadmin import keys, services, usercache
-from sessionadmin.backends.redis import run_script
+from sessionadmin import services
+from sessionadmin.auth import usercache
 from sessionadmin.middleware import AuthenticationMiddleware, SessionMiddleware
+from sessionadmin.store import keys
+from sessionadmin.store.client import run_script
 
 pytestmark = pytest.mark.urls("tests.urls")
 
@@ -212,12 +214,15 @@ def test_deleting_the_user_through_a_queryset_makes_the_session_anonymous(
     assert whoami(signed_in)["authenticated"] is False
 
 
-def test_making_the_user_inactive_ends_the_sessions(signed_in, alice, redis):
+def test_making_the_user_inactive_ends_the_sessions(
+    signed_in, alice, redis, django_capture_on_commit_callbacks
+):
     whoami(signed_in)
     assert whoami(signed_in)["authenticated"] is True
     key = redis_key(signed_in)
-    alice.is_active = False
-    alice.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.is_active = False
+        alice.save()
     assert not redis.exists(key)
     body = whoami(signed_in)
     assert body["authenticated"] is False

@@ -14,8 +14,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from sessionadmin import index, keys, services
+from sessionadmin import services
 from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.index import queries, upkeep
+from sessionadmin.store import keys
 
 audit = logging.getLogger("sessionadmin.audit")
 COLUMNS = [("id", 24), ("user", 16), ("device", 24), ("ip", 15), ("last_activity", 25),
@@ -120,22 +122,22 @@ class Command(BaseCommand):
             self.stdout.write(f"{'last ' + _span(int(seconds)):>14}: {count}")
 
     def do_prune(self, **_) -> None:
-        removed = index.prune()
+        removed = upkeep.prune()
         self.stdout.write(f"pruned {removed} index entr{'y' if removed == 1 else 'ies'}")
 
     # --- helpers ------------------------------------------------------------------------
-    def _user(self, value: str) -> int:
+    def _user(self, value: str) -> str:
         user_id = services.resolve_user_id(value)
         if user_id is None:
             raise CommandError(f"no such user: {value!r}")
         return user_id
 
     def _revoke_anonymous(self) -> int:
-        total = index.index_size()
+        total = queries.index_size()
         ids: list[str] = []
         with tqdm(total=total, desc="scanning", unit="session", disable=total < 5000,
                   file=self.stderr) as bar:  # fmt: skip
-            for found, scanned in index.anonymous_ids():
+            for found, scanned in queries.anonymous_ids():
                 ids += found
                 bar.update(scanned)
         revoked = 0

@@ -1,0 +1,1 @@
+"""The optional staff JSON API: ``path("api/admin/", include("sessionadmin.api.urls"))``."""

@@ -1,0 +1,1 @@
+"""Authentication: the cached user, login limits, and what user changes do to sessions."""

@@ -1,0 +1,43 @@
+"""The authentication backend that puts every password check under the login limit.
+
+Put it first in ``AUTHENTICATION_BACKENDS``. ``django.contrib.auth.authenticate()`` asks
+each backend in turn, so this one sees every attempt made through it (the admin's login,
+the project's own views, any third-party view) before a backend hashes the password, as
+django-axes' ``AxesBackend`` does. It never signs anyone in itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest
+
+from sessionadmin.auth import limits
+
+
+def login_name(credentials: dict[str, Any]) -> str:
+    """Return the name an attempt signs in with, whichever keyword carries it."""
+    model = get_user_model()
+    for key in ("username", model.USERNAME_FIELD, model.get_email_field_name()):
+        value = credentials.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+class LoginLimitBackend:
+    """Count a password attempt before any backend checks it; refuse it over the limit.
+
+    Deliberately not a BaseBackend: without ``get_user`` it is never the backend a
+    session is signed in with (``Client.force_login()`` takes the first one that has
+    it), and without ``has_perm`` it is skipped by permission checks.
+    """
+
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
+        if credentials.get("password") is None:
+            return None  # no password is checked (a remote user, a token...): not ours
+        # Raises LoginLimited, a PermissionDenied: authenticate() then stops, checks no
+        # password and sends user_login_failed.
+        limits.count_attempt(request, [limits.account_bucket(login_name(credentials))])
+        return None

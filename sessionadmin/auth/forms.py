@@ -1,0 +1,32 @@
+"""A password change form whose old-password check falls under the login limit."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import PasswordChangeForm
+
+from sessionadmin.auth import limits
+
+
+class LimitedPasswordChangeForm(PasswordChangeForm):
+    """Django's PasswordChangeForm, with the old password checked under the login limit.
+
+    ``check_password()`` goes through no authentication backend, so the form counts the
+    attempt itself (per account, like a sign-in). Over the limit the old password is not
+    checked; ``limited`` then holds the refusal (with ``retry_after``).
+    """
+
+    limited: limits.LoginLimited | None = None
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        try:
+            correct = limits.check_password(self.user, old_password)
+        except limits.LoginLimited as refused:
+            self.limited = refused
+            raise forms.ValidationError(refused.message, code="rate_limited") from refused
+        if not correct:
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

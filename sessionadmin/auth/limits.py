@@ -1,0 +1,130 @@
+"""Failed sign-in limits, per client IP and per account, on every path that checks a password.
+
+Each attempt is counted *before* the password is hashed, atomically with the check of the
+limit (store/lua/login_attempt.lua), so concurrent guesses cannot all pass a check made
+before any of them is recorded; a successful sign-in takes its attempt back. Buckets:
+
+- the client IP (``request.client_ip``), IPv6 by its /64; no IP, no IP bucket;
+- the account: the primary key of the user the name resolves to, so the username, the
+  email and any case of either share one bucket; a name that resolves to nobody is
+  counted under its normalised text.
+
+Counters live in the sessions Redis, so the limit holds across workers and servers, and
+an outage fails closed (503), never open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from sessionadmin.auth.users import login_fields, normalise_login_name, user_key
+from sessionadmin.conf import get_settings
+from sessionadmin.request import client_ip, ip_network
+from sessionadmin.store import keys
+from sessionadmin.store.client import run_script
+
+_ATTEMPT = "_sessionadmin_login_attempt"  # the buckets this request counted, for a refund
+_REFUSED = "_sessionadmin_login_refused"
+
+
+class LoginLimited(PermissionDenied):
+    """Too many failed sign-ins; raised before the password is checked.
+
+    A PermissionDenied, so ``django.contrib.auth.authenticate()`` stops at once and
+    reports a failure, whichever view called it.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed sign-in attempts; retry in {retry_after} s.")
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, round(self.retry_after / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        return f"Too many failed sign-in attempts. Try again in {minutes} {unit}."
+
+
+@dataclass(frozen=True)
+class Attempt:
+    buckets: tuple[str, ...]  # Redis keys the attempt was counted in
+
+
+def account_bucket(name: str) -> str:
+    """Return the account bucket of a login name: its user's key, else the name itself."""
+    name = name.strip()
+    users = get_user_model()._default_manager
+    for field in get_settings().login_fields or login_fields():
+        matches = list(users.filter(**{f"{field}__iexact": name}).values_list("pk", flat=True)[:2])
+        if len(matches) == 1:
+            return f"acct:{user_key(matches[0])}"
+    digest = hashlib.sha256(normalise_login_name(name).encode()).hexdigest()[:32]
+    return f"name:{digest}"
+
+
+def user_bucket(user: Any) -> str:
+    """Return the account bucket of a known user."""
+    return f"acct:{user_key(user.pk)}"
+
+
+def _ip_bucket(request: HttpRequest | None) -> list[str]:
+    network = ip_network(client_ip(request)) if request is not None else ""
+    return [f"ip:{network}"] if network else []
+
+
+def _hit(buckets: list[str], op: str) -> int:
+    """Run the attempt script; return 0 if counted, else the seconds until a retry."""
+    attempts, window = get_settings().login_limit
+    names = [keys.login_attempts(b) for b in buckets]
+    allowed, wait_ms = run_script("LOGIN_ATTEMPT", names, [op, attempts, window * 1000])
+    return 0 if int(allowed) else max(1, -(-int(wait_ms) // 1000))
+
+
+def count_attempt(request: HttpRequest | None, buckets: list[str]) -> None:
+    """Count one attempt in ``buckets`` (and the request's IP); raise LoginLimited if over.
+
+    The attempt is remembered on the request, so that a sign-in that succeeds takes it
+    back (``refund``).
+    """
+    buckets = [*_ip_bucket(request), *buckets]
+    wait = _hit(buckets, "hit")
+    if wait:
+        refused = LoginLimited(wait)
+        if request is not None:
+            setattr(request, _REFUSED, refused)
+        raise refused
+    if request is not None:
+        setattr(request, _ATTEMPT, Attempt(tuple(buckets)))
+
+
+def refund(request: HttpRequest | None) -> None:
+    """Take back the attempt this request counted: it succeeded."""
+    attempt = getattr(request, _ATTEMPT, None)
+    if attempt is not None:
+        delattr(request, _ATTEMPT)
+        _hit(list(attempt.buckets), "refund")
+
+
+def refusal(request: HttpRequest) -> LoginLimited | None:
+    """Return the refusal of this request's sign-in attempt, if the limit refused one."""
+    return getattr(request, _REFUSED, None)
+
+
+def check_password(user: Any, password: str) -> bool:
+    """Check a signed-in user's password (the old one of a password change), limited.
+
+    Counts against the user's account bucket like any sign-in; raises LoginLimited when
+    it has no attempts left, without checking the password.
+    """
+    bucket = [user_bucket(user)]
+    count_attempt(None, bucket)
+    if user.check_password(password):
+        _hit(bucket, "refund")
+        return True
+    return False

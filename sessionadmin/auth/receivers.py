@@ -1,0 +1,79 @@
+"""What sign-ins and changes of users do to sessions, on every path.
+
+Connected in ``SessionAdminConfig.ready()`` to Django's own signals, so they hold whatever
+view called ``login()`` and whatever code saved the user:
+
+- ``user_logged_in``: the sign-in's attempt is taken back, and the per-user session limit
+  is applied (one atomic script; racing logins cannot leave more than the limit);
+- a user saved or deleted: cached copies are invalidated; a user made inactive or deleted
+  loses every session once the transaction commits (a rolled-back change ends none).
+
+Model signals are matched against the user model and its proxies, not one sender class.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+
+from sessionadmin.auth import limits, usercache
+from sessionadmin.auth.users import user_key
+from sessionadmin.backends.redis import SessionStore
+from sessionadmin.conf import get_settings
+from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.index.actions import enforce_limit, revoke_user
+
+logger = logging.getLogger("sessionadmin")
+
+
+def is_user_model(sender: Any) -> bool:
+    """Return whether a model signal's sender is the user model or one of its proxies."""
+    return isinstance(sender, type) and issubclass(sender, get_user_model())
+
+
+def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    limits.refund(request)
+    session = getattr(request, "session", None)
+    limit = get_settings().max_per_user
+    if not isinstance(session, SessionStore) or limit <= 0:
+        return
+    # Saved now, not at the end of the response, so the new session is in the user's
+    # index before the limit is applied, and racing logins see each other.
+    session.save()
+    enforce_limit(user_key(user.pk), limit, session.session_id)
+
+
+def before_user_change(sender: Any, instance: AbstractBaseUser, **kwargs: Any) -> None:
+    if is_user_model(sender):
+        usercache.before_user_save(instance, **kwargs)
+
+
+def after_user_save(sender: Any, instance: AbstractBaseUser, created: bool, **kwargs: Any):
+    if not is_user_model(sender):
+        return
+    usercache.after_user_change(instance, **kwargs)
+    if not created and not getattr(instance, "is_active", True):
+        _end_sessions_after_commit(instance.pk, kwargs.get("using"))
+
+
+def after_user_delete(sender: Any, instance: AbstractBaseUser, **kwargs: Any) -> None:
+    if is_user_model(sender):
+        usercache.after_user_change(instance, **kwargs)
+        _end_sessions_after_commit(instance.pk, kwargs.get("using"))
+
+
+def _end_sessions_after_commit(pk: Any, using: str | None) -> None:
+    key = user_key(pk)
+
+    def end() -> None:
+        try:
+            revoke_user(key)
+        except SessionStoreUnavailable:
+            logger.error("could not end the sessions of user %s: Redis is unavailable", key)
+
+    transaction.on_commit(end, using=using)

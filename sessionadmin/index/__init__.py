@@ -1,0 +1,1 @@
+"""The index of active sessions in Redis: queries, actions (revoke, limit), upkeep."""

@@ -1,0 +1,1 @@
+"""The Redis layer: connection and errors, key names, Lua scripts, the payload codec."""

@@ -1,0 +1,43 @@
+"""The Redis connection of the session store, its error mapping, and the script runner."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.cache import caches
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sessionadmin.conf import get_settings
+from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.store.scripts import script
+
+
+def now_ms() -> int:
+    """Return the time in ms since the epoch: the unit of every stored time and score."""
+    return int(time.time() * 1000)
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    """Turn a Redis outage into SessionStoreUnavailable (one handler makes it a 503)."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise SessionStoreUnavailable(str(exc)) from exc
+
+
+def redis_client() -> Redis:
+    """Return the redis-py client of the sessions cache alias."""
+    return caches[get_settings().cache_alias].client.get_client(write=True)
+
+
+def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
+    """Run one of the store's Lua scripts; a Redis outage raises SessionStoreUnavailable."""
+    client = redis_client()
+    with redis_errors():
+        return script(client, name)(keys=script_keys, args=args, client=client)

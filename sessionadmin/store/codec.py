@@ -1,0 +1,102 @@
+"""How a session dict is stored: django.contrib.auth's fields apart and compact, the rest
+as JSON (orjson), never pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import suppress
+from functools import cache
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+# django.contrib.auth's session keys, without importing auth (the engine loads early).
+AUTH_USER_KEY = "_auth_user_id"
+AUTH_BACKEND_KEY = "_auth_user_backend"
+AUTH_HASH_KEY = "_auth_user_hash"
+_DUMPS_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def dumps(data: dict[str, Any]) -> bytes:
+    """Return the stored payload of the session's other fields (b"" when there are none)."""
+    return orjson.dumps(data, option=_DUMPS_OPTIONS) if data else b""
+
+
+def loads(payload: bytes) -> dict[str, Any] | None:
+    """Return the payload as a dict, or None if it is not one (corrupt or tampered)."""
+    try:
+        data = orjson.loads(payload) if payload else {}
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _code(path: str) -> str:
+    # A short digest, not a list index: reordering AUTHENTICATION_BACKENDS must not make a
+    # stored session name another backend.
+    return hashlib.sha256(path.encode()).hexdigest()[:8]
+
+
+@cache
+def _backends_by_code() -> dict[str, str]:
+    return {_code(path): path for path in settings.AUTHENTICATION_BACKENDS}
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: object) -> None:
+    if setting == "AUTHENTICATION_BACKENDS":
+        _backends_by_code.cache_clear()
+
+
+def _backend_code(path: object) -> str:
+    """The code of a configured backend's path; "" for anything else."""
+    if not isinstance(path, str):
+        return ""
+    code = _code(path)
+    return code if _backends_by_code().get(code) == path else ""
+
+
+def split_auth_fields(data: dict[str, Any]) -> tuple[dict[str, Any], str, str, bytes | str]:
+    """Take what django.contrib.auth keeps in a session out of the payload, compactly.
+
+    Return (the rest, user id, backend code, raw auth hash). The user id is stored anyway
+    (the index needs it); a configured backend becomes a short digest of its path and the
+    64-hex-digit hash 32 raw bytes, so the hash stays a listpack (see scripts.py). Values
+    of any other shape stay in the payload.
+    """
+    user_id = str(data.get(AUTH_USER_KEY) or "")
+    if not user_id:
+        return data, "", "", ""
+    rest = dict(data)
+    del rest[AUTH_USER_KEY]
+    code = _backend_code(rest.get(AUTH_BACKEND_KEY))
+    if code:
+        del rest[AUTH_BACKEND_KEY]
+    auth_hash = rest.get(AUTH_HASH_KEY)
+    raw: bytes | str = ""
+    if isinstance(auth_hash, str) and len(auth_hash) == 64:
+        with suppress(ValueError):
+            raw = bytes.fromhex(auth_hash)
+        if raw and raw.hex() == auth_hash:
+            del rest[AUTH_HASH_KEY]
+        else:
+            raw = ""
+    return rest, user_id, code, raw
+
+
+def join_auth_fields(data: dict[str, Any], user_id: str, code: str, raw: bytes) -> dict[str, Any]:
+    """The inverse of split_auth_fields: the session dict as Django wrote it."""
+    if user_id:
+        data[AUTH_USER_KEY] = user_id
+        # A backend no longer configured is left out: Django then treats the session as
+        # signed out, as it does for a backend path it no longer has.
+        backend = _backends_by_code().get(code)
+        if backend:
+            data[AUTH_BACKEND_KEY] = backend
+        if raw:
+            data[AUTH_HASH_KEY] = raw.hex()
+    return data

@@ -1,0 +1,18 @@
+-- The record loop shared by the listing scripts: HMGET each id's metadata and PTTL; an id
+-- whose hash is gone (expired by TTL) is dropped from the index as it is read.
+local function records(p, ids, userkey)
+  local out = {}
+  for _, sid in ipairs(ids) do
+    local k = p .. ':s:' .. sid
+    local v = redis.call('HMGET', k, 'u', 'c', 'a', 'l', 'n', 'ip', 'ua')
+    if v[3] then
+      out[#out + 1] = {sid, v[1] or '', v[2] or '', v[3], v[4] or '', v[5] or '0',
+                       v[6] or '', agent(p, v[7]), redis.call('PTTL', k)}
+    else
+      redis.call('ZREM', p .. ':all', sid)
+      redis.call('ZREM', p .. ':auth', sid)
+      if userkey then redis.call('ZREM', userkey, sid) end
+    end
+  end
+  return out
+end

@@ -1,0 +1,15 @@
+-- KEYS[1] old session hash, KEYS[2] new hash. ARGV: old sid, new sid, prefix.
+-- Moves a session found under a SECRET_KEY_FALLBACKS id to its current id.
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local p, old, new = ARGV[3], ARGV[1], ARGV[2]
+local uid = redis.call('HGET', KEYS[1], 'u')
+local score = redis.call('ZSCORE', p .. ':all', old) or redis.call('HGET', KEYS[1], 'a')
+redis.call('RENAME', KEYS[1], KEYS[2])
+unindex(p, old, uid)
+redis.call('ZADD', p .. ':all', score, new)
+if uid then
+  redis.call('ZADD', p .. ':auth', score, new)
+  redis.call('ZADD', p .. ':u:' .. uid, score, new)
+  redis.call('ZADD', p .. ':users', 'GT', score, uid)
+end
+return 1

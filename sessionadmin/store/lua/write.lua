@@ -1,0 +1,90 @@
+-- KEYS[1] session hash. ARGV: 1 mode (create|update|touch), 2 sid, 3 prefix, 4 now (ms),
+-- 5 ttl (ms, already capped by the idle timeout and Django's expiry), 6 absolute timeout
+-- (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
+-- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload).
+-- Returns 1 written, 0 create refused (key exists), -1 update refused (session gone),
+-- -2 nothing written because the session has no time left (it is deleted).
+local key, mode, sid, p = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local now, ttl, absms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local uid = ARGV[8]
+local exists = redis.call('EXISTS', key) == 1
+local created, requests, login, old_uid = now, 0, false, false
+if mode == 'create' then
+  if exists then return 0 end
+  local from = ARGV[11]
+  if from ~= '' then
+    -- cycle_key: the new key inherits the session's history, and the old key dies in the
+    -- same step, so there is no moment when both (or neither) are valid.
+    local fk = p .. ':s:' .. from
+    local old = redis.call('HMGET', fk, 'c', 'n', 'u', 'l')
+    if old[1] then
+      created, requests = tonumber(old[1]), tonumber(old[2] or 0)
+      old_uid, login = old[3], old[4]
+      -- Item counts (a cart) live beside the payload; they move with the session.
+      local all = redis.call('HGETALL', fk)
+      for i = 1, #all, 2 do
+        if string.sub(all[i], 1, 2) == 'i:' then redis.call('HSET', key, all[i], all[i + 1]) end
+      end
+      redis.call('DEL', fk)
+    end
+    unindex(p, from, old_uid)
+    old_uid = false
+    if login and old[3] ~= uid then login = false end
+  end
+else
+  if not exists then return -1 end
+  local old = redis.call('HMGET', key, 'u', 'l')
+  old_uid, login = old[1], old[2]
+  if mode == 'touch' then uid = old_uid or '' end
+  if old_uid ~= uid then login = false end
+end
+if uid ~= '' and not login then login = now end
+local frac = 0
+if uid ~= '' then
+  local left = tonumber(login) + absms - now
+  if left < ttl then ttl, frac = left, 0.5 end
+end
+if ttl <= 0 then
+  redis.call('DEL', key)
+  unindex(p, sid, old_uid or uid)
+  return -2
+end
+if mode == 'create' then redis.call('HSET', key, 'c', created, 'n', requests) end
+if mode ~= 'touch' then
+  -- The cached user is only good for the user and auth hash it was cached with.
+  if old_uid ~= uid or redis.call('HGET', key, 'h') ~= (ARGV[13] ~= '' and ARGV[13] or false) then
+    redis.call('HDEL', key, 'x')
+  end
+  -- Empty fields are dropped rather than kept as '' (the hash stays small).
+  for i, field in ipairs({'d', 'b', 'h'}) do
+    local value = ARGV[({7, 12, 13})[i]]
+    if value ~= '' then
+      redis.call('HSET', key, field, value)
+    else
+      redis.call('HDEL', key, field)
+    end
+  end
+end
+redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', agent_ref(p, ARGV[10]))
+if uid ~= '' then
+  redis.call('HSET', key, 'u', uid, 'l', login)
+else
+  redis.call('HDEL', key, 'u', 'l', 'x')
+end
+redis.call('PEXPIRE', key, ttl)
+local score = now + frac
+redis.call('ZADD', p .. ':all', score, sid)
+if old_uid and old_uid ~= '' and old_uid ~= uid then
+  unindex(p, sid, old_uid)
+  redis.call('ZADD', p .. ':all', score, sid)
+end
+if uid ~= '' then
+  redis.call('ZADD', p .. ':auth', score, sid)
+  local uk = p .. ':u:' .. uid
+  redis.call('ZADD', uk, score, sid)
+  if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
+  redis.call('ZADD', p .. ':users', 'GT', now, uid)
+else
+  redis.call('ZREM', p .. ':auth', sid)
+end
+return 1

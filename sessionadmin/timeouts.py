@@ -1,0 +1,55 @@
+"""The one place deadlines are computed: idle, absolute, and when activity is written back.
+
+All are judged on the server from the session's stored timestamps (ms since the epoch),
+never from anything the client sends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from sessionadmin.backends.redis import SessionStore
+from sessionadmin.conf import get_settings
+from sessionadmin.index.records import at
+from sessionadmin.store.client import now_ms
+from sessionadmin.store.codec import AUTH_USER_KEY
+
+
+def timeout_reason(session: SessionStore, now: int | None = None) -> str | None:
+    """Return "idle" or "absolute" if a signed-in session has passed that deadline."""
+    meta = session.meta
+    if meta is None:
+        return session.ended_by
+    if not meta.user_id:
+        return None
+    conf = get_settings()
+    now = now_ms() if now is None else now
+    if meta.login is not None and now - meta.login >= conf.absolute_timeout * 1000:
+        return "absolute"
+    if now - meta.last_activity >= conf.idle_timeout * 1000:
+        return "idle"
+    return None
+
+
+def touch_due(session: SessionStore, now: int | None = None) -> bool:
+    """Return whether this request should write the activity record back."""
+    meta = session.meta
+    if meta is None or session.modified or session.session_key is None:
+        return False
+    now = now_ms() if now is None else now
+    return now - meta.last_activity >= get_settings().touch_interval * 1000
+
+
+def session_deadlines(session: SessionBase) -> tuple[datetime | None, datetime | None]:
+    """Return (idle deadline, absolute deadline) of a loaded session, or Nones."""
+    meta = getattr(session, "meta", None)
+    if meta is None:
+        return None, None
+    conf = get_settings()
+    idle = at(meta.last_activity) + timedelta(seconds=conf.idle_timeout)
+    absolute = None
+    if meta.login is not None and session.get(AUTH_USER_KEY):
+        absolute = at(meta.login) + timedelta(seconds=conf.absolute_timeout)
+    return idle, absolute

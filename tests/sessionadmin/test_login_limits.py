@@ -1,0 +1,188 @@
+"""The failed-login limit on every sign-in path: the admin's login, the site's API and
+pages, a third-party login view, and the old-password check of a password change."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.test import Client, override_settings
+
+from sessionadmin import services
+from sessionadmin.auth import limits
+from sessionadmin.store import keys
+
+pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.usefixtures("redis")]
+
+PASSWORD = "correct horse 9"
+WRONG = "not the password"
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice", password=PASSWORD, is_staff=True, is_superuser=True)
+
+
+def admin_login(client: Client, username: str, password: str, **extra):
+    client.get("/admin/login/", **extra)  # sets the CSRF cookie, as a browser would
+    token = client.cookies[settings.CSRF_COOKIE_NAME].value
+    return client.post(
+        "/admin/login/",
+        {"username": username, "password": password, "csrfmiddlewaretoken": token,
+         "next": "/admin/"},
+        **extra,
+    )  # fmt: skip
+
+
+def api_login(client: Client, username: str, password: str, **extra):
+    data = {"username": username, "password": password}
+    return client.post("/api/login", data, content_type="application/json", **extra)
+
+
+def signed_in(client: Client) -> bool:
+    return client.get("/api/session").json()["authenticated"]
+
+
+@override_settings(LOGIN_RATE_LIMIT="5/15m")
+def test_twelve_wrong_admin_logins_are_limited_and_the_right_password_is_then_refused(alice):
+    client = Client(enforce_csrf_checks=True)
+    statuses = [admin_login(client, "alice", WRONG).status_code for _ in range(12)]
+    assert statuses == [200] * 5 + [429] * 7
+    refused = admin_login(client, "alice", PASSWORD)
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 15 * 60
+    html = refused.content.decode()
+    # The admin's own form, saying why: not "wrong username or password".
+    assert 'id="login-form"' in html
+    assert "Too many failed sign-in attempts. Try again in 15 minutes." in html
+    assert "Please enter the correct" not in html
+    assert not signed_in(client)
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_the_admin_login_and_the_api_login_share_one_count(alice):
+    for _ in range(2):
+        assert admin_login(Client(), "alice", WRONG).status_code == 200
+    assert api_login(Client(), "alice", WRONG).status_code == 401
+    response = api_login(Client(), "alice", PASSWORD, REMOTE_ADDR="10.9.9.9")
+    assert response.status_code == 429
+    assert response.json()["code"] == "RATE_LIMITED"
+    assert admin_login(Client(), "ALICE", PASSWORD, REMOTE_ADDR="10.9.9.8").status_code == 429
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_username_email_and_case_variants_are_one_account(alice):
+    for name in ("alice", "Alice@Example.com", " ALICE "):
+        assert api_login(Client(), name, WRONG, REMOTE_ADDR="10.1.1.1").status_code == 401
+    response = api_login(Client(), "alice@example.com", PASSWORD, REMOTE_ADDR="10.1.1.2")
+    assert response.status_code == 429
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_a_third_party_login_view_is_limited_too(alice):
+    # Django's own LoginView, mounted by the tests: no code of ours in the view.
+    client = Client()
+    for _ in range(3):
+        response = client.post("/test/django-login/", {"username": "alice", "password": WRONG})
+        assert response.status_code == 200
+    response = client.post("/test/django-login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert not signed_in(client)
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_authenticate_without_a_request_still_counts_per_account(alice):
+    for _ in range(3):
+        assert authenticate(None, username="alice", password=WRONG) is None
+    # Over the limit authenticate() refuses even the right password, without a hash.
+    assert authenticate(None, username="alice", password=PASSWORD) is None
+    assert api_login(Client(), "alice", PASSWORD).status_code == 429
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+@pytest.mark.parametrize(
+    ("first", "second", "shared"),
+    [
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", True),  # one /64
+        ("2001:db8:1:2::1", "2001:db8:1:3::1", False),  # the next /64
+        ("203.0.113.7", "::ffff:203.0.113.7", True),  # IPv4 and its mapped form
+        ("203.0.113.7", "203.0.113.8", False),
+    ],
+)
+def test_ipv6_clients_are_counted_by_their_64(db, first, second, shared):
+    for n in range(3):
+        assert api_login(Client(), f"nobody{n}", WRONG, REMOTE_ADDR=first).status_code == 401
+    response = api_login(Client(), "someone-else", WRONG, REMOTE_ADDR=second)
+    assert response.status_code == (429 if shared else 401)
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_an_empty_remote_addr_is_not_one_shared_bucket(alice):
+    for n in range(5):
+        response = api_login(Client(), f"nobody{n}", WRONG, REMOTE_ADDR="")
+        assert response.status_code == 401
+    assert api_login(Client(), "alice", PASSWORD, REMOTE_ADDR="").status_code == 200
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_the_old_password_check_of_a_password_change_is_limited(alice, redis):
+    client = Client()
+    client.force_login(alice)
+    data = {"old_password": WRONG, "new_password": "a brand new passphrase 42"}
+    for _ in range(3):
+        response = client.post("/api/password", data, content_type="application/json")
+        assert response.status_code == 400
+        assert "old_password" in response.json()["fields"]
+    right = {**data, "old_password": PASSWORD}
+    response = client.post("/api/password", right, content_type="application/json")
+    assert response.status_code == 429
+    assert response.json()["code"] == "RATE_LIMITED"
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)  # unchanged
+    # The same account count: the sign-in page refuses the right password too.
+    assert api_login(Client(), "alice", PASSWORD).status_code == 429
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_the_password_page_says_when_the_old_password_check_is_limited(alice):
+    client = Client()
+    client.force_login(alice)
+    form = {"old_password": WRONG, "new_password1": "x9 brand new phrase",
+            "new_password2": "x9 brand new phrase"}  # fmt: skip
+    for _ in range(3):
+        assert client.post("/accounts/password/", form).status_code == 200
+    response = client.post("/accounts/password/", {**form, "old_password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed sign-in attempts" in response.content.decode()
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_a_successful_sign_in_takes_its_attempt_back(alice, redis):
+    for _ in range(2):
+        assert api_login(Client(), "alice", WRONG).status_code == 401
+    for _ in range(5):
+        assert api_login(Client(), "alice", PASSWORD).status_code == 200
+    bucket = keys.login_attempts(limits.user_bucket(alice))
+    assert int(redis.get(bucket)) == 2
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_counters_hold_no_raw_name_or_address_of_unknown_accounts(db, redis):
+    api_login(Client(), "Mallory@Example.com", WRONG, REMOTE_ADDR="10.2.3.4")
+    names = [k.decode() for k in redis.keys("{sa:login}:*")]
+    assert len(names) == 2
+    assert not any("mallory" in n.lower() for n in names)
+    assert any(n.endswith("ip:10.2.3.4") for n in names)
+
+
+def test_a_limited_admin_login_never_signs_in_even_with_the_right_password(alice):
+    with override_settings(LOGIN_RATE_LIMIT="1/15m"):
+        client = Client()
+        admin_login(client, "alice", WRONG)
+        response = admin_login(client, "alice", PASSWORD)
+        assert response.status_code == 429
+        assert re.search(r"Try again in \d+ minutes?", response.content.decode())
+        assert services.list_user_sessions(alice.pk) == []
