@@ -100,7 +100,7 @@ def fill_ours(count: int, user_ids: list[int]) -> None:
                 items(keys=key, args=["add", "cart", item, quantity, 99, 99, 50], client=pipe)
             user = users[user_ids[i]]
             script_keys, args = usercache.fill_call(
-                store.session_id, user, usercache.encode(user), b"", data["_auth_user_hash"]
+                store.session_id, user, usercache.encode(user), b"0", data["_auth_user_hash"]
             )
             cache_user(keys=script_keys, args=args, client=pipe)
         pipe.execute()

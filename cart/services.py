@@ -15,6 +15,7 @@ the items are put back.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,10 @@ from django.db.models import F
 from cart.models import Order, OrderItem, Product
 from sessionadmin import items as session_items
 from sessionadmin.errors import ApiError, NotFound, ValidationFailed
+from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionsite.http import is_whole_number
+
+logger = logging.getLogger("cart")
 
 NAMESPACE = "cart"
 MAX_LINES = 50  # distinct products in one cart
@@ -201,8 +205,21 @@ def checkout(session: SessionBase, user: AbstractBaseUser) -> Order:
     try:
         return _place_order(user, _view(taken))
     except BaseException:
-        session_items.restore_items(session, NAMESPACE, taken)
+        _give_back(session, taken)
         raise
+
+
+def _give_back(session: SessionBase, taken: dict[str, int]) -> None:
+    """Put a failed checkout's cart back; say so in the log if it cannot be."""
+    try:
+        session_items.restore_items(session, NAMESPACE, taken)
+    except (session_items.SessionGone, SessionStoreUnavailable) as exc:
+        # The checkout's own error still reaches the client; this one only the log.
+        logger.error(
+            "a failed checkout's cart (%d products) could not be given back: %s",
+            len(taken),
+            "the session ended" if isinstance(exc, session_items.SessionGone) else exc,
+        )
 
 
 def _place_order(user: AbstractBaseUser, cart: CartView) -> Order:

@@ -42,6 +42,7 @@ class SessionAdminSettings:
     json_paths: tuple[str, ...]  # path prefixes answered in JSON rather than by redirects
     login_rate: str  # failed sign-ins allowed per client IP and per account, "5/15m"
     login_fields: tuple[str, ...]  # user fields a login name is looked up in (any case)
+    user_cache_max_age: int  # seconds a cached copy of the user is used before a reload
 
     @property
     def index_grace(self) -> int:
@@ -68,6 +69,7 @@ _NAMES = {
     "SESSIONADMIN_JSON_PATHS",
     "LOGIN_RATE_LIMIT",
     "SESSIONADMIN_LOGIN_FIELDS",
+    "SESSION_USER_CACHE_MAX_AGE",
 }
 
 
@@ -88,6 +90,7 @@ def get_settings() -> SessionAdminSettings:
         json_paths=tuple(getattr(settings, "SESSIONADMIN_JSON_PATHS", ("/api/",))),
         login_rate=str(getattr(settings, "LOGIN_RATE_LIMIT", "5/15m")),
         login_fields=tuple(getattr(settings, "SESSIONADMIN_LOGIN_FIELDS", ())),
+        user_cache_max_age=int(getattr(settings, "SESSION_USER_CACHE_MAX_AGE", 60)),
     )
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template import TemplateDoesNotExist
@@ -23,6 +25,7 @@ from django.template.loader import render_to_string
 
 from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.logging import STORE_DOWN_ATTR
 
 logger = logging.getLogger("sessionadmin")
 
@@ -109,6 +112,11 @@ class StoreUnavailable(ApiError):
     message = "The session store is unavailable; try again in a moment."
 
 
+class SessionInterruptedError(ApiError):
+    code = "SESSION_INTERRUPTED"
+    message = "Your session ended while this request was running (signed out elsewhere?)."
+
+
 class InternalError(ApiError):
     status, code, message = 500, "INTERNAL_ERROR", "Something went wrong on our side."
 
@@ -150,6 +158,7 @@ def log_store_outage(exc: BaseException) -> None:
 def store_unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
     """Answer 503: JSON on JSON paths, the project's 503.html (or a plain page) elsewhere."""
     log_store_outage(exc)
+    setattr(request, STORE_DOWN_ATTR, True)  # logged once: Django's line for it is dropped
     if is_json_request(request):
         response = error_response(StoreUnavailable())
     else:
@@ -171,6 +180,8 @@ def exception_to_response(request: HttpRequest, exc: BaseException) -> HttpRespo
         return store_unavailable_response(request, exc)
     if isinstance(exc, RequestDataTooBig):
         return error_response(PayloadTooLarge())
+    if isinstance(exc, UpdateError | SessionInterrupted):
+        return error_response(SessionInterruptedError())
     if isinstance(exc, Http404):
         return error_response(NotFound())
     if isinstance(exc, PermissionDenied):

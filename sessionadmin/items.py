@@ -118,8 +118,14 @@ def take_items(session: SessionBase, namespace: str) -> dict[str, int]:
 
 
 def restore_items(session: SessionBase, namespace: str, items: dict[str, int]) -> None:
-    """Give back items taken by ``take_items`` (added to whatever is there now)."""
+    """Give back items taken by ``take_items`` (added to whatever is there now).
+
+    Raise SessionGone if the session ended meanwhile: the items are not recreated.
+    """
     flat: list[object] = []
     for item, quantity in items.items():
         flat += [item, quantity]
-    _call(session, "restore", namespace, "", 0, 0, 0, 0, *flat)
+    if session.session_key is None:
+        raise SessionGone()
+    status, current, _ = _call(session, "restore", namespace, "", 0, 0, 0, 0, *flat)
+    _check(status, current)

@@ -24,6 +24,8 @@ from asgiref.sync import sync_to_async
 from django.contrib import auth
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthMiddleware
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.forms.forms import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -38,6 +40,7 @@ from sessionadmin.errors import (
     SessionTimeout,
     error_response,
     is_json_request,
+    log_store_outage,
     store_unavailable_response,
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
@@ -98,6 +101,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
         # any project, not only in one whose error handlers know about it.
         if isinstance(exception, SessionStoreUnavailable):
             return store_unavailable_response(request, exception)
+        if isinstance(exception, UpdateError):
+            # The session ended while the view ran (cycle_key() of a revoked session):
+            # what Django's own middleware says when a save finds it gone.
+            raise SessionInterrupted(
+                "The request's session was deleted before the request completed."
+            ) from exception
         return None
 
     def process_template_response(
@@ -116,19 +125,29 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response = _answer_refused_login(request, response)
         session = getattr(request, "session", None)
+        if isinstance(session, SessionStore) and response.status_code < 500:
+            _touch_if_due(session)
         try:
-            if (
-                isinstance(session, SessionStore)
-                and response.status_code < 500
-                and touch_due(session)
-            ):
-                session.touch()
             if isinstance(session, SessionStore) and session.loaded_user_id():
                 # A signed-in page must never be kept by a shared or back/forward cache.
                 response.headers.setdefault("Cache-Control", "no-store")
             return super().process_response(request, response)
         except SessionStoreUnavailable as exc:
             return store_unavailable_response(request, exc)
+
+
+def _touch_if_due(session: SessionStore) -> None:
+    """Write the activity record back if due; never fail the finished response for it.
+
+    Only bookkeeping: the view's work is done (an order may be committed), so a store
+    error here is logged and the response kept. Real saves still fail the request.
+    """
+    if not touch_due(session):
+        return
+    try:
+        session.touch()
+    except SessionStoreUnavailable as exc:
+        log_store_outage(exc)
 
 
 def _answer_refused_login(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -165,7 +184,7 @@ def _load_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
     # The copy belongs to the user the session had when loaded: after a login() of someone
     # else in this request the session names another user, and Django's path is taken.
     if user_id and backend and session.cached_user and session.get(auth.SESSION_KEY) == user_id:
-        user = usercache.decode(session.cached_user, user_id)
+        user = usercache.decode(session.cached_user, user_id, session.user_generation)
         if user is not None:
             user.backend = backend
             return user

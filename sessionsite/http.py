@@ -28,11 +28,6 @@ class CsrfFailed(ApiError):
     message = "The CSRF token is missing or wrong: get one from /api/csrf."
 
 
-class SessionInterruptedError(ApiError):
-    code = "SESSION_INTERRUPTED"
-    message = "Your session ended while this request was running (signed out elsewhere?)."
-
-
 def is_whole_number(text: str, max_digits: int = 12) -> bool:
     """Return whether ``text`` is a plain decimal whole number (ASCII digits only).
 

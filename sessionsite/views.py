@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from sessionadmin import errors
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionsite.api import VIEWS_KEY
-from sessionsite.http import CsrfFailed, SessionInterruptedError
+from sessionsite.http import CsrfFailed
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -36,7 +36,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     from django.contrib.sessions.exceptions import SessionInterrupted
 
     if isinstance(exception, SessionInterrupted):
-        return _page_or_json(request, SessionInterruptedError(), "400.html")
+        return _page_or_json(request, errors.SessionInterruptedError(), "400.html")
     return _page_or_json(request, errors.ApiError(), "400.html")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from sessionadmin.store import keys
@@ -60,3 +60,11 @@ def sid(session) -> str:
 def pause() -> None:
     """Sessions are ordered by last activity in ms: keep creation times apart."""
     time.sleep(0.005)
+
+
+class StaffMember(User):
+    """A proxy of the user model, as a project might keep for its own admin."""
+
+    class Meta:
+        proxy = True
+        app_label = "auth"

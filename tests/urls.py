@@ -1,10 +1,12 @@
 """The site's URLs plus a plain authenticated read view that changes nothing."""
 
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from sessionadmin import services
+from sessionadmin.store.client import redis_client
 from sessionsite.http import api_view, json_body
 from sessionsite.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from sessionsite.urls import urlpatterns as site_patterns
@@ -31,7 +33,25 @@ def revoke_self(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+@api_view("POST")
+def revoke_then_cycle(request: HttpRequest) -> JsonResponse:
+    """Revoke the caller's own session mid-request, then cycle its key, as a password
+    change does with update_session_auth_hash() (a request loaded before the revoke)."""
+    services.revoke_session(services.current_session_id(request.session))
+    update_session_auth_hash(request, request.user)
+    return JsonResponse({"ok": True})
+
+
+def pause_redis_after(request: HttpRequest) -> JsonResponse:
+    """Finish the view's work, then make Redis refuse writes for longer than the
+    client's timeouts: the lazy touch after the view is what fails."""
+    redis_client().client_pause(2500, all=False)
+    return JsonResponse({"done": True})
+
+
 urlpatterns = [
+    path("api/test/revoke-then-cycle", revoke_then_cycle),
+    path("test/pause-redis-after", pause_redis_after),
     # A third-party login view: Django's own, with none of this site's code in it.
     path("test/django-login/", LoginView.as_view(template_name="admin/login.html")),
     path("test/whoami", whoami),

@@ -7,22 +7,31 @@ a few of the user's fields (``SESSION_USER_CACHE_FIELDS``: by default the userna
 request's one round trip, and ``request.user`` is built from it; the other fields are
 deferred, so reading one costs a query, as for any deferred field.
 
-Staying right:
-- any save of the user (a cached field or the password; the profile, the admin, a
-  command) replaces ``x`` in every session of that user with a tombstone, before the save
-  (so with Redis down the save fails rather than leaving stale copies) and again after the
-  commit (so a request that read the old row meanwhile cannot store it);
-- a copy is stored only if ``x`` still holds what the request saw when it loaded the
-  session (compare-and-set), only for the user and auth hash the session still has;
-- the session's write script drops ``x`` when the session's user or auth hash changes.
-The receivers (``auth.receivers``) match the user model and its proxies.
-``QuerySet.update()`` sends no signals: after one that changes users, call
-``forget_user(pk)``, as after any raw SQL.
+A copy is ``<generation>.<made at, base 36 seconds>.<schema digest>`` then the JSON
+values, and it is used only while all three still hold:
+
+- **generation**: a per-user counter (``keys.user_generation``) that every change of the
+  user the app can see bumps, before the save (with Redis down the save then fails
+  rather than leaving stale copies) and after the commit (a request that read the old
+  row meanwhile cannot store it). The session's LOAD reads it in the same round trip; a
+  copy made under another generation is a miss. Storing a copy is compare-and-set on it;
+- **age**: a copy older than ``SESSION_USER_CACHE_MAX_AGE`` (60 s) is a miss, so a change
+  no signal reports (``QuerySet.update()``, raw SQL, another service, a restored backup)
+  is seen within that time: the user is then loaded and verified as Django does
+  (``SECRET_KEY_FALLBACKS`` upgrade included);
+- **schema**: a digest of the model and the cached field list, so a changed
+  ``SESSION_USER_CACHE_FIELDS`` never maps old values onto new fields.
+
+The session's write script also drops ``x`` when the session's user or auth hash changes.
+The receivers (``auth.receivers``) match the user model and its proxies; after a
+``QuerySet.update()`` of users, ``forget_user(pk)`` makes the change immediate.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from contextlib import suppress
 from functools import cache
 from typing import Any
@@ -36,14 +45,18 @@ from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.dispatch import receiver
 
+from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import SessionStore
+from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.store import keys
 from sessionadmin.store.client import run_script
 from sessionadmin.store.codec import AUTH_HASH_KEY
 
 logger = logging.getLogger("sessionadmin")
-MAX_BLOB = 64  # bytes: longer would turn the session's hash from a listpack into a table
+MAX_VALUE = 64  # bytes: longer would turn the session's hash from a listpack into a table
+MAX_HEADER = 16  # generation, time and digest before the values
+MAX_BLOB = MAX_VALUE - MAX_HEADER  # the JSON values
 _SIMPLE = (str, bool, int, type(None))
 
 
@@ -64,8 +77,21 @@ def cached_fields() -> tuple[str, ...]:
     )
 
 
+@cache
+def schema_digest() -> str:
+    """Return 4 hex digits naming the user model and the cached fields, in order."""
+    model = get_user_model()
+    shape = f"{model._meta.label_lower}:{','.join(cached_fields())}"
+    return hashlib.sha256(shape.encode()).hexdigest()[:4]
+
+
+def max_age() -> int:
+    """Seconds a copy may be used before the user is loaded and verified again."""
+    return get_settings().user_cache_max_age
+
+
 def encode(user: AbstractBaseUser) -> bytes | None:
-    """Return the cached form of ``user``, or None if it cannot be kept (too long...)."""
+    """Return the cached values of ``user``, or None if they cannot be kept (too long...)."""
     values = [getattr(user, name) for name in cached_fields()]
     if not all(isinstance(v, _SIMPLE) for v in values):
         return None
@@ -73,12 +99,24 @@ def encode(user: AbstractBaseUser) -> bytes | None:
     return blob if len(blob) <= MAX_BLOB else None
 
 
-def decode(blob: bytes, user_id: str) -> AbstractBaseUser | None:
-    """Build the user from a cached copy (other fields deferred); None if it is not one."""
-    if not blob or blob.startswith(b"-"):
+def make_copy(values: bytes, generation: bytes, now: float | None = None) -> bytes | None:
+    """Return the stored copy: header, then the values; None if it would be too long."""
+    made = _base36(int(time.time() if now is None else now))
+    copy = b".".join([generation or b"0", made, schema_digest().encode()]) + values
+    return copy if len(copy) <= MAX_VALUE else None
+
+
+def decode(copy: bytes, user_id: str, generation: bytes) -> AbstractBaseUser | None:
+    """Build the user from a copy (other fields deferred); None unless it is still good."""
+    header, bracket, rest = copy.partition(b"[")
+    parts = header.split(b".")
+    if not bracket or len(parts) != 3 or parts[0] != (generation or b"0"):
+        return None
+    made, digest = parts[1], parts[2]
+    if digest != schema_digest().encode() or not _fresh(made):
         return None
     try:
-        values = orjson.loads(blob)
+        values = orjson.loads(bracket + rest)
     except orjson.JSONDecodeError:
         return None
     model, pk, field_names, pk_position = _shape()
@@ -90,6 +128,24 @@ def decode(blob: bytes, user_id: str) -> AbstractBaseUser | None:
         return None
     values.insert(pk_position, pk_value)
     return model.from_db(DEFAULT_DB_ALIAS, field_names, values)
+
+
+def _base36(number: int) -> bytes:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out.encode()
+
+
+def _fresh(made: bytes) -> bool:
+    try:
+        age = time.time() - int(made, 36)
+    except ValueError:
+        return False
+    return -5 <= age <= max_age()  # a copy "from the future" is a forgery or a bad clock
 
 
 @cache
@@ -109,26 +165,34 @@ def _shape() -> tuple[type[AbstractBaseUser], Any, list[str], int]:
 
 
 def fill(session: SessionStore, user: AbstractBaseUser) -> None:
-    """Keep ``user`` beside the session if nothing changed since the session was loaded."""
-    blob = encode(user)
+    """Keep ``user`` beside the session if it did not change since the session was loaded."""
+    values = encode(user)
     auth_hash = session.get(AUTH_HASH_KEY, "")
-    if blob is None or session.session_key is None or len(auth_hash) != 64:
+    if values is None or session.session_key is None or len(auth_hash) != 64:
         return
-    script_keys, args = fill_call(session.session_id, user, blob, session.cached_user, auth_hash)
+    call = fill_call(session.session_id, user, values, session.user_generation, auth_hash)
+    if call is None:
+        return
     with suppress(SessionStoreUnavailable):  # only a cache: the next request fills it
-        run_script("USER_FILL", script_keys, args)
+        run_script("USER_FILL", *call)
 
 
 def fill_call(
-    sid: str, user: AbstractBaseUser, blob: bytes, seen: bytes, auth_hash: str
-) -> tuple[list[str], list[Any]]:
+    sid: str, user: AbstractBaseUser, values: bytes, generation: bytes, auth_hash: str
+) -> tuple[list[str], list[Any]] | None:
     """The USER_FILL script's keys and arguments (bench/memory.py pipelines them)."""
-    return [keys.session_key_name(sid)], [str(user.pk), seen, blob, bytes.fromhex(auth_hash)]
+    copy = make_copy(values, generation)
+    if copy is None:
+        return None
+    uid = user_key(user.pk)
+    script_keys = [keys.session_key_name(sid), keys.user_generation(uid)]
+    return script_keys, [uid, generation or b"0", copy, bytes.fromhex(auth_hash)]
 
 
 def forget_user(user_id: object) -> None:
-    """Invalidate every cached copy of this user (raises SessionStoreUnavailable)."""
-    run_script("USER_FORGET", [], [keys.prefix(), str(user_id)])
+    """Invalidate every cached copy of this user now (raises SessionStoreUnavailable)."""
+    ttl = max(max_age() * 2, 3600) * 1000
+    run_script("USER_FORGET", [keys.user_generation(user_key(user_id))], [ttl])
 
 
 def _matters(update_fields: frozenset[str] | None) -> bool:
@@ -156,11 +220,12 @@ def after_user_change(instance: AbstractBaseUser, update_fields=None, **kwargs: 
         except SessionStoreUnavailable:
             logger.error("could not invalidate cached copies of user %s", pk)
 
-    transaction.on_commit(forget)
+    transaction.on_commit(forget, using=kwargs.get("using"))
 
 
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: object) -> None:
     if setting in {"SESSION_USER_CACHE_FIELDS", "AUTH_USER_MODEL"}:
         cached_fields.cache_clear()
+        schema_digest.cache_clear()
         _shape.cache_clear()

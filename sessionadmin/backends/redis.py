@@ -65,7 +65,10 @@ class SessionStore(CacheSessionStore):
         self.meta: SessionMeta | None = None  # the stored record, once loaded
         self.ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
         self.cached_user: bytes = b""  # the user cached beside the session (auth.usercache)
+        self.user_generation: bytes = b""  # the user's generation when loaded (the same)
         self._carry_from: str | None = None
+        self._stored = False  # the key was found in or written to the store
+        self._last_write: tuple | None = None  # what this object last wrote (see save)
 
     # --- identity -----------------------------------------------------------------------
     @property
@@ -89,6 +92,7 @@ class SessionStore(CacheSessionStore):
     def load(self) -> dict[str, Any]:
         self.meta = None
         self.ended_by = None
+        self._stored = False
         key = self.session_key
         if key:
             with redis_errors():
@@ -96,6 +100,7 @@ class SessionStore(CacheSessionStore):
                 if found is None and keys.fallback_session_ids(key):
                     found = self._load_from_fallbacks(key)
             if found is not None:
+                self._stored = True
                 return found
         # Unknown, expired or forged key: never adopt it; the next save makes a new one.
         self._session_key = None
@@ -110,8 +115,8 @@ class SessionStore(CacheSessionStore):
         if not reply[0]:
             self.ended_by = reason_from_score(reply[1])
             return None
-        _, payload, user_id, created, activity, login, requests, backend, auth_hash, cached = reply
-        self.cached_user = cached
+        _, payload, user_id, created, activity, login, requests, backend, auth_hash, *user = reply
+        self.cached_user, self.user_generation = user
         self.meta = SessionMeta(
             user_id=user_id.decode(),
             created=_int(created) or 0,
@@ -149,7 +154,17 @@ class SessionStore(CacheSessionStore):
         if self.session_key is None:
             return self.create()
         data = self._get_session(no_load=must_create)
-        self._write("create" if must_create else "update", data)
+        if self.session_key is None:
+            # The key was stale (loading it found nothing): a new session, as Django's
+            # cache engine makes one, never a write under a key that no longer exists.
+            return self.create()
+        mode = "create" if must_create else "update"
+        if mode == "update" and self._last_write == self._write_state(data):
+            # Saved already in this request with exactly this (login() saves early for
+            # the per-user limit, then the middleware saves again): no second round trip,
+            # and nothing to bring back if the session was ended meanwhile.
+            return
+        self._write(mode, data)
 
     def touch(self) -> bool:
         """Record activity (time, IP, agent) and push the idle deadline back, atomically.
@@ -194,24 +209,45 @@ class SessionStore(CacheSessionStore):
         ]
         return [keys.session_key_name(sid)], args
 
+    def _write_state(self, data: dict[str, Any] | None) -> tuple:
+        return (self.session_key, self.get_expiry_age(), self.client, repr(data))
+
     def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
         result = run_script("WRITE", *self.write_call(mode, data, when))
+        if result == 1:
+            self._stored = True
+            if data is not None:
+                self._last_write = self._write_state(data)
         if result == 0:
             raise CreateError
-        if result == -1 and mode == "update":
-            # Deleted meanwhile (logout, revocation, timeout): never write it back.
+        if result == -1 and (mode == "update" or self._carry_from):
+            # Deleted meanwhile (logout, revocation, timeout): never write it back, and
+            # never bring it back under a new key either (cycle_key of a revoked session).
             raise UpdateError
         return result
 
     def cycle_key(self) -> None:
-        """Move the data to a new key; the old key dies in the same atomic step."""
+        """Move the data to a new key; the old key dies in the same atomic step.
+
+        Raises UpdateError if the stored session ended meanwhile (a revocation while this
+        request ran): it is not recreated under the new key.
+        """
         data = self._session
-        self._carry_from = self.session_key
+        self._carry_from = self.session_key if self._stored else None
         try:
             self.create()
+        except UpdateError:
+            self._forget_local()
+            raise
         finally:
             self._carry_from = None
         self._session_cache = data
+
+    def _forget_local(self) -> None:
+        # Nothing of an ended session is saved or sent back as a cookie by this request.
+        self._session_key = None
+        self._session_cache = {}
+        self.modified = False
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
@@ -232,16 +268,16 @@ class SessionStore(CacheSessionStore):
         return await sync_to_async(self.exists)(session_key)
 
     async def asave(self, must_create: bool = False) -> None:
-        if self.session_key is None:
-            return await self.acreate()
-        data = await self._aget_session(no_load=must_create)
-        await sync_to_async(self._write)("create" if must_create else "update", data)
+        await sync_to_async(self.save)(must_create)
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()
-        self._carry_from = self.session_key
+        self._carry_from = self.session_key if self._stored else None
         try:
             await self.acreate()
+        except UpdateError:
+            self._forget_local()
+            raise
         finally:
             self._carry_from = None
         self._session_cache = data

@@ -90,6 +90,11 @@ def user_index(user_id: str) -> str:
     return f"{_tag()}:u:{user_id}"
 
 
+def user_generation(user_id: str) -> str:
+    """String: a counter bumped by every change of the user (auth/usercache.py)."""
+    return f"{_tag()}:g:{user_id}"
+
+
 def prefix() -> str:
     """Return the common start of every key, which Lua scripts extend for user keys."""
     return _tag()

@@ -178,7 +178,9 @@ def test_restore_on_a_deleted_session_writes_nothing(redis, make_session):
     taken = items.take_items(session, NS)
     session.delete()
     before = redis.dbsize()
-    items.restore_items(session, NS, taken)  # revocation is final: the items stay gone
+    # Revocation is final: the items stay gone, and the caller is told so.
+    with pytest.raises(items.SessionGone):
+        items.restore_items(session, NS, taken)
     assert redis.dbsize() == before
     assert not redis.exists(keys.session_key_name(keys.session_id(session.session_key)))
 

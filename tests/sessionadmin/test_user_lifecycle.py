@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import Client, override_settings
 
 from sessionadmin import services
+from tests.helpers import StaffMember
 
 pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.usefixtures("redis")]
 
 PASSWORD = "correct horse 9"
-
-
-class StaffMember(User):
-    """A proxy of the user model, as a project might keep for its own admin."""
-
-    class Meta:
-        proxy = True
-        app_label = "auth"
 
 
 def signed_in(client: Client) -> bool:

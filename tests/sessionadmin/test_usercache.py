@@ -7,6 +7,8 @@ Any save or delete of the user invalidates the copies, so the next request sees 
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from asgiref.sync import async_to_sync
@@ -14,7 +16,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from sessionadmin import services
@@ -22,6 +24,7 @@ from sessionadmin.auth import usercache
 from sessionadmin.middleware import AuthenticationMiddleware, SessionMiddleware
 from sessionadmin.store import keys
 from sessionadmin.store.client import run_script
+from tests.helpers import StaffMember
 
 pytestmark = pytest.mark.urls("tests.urls")
 
@@ -34,6 +37,23 @@ def redis_key(client: Client) -> str:
 
 def cached_copy(redis, client: Client) -> bytes | None:
     return redis.hget(redis_key(client), "x")
+
+
+def copy_values(copy: bytes) -> list:
+    """The JSON values of a stored copy (after its generation.time.digest header)."""
+    return orjson.loads(copy[copy.index(b"[") :])
+
+
+def generation(redis, user) -> bytes:
+    return redis.get(keys.user_generation(str(user.pk))) or b"0"
+
+
+def usable(redis, client: Client, user) -> bool:
+    """Whether the session's copy would be used now (same generation, fresh, same shape)."""
+    copy = cached_copy(redis, client)
+    return copy is not None and (
+        usercache.decode(copy, str(user.pk), generation(redis, user)) is not None
+    )
 
 
 def whoami(client: Client) -> dict:
@@ -71,8 +91,8 @@ def test_first_request_queries_the_user_then_later_requests_do_not(
     assert body["user"] == {"id": alice.pk, "username": "alice"}
     assert user_queries(first), "the first request must load the user from the database"
     copy = cached_copy(redis, signed_in)
-    assert copy is not None and not copy.startswith(b"-")
-    assert "alice" in orjson.loads(copy)
+    assert copy is not None and usable(redis, signed_in, alice)
+    assert "alice" in copy_values(copy)
 
     with django_assert_num_queries(0):
         body = whoami(signed_in)
@@ -90,7 +110,7 @@ def test_the_copy_carries_the_flags_and_defers_other_fields(signed_in, alice, re
     whoami(signed_in)  # fills the copy
     blob = cached_copy(redis, signed_in)
     assert blob is not None
-    user = usercache.decode(blob, str(alice.pk))
+    user = usercache.decode(blob, str(alice.pk), generation(redis, alice))
     assert user is not None
     assert (user.pk, user.username, user.is_staff, user.is_active, user.is_superuser) == (
         alice.pk,
@@ -104,10 +124,11 @@ def test_the_copy_carries_the_flags_and_defers_other_fields(signed_in, alice, re
 
 
 def test_a_copy_is_not_used_for_a_malformed_user_id(redis):
-    blob = orjson.dumps([False, "alice", False, True])
-    assert usercache.decode(blob, "not-a-number") is None
-    assert usercache.decode(b"-3", "1") is None
-    assert usercache.decode(b"", "1") is None
+    copy = usercache.make_copy(orjson.dumps([False, "alice", False, True]), b"0")
+    assert usercache.decode(copy, "1", b"0") is not None  # the same copy is good for "1"
+    assert usercache.decode(copy, "not-a-number", b"0") is None
+    assert usercache.decode(b"-3", "1", b"0") is None
+    assert usercache.decode(b"", "1", b"0") is None
 
 
 # --- Invalidation ---------------------------------------------------------------------
@@ -121,7 +142,7 @@ def test_a_username_change_is_seen_on_the_very_next_request(
         assert whoami(signed_in)["user"]["username"] == "alice"
     alice.username = "alice2"
     alice.save()
-    assert cached_copy(redis, signed_in).startswith(b"-")  # tombstone, before the commit
+    assert not usable(redis, signed_in, alice)  # the generation moved, before the commit
     assert whoami(signed_in)["user"]["username"] == "alice2"
     with django_assert_num_queries(0):  # cached again, with the new name
         assert whoami(signed_in)["user"]["username"] == "alice2"
@@ -136,11 +157,15 @@ def test_the_after_commit_invalidation_runs_too(
         alice.save()
     assert callbacks, "post_save must schedule an invalidation after the commit"
     # A request that read the old row between pre_save and the commit would have stored
-    # the old name: simulate it, then check the commit callback replaced it.
-    redis.hset(redis_key(signed_in), "x", orjson.dumps([False, "alice", False, True]))
+    # the old name: simulate it, then check the commit callback makes it unusable.
+    stale = usercache.make_copy(
+        orjson.dumps([False, "alice", False, True]), generation(redis, alice)
+    )
+    redis.hset(redis_key(signed_in), "x", stale)
+    assert usable(redis, signed_in, alice)
     for callback in callbacks:
         callback()
-    assert cached_copy(redis, signed_in).startswith(b"-")
+    assert not usable(redis, signed_in, alice)
     assert whoami(signed_in)["user"]["username"] == "renamed"
 
 
@@ -150,9 +175,10 @@ def test_a_save_of_fields_not_cached_keeps_the_copy(signed_in, alice, redis):
     alice.first_name = "Al"
     alice.save(update_fields=["first_name"])
     assert cached_copy(redis, signed_in) == copy
+    assert usable(redis, signed_in, alice)
     alice.is_staff = True
     alice.save(update_fields=["is_staff"])
-    assert cached_copy(redis, signed_in).startswith(b"-")
+    assert not usable(redis, signed_in, alice)
 
 
 def test_a_staff_flag_change_is_seen_on_the_next_request(signed_in, alice, redis):
@@ -161,7 +187,7 @@ def test_a_staff_flag_change_is_seen_on_the_next_request(signed_in, alice, redis
     alice.is_staff = True
     alice.save()
     assert signed_in.get("/api/profile").json()["user"]["is_staff"] is True
-    user = usercache.decode(cached_copy(redis, signed_in), str(alice.pk))
+    user = usercache.decode(cached_copy(redis, signed_in), str(alice.pk), generation(redis, alice))
     assert user is not None and user.is_staff is True
 
 
@@ -254,68 +280,75 @@ def test_signing_in_as_another_user_in_the_same_browser_drops_the_copy(make_user
         assert cached_copy(redis, client) is None
         assert whoami(client)["user"]["username"] == name
         assert whoami(client)["user"]["username"] == name  # from the copy
-        assert name in orjson.loads(cached_copy(redis, client))
+        assert name in copy_values(cached_copy(redis, client))
 
 
 # --- USER_FILL / USER_FORGET ----------------------------------------------------------
 
 
-def fill_args(key: str, user, seen: bytes, blob: bytes, auth_hash: str):
-    return [key], [str(user.pk), seen, blob, bytes.fromhex(auth_hash)]
+def fill_args(key: str, user, seen: bytes, copy: bytes, auth_hash: str):
+    uid = str(user.pk)
+    return [key, keys.user_generation(uid)], [uid, seen, copy, bytes.fromhex(auth_hash)]
+
+
+def stale_copy(generation: bytes) -> bytes:
+    return usercache.make_copy(orjson.dumps([False, "alice", False, True]), generation)
 
 
 def test_a_copy_read_before_an_invalidation_is_never_stored(signed_in, alice, redis):
     whoami(signed_in)
     key = redis_key(signed_in)
-    seen = cached_copy(redis, signed_in)
-    assert seen
+    seen = generation(redis, alice)  # what a request loaded
+    before = cached_copy(redis, signed_in)
     usercache.forget_user(alice.pk)
-    tombstone = redis.hget(key, "x")
-    assert tombstone.startswith(b"-")
+    assert generation(redis, alice) != seen
 
-    stale = orjson.dumps([False, "alice", False, True])
     auth_hash = alice.get_session_auth_hash()
+    stale = stale_copy(seen)
     assert run_script("USER_FILL", *fill_args(key, alice, seen, stale, auth_hash)) == 0
-    assert redis.hget(key, "x") == tombstone
-    assert run_script("USER_FILL", *fill_args(key, alice, b"", stale, auth_hash)) == 0
-    assert redis.hget(key, "x") == tombstone
+    assert cached_copy(redis, signed_in) == before
 
-    # A second invalidation makes a new tombstone: the first one no longer matches either.
+    # A second invalidation: the generation of the first no longer matches either.
+    first = generation(redis, alice)
     usercache.forget_user(alice.pk)
-    assert redis.hget(key, "x") not in (tombstone, None)
-    assert run_script("USER_FILL", *fill_args(key, alice, tombstone, stale, auth_hash)) == 0
-    assert redis.hget(key, "x").startswith(b"-")
+    assert (
+        run_script("USER_FILL", *fill_args(key, alice, first, stale_copy(first), auth_hash)) == 0
+    )
+    assert cached_copy(redis, signed_in) == before
 
     # What the request saw now is accepted (the script can say yes).
-    current = redis.hget(key, "x")
-    assert run_script("USER_FILL", *fill_args(key, alice, current, stale, auth_hash)) == 1
-    assert redis.hget(key, "x") == stale
+    current = generation(redis, alice)
+    fresh = stale_copy(current)
+    assert run_script("USER_FILL", *fill_args(key, alice, current, fresh, auth_hash)) == 1
+    assert cached_copy(redis, signed_in) == fresh
 
 
 def test_a_copy_is_never_stored_for_another_user_or_auth_hash(signed_in, alice, make_user, redis):
     whoami(signed_in)
     key = redis_key(signed_in)
     usercache.forget_user(alice.pk)
-    seen = redis.hget(key, "x")
+    before = cached_copy(redis, signed_in)
     bob = make_user("bob")
-    blob = orjson.dumps([False, "bob", False, True])
+    seen = generation(redis, bob)
+    copy = usercache.make_copy(orjson.dumps([False, "bob", False, True]), seen)
     assert (
-        run_script("USER_FILL", *fill_args(key, bob, seen, blob, alice.get_session_auth_hash()))
+        run_script("USER_FILL", *fill_args(key, bob, seen, copy, alice.get_session_auth_hash()))
         == 0
     )
-    assert run_script("USER_FILL", *fill_args(key, alice, seen, blob, "ab" * 32)) == 0
-    assert redis.hget(key, "x") == seen
+    seen = generation(redis, alice)
+    assert run_script("USER_FILL", *fill_args(key, alice, seen, copy, "ab" * 32)) == 0
+    assert cached_copy(redis, signed_in) == before
 
 
 def test_no_copy_is_stored_for_a_session_that_ended(signed_in, alice, redis):
     whoami(signed_in)
     key = redis_key(signed_in)
-    seen = redis.hget(key, "x")
+    seen = generation(redis, alice)
     services.revoke_session(keys.session_id(signed_in.cookies[settings.SESSION_COOKIE_NAME].value))
     assert not redis.exists(key)
-    blob = orjson.dumps([False, "alice", False, True])
+    copy = stale_copy(seen)
     assert (
-        run_script("USER_FILL", *fill_args(key, alice, seen, blob, alice.get_session_auth_hash()))
+        run_script("USER_FILL", *fill_args(key, alice, seen, copy, alice.get_session_auth_hash()))
         == 0
     )
     assert not redis.exists(key)
@@ -326,19 +359,12 @@ def test_forget_user_never_recreates_an_ended_session(alice, redis):
     for client in (ended, live):
         client.force_login(alice)
         whoami(client)
-    ended_key, live_key = redis_key(ended), redis_key(live)
+    ended_key = redis_key(ended)
     # Gone as by its TTL: the per-user index still names it.
     redis.delete(ended_key)
-    assert (
-        redis.zscore(
-            keys.user_index(str(alice.pk)),
-            keys.session_id(ended.cookies[settings.SESSION_COOKIE_NAME].value),
-        )
-        is not None
-    )
     usercache.forget_user(alice.pk)
     assert not redis.exists(ended_key)
-    assert redis.hget(live_key, "x").startswith(b"-")
+    assert not usable(redis, live, alice)
     # The ended session's cookie is told it timed out; the old session never comes back.
     response = ended.get("/api/session")
     assert response.status_code == 401
@@ -347,14 +373,16 @@ def test_forget_user_never_recreates_an_ended_session(alice, redis):
     assert whoami(ended)["authenticated"] is False
 
 
-def test_forget_user_returns_how_many_sessions_it_marked(alice, make_user, redis):
+def test_forget_user_is_one_counter_whatever_the_number_of_sessions(alice, make_user, redis):
     bob = make_user("bob")
     clients = [Client() for _ in range(3)]
     for client, user in zip(clients, (alice, alice, bob), strict=True):
         client.force_login(user)
         whoami(client)
-    assert run_script("USER_FORGET", [], [keys.prefix(), str(alice.pk)]) == 2
-    assert not redis.hget(redis_key(clients[2]), "x").startswith(b"-")
+    assert run_script("USER_FORGET", [keys.user_generation(str(alice.pk))], [60_000]) == 1
+    assert 0 < redis.pttl(keys.user_generation(str(alice.pk))) <= 60_000
+    assert not usable(redis, clients[0], alice) and not usable(redis, clients[1], alice)
+    assert usable(redis, clients[2], bob)
 
 
 # --- What is not cached, and tampering ------------------------------------------------
@@ -403,7 +431,8 @@ def test_a_tampered_copy_is_a_miss_never_an_error(signed_in, alice, redis, tampe
     assert body["user"] == {"id": alice.pk, "username": "alice"}
     assert user_queries(queries)
     # The miss stored a good copy again (compare-and-set against what it saw).
-    assert usercache.decode(cached_copy(redis, signed_in), str(alice.pk)).username == "alice"
+    copy = cached_copy(redis, signed_in)
+    assert usercache.decode(copy, str(alice.pk), generation(redis, alice)).username == "alice"
 
 
 # --- request.auser() within a request that signs in or out ----------------------------
@@ -445,3 +474,79 @@ def test_auser_after_logout_is_anonymous(signed_in, alice, redis):
     auth.logout(request)
     assert request.user.is_authenticated is False
     assert async_to_sync(request.auser)().is_authenticated is False  # Django's: anonymous
+
+
+# --- Changes no signal reports: a maximum age; a changed field list: a schema digest ----
+
+
+@override_settings(SESSION_USER_CACHE_MAX_AGE=1)
+def test_a_queryset_update_deactivating_the_user_signs_out_within_the_maximum_age(
+    signed_in, alice, redis, django_user_model
+):
+    whoami(signed_in)
+    assert whoami(signed_in)["authenticated"] is True  # from the copy
+    django_user_model.objects.filter(pk=alice.pk).update(is_active=False)  # no signal
+    time.sleep(1.2)
+    assert whoami(signed_in)["authenticated"] is False
+
+
+@override_settings(SESSION_USER_CACHE_MAX_AGE=1)
+def test_a_queryset_update_of_the_staff_flag_is_seen_within_the_maximum_age(
+    make_user, redis, django_user_model
+):
+    boss = make_user("boss", is_staff=True)
+    client = Client()
+    client.force_login(boss)
+    assert client.get("/api/profile").json()["user"]["is_staff"] is True
+    assert client.get("/api/profile").json()["user"]["is_staff"] is True  # from the copy
+    django_user_model.objects.filter(pk=boss.pk).update(is_staff=False)
+    time.sleep(1.2)
+    assert client.get("/api/profile").json()["user"]["is_staff"] is False
+
+
+def test_a_copy_within_its_maximum_age_makes_no_query_and_an_older_one_does(
+    signed_in, alice, redis
+):
+    whoami(signed_in)
+    copy = cached_copy(redis, signed_in)
+    values = copy[copy.index(b"[") :]
+    old = usercache.make_copy(values, generation(redis, alice), now=time.time() - 61)
+    redis.hset(redis_key(signed_in), "x", old)
+    with CaptureQueriesContext(connection) as queries:
+        assert whoami(signed_in)["user"]["username"] == "alice"
+    assert user_queries(queries), "a copy past SESSION_USER_CACHE_MAX_AGE is reloaded"
+    assert usable(redis, signed_in, alice)  # and refreshed
+
+
+def test_a_save_through_a_proxy_model_is_seen_at_once(signed_in, alice, redis):
+    whoami(signed_in)
+    assert usable(redis, signed_in, alice)
+    member = StaffMember.objects.get(pk=alice.pk)
+    member.is_staff = True
+    member.save()
+    assert not usable(redis, signed_in, alice)
+    assert signed_in.get("/api/profile").json()["user"]["is_staff"] is True
+
+
+def test_a_changed_field_list_never_maps_old_values_onto_new_fields(signed_in, alice, redis):
+    whoami(signed_in)
+    assert usable(redis, signed_in, alice)
+    # Four values under another list of four fields would make the superuser flag the
+    # username and the username the first name: the schema digest makes the copy a miss.
+    with override_settings(
+        SESSION_USER_CACHE_FIELDS=("username", "first_name", "is_staff", "is_active")
+    ):
+        copy = cached_copy(redis, signed_in)
+        assert usercache.decode(copy, str(alice.pk), generation(redis, alice)) is None
+        with CaptureQueriesContext(connection) as queries:
+            assert whoami(signed_in)["user"]["username"] == "alice"
+        assert user_queries(queries)
+
+
+def test_a_copy_from_the_future_is_a_miss(signed_in, alice, redis):
+    whoami(signed_in)
+    copy = cached_copy(redis, signed_in)
+    future = usercache.make_copy(
+        copy[copy.index(b"[") :], generation(redis, alice), now=time.time() + 3600
+    )
+    assert usercache.decode(future, str(alice.pk), generation(redis, alice)) is None

@@ -1,8 +1,9 @@
 """``manage.py sessions list|show|revoke|stats|prune``: active sessions from the shell.
 
 Human-readable tables by default, ``--json`` for scripts; a bad argument or an unknown id
-exits non-zero with a clear message. Revocations are logged to the "sessionadmin.audit"
-logger (a command has no signed-in actor for the admin's LogEntry).
+exits non-zero with a clear message. Every revocation is logged, with its public ids or
+its user, to the "sessionadmin.audit" logger at WARNING, so that a production logger that
+drops INFO keeps it (a command has no signed-in actor for the admin's LogEntry).
 """
 
 from __future__ import annotations
@@ -97,13 +98,18 @@ class Command(BaseCommand):
             bad = [i for i in ids if not keys.is_session_id(i)]
             if bad:
                 raise CommandError(f"not a session id: {', '.join(bad)}")
-            revoked = sum(services.revoke_session(i) for i in ids)
-            missing = len(ids) - revoked
+            ended = [i for i in ids if services.revoke_session(i)]
+            for session_id in ended:
+                audit.warning("manage.py sessions revoke: session %s ended", session_id)
+            revoked, missing = len(ended), len(ids) - len(ended)
         elif user:
-            revoked, missing = services.revoke_user_sessions(self._user(user)), 0
+            user_id = self._user(user)
+            revoked, missing = services.revoke_user_sessions(user_id), 0
+            audit.warning(
+                "manage.py sessions revoke: %d session(s) of user %s ended", revoked, user_id
+            )
         else:
             revoked, missing = self._revoke_anonymous(), 0
-        audit.info("manage.py sessions revoke: %d session(s) ended", revoked)
         if as_json:
             self.stdout.write(json.dumps({"revoked": revoked, "not_found": missing}))
         else:
@@ -140,10 +146,15 @@ class Command(BaseCommand):
             for found, scanned in queries.anonymous_ids():
                 ids += found
                 bar.update(scanned)
-        revoked = 0
+        ended: list[str] = []
         for session_id in tqdm(ids, desc="revoking", disable=len(ids) < 5000, file=self.stderr):
-            revoked += services.revoke_session(session_id)
-        return revoked
+            if services.revoke_session(session_id):
+                ended.append(session_id)
+        for start in range(0, len(ended), 100):  # every id, a hundred a line
+            batch = ended[start : start + 100]
+            audit.warning("manage.py sessions revoke: guest sessions ended: %s", " ".join(batch))
+        audit.warning("manage.py sessions revoke: %d guest session(s) ended", len(ended))
+        return len(ended)
 
     def _table(self, rows: list[dict]) -> None:
         header = "  ".join(name.upper().ljust(width) for name, width in COLUMNS)

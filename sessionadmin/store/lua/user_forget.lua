@@ -1,13 +1,8 @@
--- ARGV: prefix, user id. Replaces the cached user of each of the user's sessions with a
--- tombstone no request has seen, so no copy read before it can be stored (USER_FILL).
-local p = ARGV[1]
-local mark = '-' .. redis.call('INCR', p .. ':xgen')
-local n = 0
-for _, sid in ipairs(redis.call('ZRANGE', p .. ':u:' .. ARGV[2], 0, -1)) do
-  local k = p .. ':s:' .. sid
-  if redis.call('EXISTS', k) == 1 then  -- never recreate an ended session
-    redis.call('HSET', k, 'x', mark)
-    n = n + 1
-  end
-end
-return n
+-- KEYS[1] the user's generation counter. ARGV: its TTL (ms). Bumps it: every copy of the
+-- user cached beside a session, made under an older generation, is a miss from now on,
+-- and no copy read before it can be stored (user_fill.lua). O(1), whatever the number of
+-- sessions. The TTL outlives any copy's maximum age, so a counter that expires and
+-- starts again can never match a copy still young enough to be used. Returns it.
+local g = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return g

@@ -2,7 +2,8 @@
 -- 5 ttl (ms, already capped by the idle timeout and Django's expiry), 6 absolute timeout
 -- (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
 -- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload).
--- Returns 1 written, 0 create refused (key exists), -1 update refused (session gone),
+-- Returns 1 written, 0 create refused (key exists), -1 update (or a create carrying a
+-- session over, cycle_key) refused because the session is gone,
 -- -2 nothing written because the session has no time left (it is deleted).
 local key, mode, sid, p = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local now, ttl, absms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -17,6 +18,9 @@ if mode == 'create' then
     -- same step, so there is no moment when both (or neither) are valid.
     local fk = p .. ':s:' .. from
     local old = redis.call('HMGET', fk, 'c', 'n', 'u', 'l')
+    -- The session ended (revoked, signed out, timed out) after the request loaded it:
+    -- never bring it back under a new key, with a fresh deadline.
+    if not old[1] then return -1 end
     if old[1] then
       created, requests = tonumber(old[1]), tonumber(old[2] or 0)
       old_uid, login = old[3], old[4]
