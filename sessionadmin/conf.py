@@ -43,11 +43,20 @@ class SessionAdminSettings:
     login_rate: str  # failed sign-ins allowed per client IP and per account, "5/15m"
     login_fields: tuple[str, ...]  # user fields a login name is looked up in (any case)
     user_cache_max_age: int  # seconds a cached copy of the user is used before a reload
+    index_grace_setting: int | None  # SESSIONADMIN_INDEX_GRACE, None for the default
 
     @property
     def index_grace(self) -> int:
         """Seconds an ended session's index entry is kept, to tell a late request why."""
+        if self.index_grace_setting is not None:
+            return self.index_grace_setting
         return max(self.idle_timeout, 3600)
+
+    @property
+    def clock_slack(self) -> int:
+        """Seconds an entry is kept past its idle timeout for clocks of app servers that
+        differ a little: its score is their clock, its TTL the store's."""
+        return min(60, self.idle_timeout)
 
     @property
     def login_limit(self) -> tuple[int, int]:
@@ -70,7 +79,12 @@ _NAMES = {
     "LOGIN_RATE_LIMIT",
     "SESSIONADMIN_LOGIN_FIELDS",
     "SESSION_USER_CACHE_MAX_AGE",
+    "SESSIONADMIN_INDEX_GRACE",
 }
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
 
 
 @cache
@@ -91,6 +105,7 @@ def get_settings() -> SessionAdminSettings:
         login_rate=str(getattr(settings, "LOGIN_RATE_LIMIT", "5/15m")),
         login_fields=tuple(getattr(settings, "SESSIONADMIN_LOGIN_FIELDS", ())),
         user_cache_max_age=int(getattr(settings, "SESSION_USER_CACHE_MAX_AGE", 60)),
+        index_grace_setting=_optional_int(getattr(settings, "SESSIONADMIN_INDEX_GRACE", None)),
     )
 
 

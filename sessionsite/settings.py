@@ -127,8 +127,10 @@ SESSION_ABSOLUTE_TIMEOUT = env.integer("SESSION_ABSOLUTE_TIMEOUT", 28800, minimu
 SESSION_TOUCH_INTERVAL = env.integer("SESSION_TOUCH_INTERVAL", 60, minimum=0)
 SESSION_MAX_PER_USER = env.integer("SESSION_MAX_PER_USER", 10, minimum=0)
 SESSION_WARNING_BEFORE = env.integer("SESSION_WARNING_BEFORE", 60, minimum=0)
-# The cookie never outlives the absolute timeout; the server enforces both timeouts.
-SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+# The server enforces both timeouts; the cookie outlives the absolute one by the index's
+# grace period, so the request after it still carries the cookie and is told why
+# (401 SESSION_TIMEOUT, reason "absolute"), not merely asked to sign in.
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT + max(SESSION_IDLE_TIMEOUT, 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = HTTPS

@@ -192,11 +192,13 @@ class SessionStore(CacheSessionStore):
             payload = codec.dumps(rest)
         ttl = min(conf.idle_timeout, self.get_expiry_age()) * 1000
         sid = keys.session_id(self.session_key)
+        now = when or now_ms()
+        dead_before = now - (conf.idle_timeout + conf.clock_slack) * 1000
         args = [
             mode,
             sid,
             keys.prefix(),
-            when or now_ms(),
+            now,
             ttl,
             conf.absolute_timeout * 1000,
             payload,
@@ -206,6 +208,9 @@ class SessionStore(CacheSessionStore):
             keys.session_id(self._carry_from) if self._carry_from else "",
             backend,
             auth_hash,
+            dead_before,
+            dead_before - conf.index_grace * 1000,
+            conf.idle_timeout * 1000,
         ]
         return [keys.session_key_name(sid)], args
 

@@ -1,39 +1,33 @@
-"""Keeping the index small: entries of ended sessions removed in bounded batches."""
+"""Keeping the index small: entries of ended sessions removed by score.
+
+Every write of a session already trims a few dead entries from the sets it touches
+(store/lua/write.lua), so a steady site stays at its live size with no scheduled job;
+``prune()`` (``clearsessions``, ``manage.py sessions prune``) clears what is left at once.
+"""
 
 from __future__ import annotations
 
 from sessionadmin.conf import get_settings
-from sessionadmin.index.actions import forget
-from sessionadmin.index.records import active_since
 from sessionadmin.store import keys
 from sessionadmin.store.client import now_ms, redis_client, redis_errors
-
-PRUNE_BATCH = 500
 
 
 def prune() -> int:
     """Remove index entries of ended sessions; return how many session entries went.
 
-    Entries older than the idle timeout plus a grace period go by score; the rest are
-    checked against their hash in batches, so no single command blocks Redis for long.
+    A session's score is its last write, and its TTL at most the idle timeout from then:
+    an entry older than the idle timeout (plus a little clock slack) is dead. Entries of
+    signed-in sessions stay in ``auth`` for the grace period more, to tell a late request
+    which timeout ended its session (backends.redis.reason_from_score).
     """
     conf = get_settings()
-    client = redis_client()
-    cutoff = now_ms() - (conf.idle_timeout + conf.index_grace) * 1000
-    removed = 0
+    dead_before = now_ms() - (conf.idle_timeout + conf.clock_slack) * 1000
     with redis_errors():
-        removed += client.zremrangebyscore(keys.all_index(), "-inf", cutoff)
-        client.zremrangebyscore(keys.auth_index(), "-inf", cutoff)
-        client.zremrangebyscore(keys.users_index(), "-inf", cutoff)
-        # Entries of the last idle period whose hash is gone are kept: they tell a late
-        # request which timeout ended its session (backends.redis.reason_from_score).
-        since = active_since()
-        start = 0
-        while True:
-            ids = client.zrangebyscore(keys.all_index(), "-inf", since, start, PRUNE_BATCH)
-            if not ids:
-                break
-            dropped = forget([i.decode() for i in ids])
-            removed += dropped
-            start += len(ids) - dropped
-    return removed
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.zremrangebyscore(keys.all_index(), "-inf", f"({dead_before}")
+        pipe.zremrangebyscore(keys.users_index(), "-inf", f"({dead_before}")
+        pipe.zremrangebyscore(
+            keys.auth_index(), "-inf", f"({dead_before - conf.index_grace * 1000}"
+        )
+        removed, *_ = pipe.execute()
+    return int(removed)

@@ -15,9 +15,11 @@ request count, ``ip``, ``ua`` (or a reference into the ``:ua`` table, see agent.
 64 bytes where it can be, so Redis stores the hash as a compact listpack (about 250
 bytes) instead of a hash table (about 1,000).
 
-Index scores are the last activity in ms; ``+0.5`` marks a session whose binding deadline
-is the absolute timeout, so a request arriving after the session expired can be told which
-timeout ended it.
+Index scores (ms) are when the session would end, less the idle timeout: the last activity
+while the idle timeout binds, earlier once the absolute deadline comes first, so an entry
+scored before "now less the idle timeout" is exactly an ended session. ``+0.5`` marks a
+session whose binding deadline is the absolute timeout, so a request arriving after the
+session expired can be told which timeout ended it.
 """
 
 from __future__ import annotations

@@ -355,7 +355,10 @@ def test_prune_drops_the_entry_of_a_vanished_session(scene, redis, age):
     output = run("prune")
     assert output.strip() == "pruned 1 index entry"
     assert gone not in members(redis, keys.all_index())
-    assert gone not in members(redis, keys.auth_index())
+    # The auth entry tells a late request which timeout ended the session: it stays for
+    # the grace period after the idle timeout, then goes too.
+    past_grace = age == "past the grace period"
+    assert (gone in members(redis, keys.auth_index())) is not past_grace
     others = {v for k, v in ids.items() if k != "alice_ff"}
     assert members(redis, keys.all_index()) == others
     assert run("prune").strip() == "pruned 0 index entries"

@@ -3,12 +3,13 @@
 A signed-in session keeps the user id in ``u``, the auth backend as an 8-hex-digit code in
 ``b`` and the session auth hash as 32 raw bytes in ``h``, so every value stays short and
 Redis keeps the hash as a listpack. User agents longer than 40 bytes live once in the
-``{prefix}:ua`` table; the session keeps a reference. Loading gives back what Django wrote.
+``{prefix}:ua:<hour>`` table of the hour; the session keeps a reference. Loading gives back what Django wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from decimal import Decimal
 
 import orjson
@@ -46,12 +47,18 @@ def redis_key(client: Client) -> str:
     return keys.session_key_name(keys.session_id(cookie(client)))
 
 
+def hour() -> int:
+    return int(time.time() * 1000) // 3_600_000
+
+
 def agents_key() -> str:
-    return keys.prefix() + ":ua"
+    """The agent table of the current hour (agent.lua)."""
+    return f"{keys.prefix()}:ua:{hour()}"
 
 
 def ref(agent: str) -> bytes:
-    return b"\x01" + hashlib.sha1(agent.encode()).hexdigest()[:16].encode()  # noqa: S324
+    digest = hashlib.sha1(agent.encode()).hexdigest()[:16]  # noqa: S324
+    return f"\x01{hour()}:{digest}".encode()
 
 
 def api_login(client: Client, username: str) -> None:
@@ -372,7 +379,7 @@ def test_the_agent_table_stops_growing_at_twenty_thousand(alice, redis):
             pipe.hset(
                 agents_key(),
                 mapping={
-                    f"\x01dummy{n:011d}": f"Dummy agent {n} " + "x" * 40
+                    f"\x01{hour()}:dummy{n:011d}": f"Dummy agent {n} " + "x" * 40
                     for n in range(start, min(start + 1000, AGENT_TABLE_MAX - 1))
                 },
             )

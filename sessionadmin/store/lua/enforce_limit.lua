@@ -5,7 +5,12 @@
 local p, uid, limit, keep = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local uk = p .. ':u:' .. uid
 for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
-  if redis.call('EXISTS', p .. ':s:' .. sid) == 0 then unindex(p, sid, uid) end
+  -- Gone by its TTL: no longer counted, but its ``auth`` entry stays, to tell a late
+  -- request which timeout ended it (trimmed by score later).
+  if redis.call('EXISTS', p .. ':s:' .. sid) == 0 then
+    redis.call('ZREM', uk, sid)
+    redis.call('ZREM', p .. ':all', sid)
+  end
 end
 local excess = redis.call('ZCARD', uk) - limit
 local n = 0

@@ -9,7 +9,11 @@ unindex(p, old, uid)
 redis.call('ZADD', p .. ':all', score, new)
 if uid then
   redis.call('ZADD', p .. ':auth', score, new)
-  redis.call('ZADD', p .. ':u:' .. uid, score, new)
+  local uk = p .. ':u:' .. uid
+  redis.call('ZADD', uk, score, new)
+  -- A per-user set always carries a TTL: the longest of its sessions'.
+  local ttl = redis.call('PTTL', KEYS[2])
+  if ttl > 0 and redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
   redis.call('ZADD', p .. ':users', 'GT', score, uid)
 end
 return 1

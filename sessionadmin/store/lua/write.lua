@@ -1,7 +1,10 @@
 -- KEYS[1] session hash. ARGV: 1 mode (create|update|touch), 2 sid, 3 prefix, 4 now (ms),
 -- 5 ttl (ms, already capped by the idle timeout and Django's expiry), 6 absolute timeout
 -- (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
--- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload).
+-- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload),
+-- 14 trim before (ms: entries of ``all``, ``users`` and the user's set scored earlier are
+-- dead), 15 trim ``auth`` before (ms: later, as its entries tell a late request why its
+-- session ended), 16 idle timeout (ms).
 -- Returns 1 written, 0 create refused (key exists), -1 update (or a create carrying a
 -- session over, cycle_key) refused because the session is gone,
 -- -2 nothing written because the session has no time left (it is deleted).
@@ -69,14 +72,18 @@ if mode ~= 'touch' then
     end
   end
 end
-redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', agent_ref(p, ARGV[10]))
+redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', agent_ref(p, ARGV[10], now, ttl))
 if uid ~= '' then
   redis.call('HSET', key, 'u', uid, 'l', login)
 else
   redis.call('HDEL', key, 'u', 'l', 'x')
 end
 redis.call('PEXPIRE', key, ttl)
-local score = now + frac
+-- The score is the moment the session would end, less the idle timeout: its last
+-- activity when the idle timeout binds, earlier when its absolute deadline (or a shorter
+-- expiry) comes first. So "score older than the idle timeout" means ended, exactly, and
+-- counts and listings of the idle window hold live sessions only.
+local score = now + ttl - tonumber(ARGV[16]) + frac
 redis.call('ZADD', p .. ':all', score, sid)
 if old_uid and old_uid ~= '' and old_uid ~= uid then
   unindex(p, sid, old_uid)
@@ -87,8 +94,20 @@ if uid ~= '' then
   local uk = p .. ':u:' .. uid
   redis.call('ZADD', uk, score, sid)
   if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
-  redis.call('ZADD', p .. ':users', 'GT', now, uid)
+  redis.call('ZADD', p .. ':users', 'GT', score, uid)
 else
   redis.call('ZREM', p .. ':auth', sid)
+end
+-- Every write removes a few dead entries from the sets it touched, oldest first, so the
+-- index stays at its live size with no scheduled job (bounded work per write).
+local function trim(set, before)
+  local dead = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. before, 'LIMIT', 0, 25)
+  if #dead > 0 then redis.call('ZREM', set, unpack(dead)) end
+end
+trim(p .. ':all', ARGV[14])
+trim(p .. ':auth', ARGV[15])
+if uid ~= '' then
+  trim(p .. ':users', ARGV[14])
+  trim(p .. ':u:' .. uid, ARGV[14])
 end
 return 1

@@ -1,0 +1,146 @@
+"""The index keeps itself small with no scheduled job: every write trims dead entries,
+per-user sets always expire, the user-agent tables stay bounded and age out, and ended
+signed-in sessions keep their entry long enough to be told why they ended."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+from django.test import override_settings
+
+from sessionadmin.backends.redis import ClientInfo, SessionStore
+from sessionadmin.conf import get_settings
+from sessionadmin.index import upkeep
+from sessionadmin.store import keys
+from sessionadmin.store.client import now_ms
+from sessionadmin.store.scripts import script
+
+pytestmark = pytest.mark.usefixtures("redis")
+
+AUTH = "django.contrib.auth.backends.ModelBackend"
+
+
+def write_sessions(redis, count: int, *, signed_in: bool, first_uid: int = 1, agent=None):
+    """Write ``count`` sessions through the engine's own write script, pipelined."""
+    write = script(redis, "WRITE")
+    pipe = redis.pipeline(transaction=False)
+    for n in range(count):
+        store = SessionStore()
+        store._session_key = secrets.token_hex(16)
+        store.client = ClientInfo("10.0.0.1", agent(n) if agent else "pytest")
+        data = (
+            {"_auth_user_id": str(first_uid + n), "_auth_user_backend": AUTH} if signed_in else {}
+        )
+        store._session_cache = data
+        script_keys, args = store.write_call("create", data)
+        write(keys=script_keys, args=args, client=pipe)
+        if n % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=2, SESSIONADMIN_INDEX_GRACE=1)
+def test_twenty_thousand_expired_sessions_are_trimmed_by_a_thousand_writes(redis):
+    write_sessions(redis, 10_000, signed_in=False)
+    write_sessions(redis, 10_000, signed_in=True)
+    assert redis.zcard(keys.all_index()) == 20_000
+    conf = get_settings()
+    # All of them ended: past the idle timeout, the clock slack and the grace period.
+    time.sleep(conf.idle_timeout + conf.clock_slack + conf.index_grace + 0.5)
+    write_sessions(redis, 500, signed_in=False)
+    write_sessions(redis, 500, signed_in=True, first_uid=50_000)
+    sizes = {
+        name: redis.zcard(key)
+        for name, key in (
+            ("all", keys.all_index()),
+            ("auth", keys.auth_index()),
+            ("users", keys.users_index()),
+        )
+    }
+    print("index sizes after 1,000 writes:", sizes)
+    assert all(size < 1_100 for size in sizes.values()), sizes
+
+
+def test_a_flood_of_distinct_agents_keeps_the_agent_tables_bounded_and_expiring(redis):
+    write_sessions(redis, 20_500, signed_in=False, agent=lambda n: f"Junk/{n:08d} " + "x" * 60)
+    tables = list(redis.scan_iter(match=keys.prefix() + ":ua*"))  # tests only: no SCAN in code
+    assert 1 <= len(tables) <= 2  # the current hour (and the last, across a boundary)
+    idle = get_settings().idle_timeout
+    for table in tables:
+        assert redis.hlen(table) <= 20_000
+        # It ages out: an idle timeout (and a minute) after its hour ends, at the latest.
+        assert 0 < redis.pttl(table) <= (3600 + idle + 60) * 1000
+    assert sum(redis.hlen(t) for t in tables) <= 20_000 * len(tables)
+    # Past the cap an agent is kept inline; the session still lists it as sent.
+    assert redis.hlen(tables[0]) == 20_000 or len(tables) == 2
+
+
+def test_a_session_moved_from_an_old_secret_key_keeps_its_user_set_expiring(redis, settings):
+    old_secret = settings.SECRET_KEY
+    session = SessionStore()
+    session.update({"_auth_user_id": "77", "_auth_user_backend": AUTH})
+    session.save()
+    key = session.session_key
+    redis.persist(keys.user_index("77"))  # as REKEY used to leave it
+    with override_settings(
+        SECRET_KEY="a-new-secret-" + "y" * 40, SECRET_KEY_FALLBACKS=[old_secret]
+    ):
+        moved = SessionStore(key)
+        assert moved["_auth_user_id"] == "77"  # found under the old id, moved to the new
+        assert 0 < redis.pttl(keys.user_index("77")) <= get_settings().idle_timeout * 1000
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=1)
+def test_an_ended_signed_in_session_keeps_its_auth_entry_through_the_grace_period(redis):
+    session = SessionStore()
+    session.update({"_auth_user_id": "5", "_auth_user_backend": AUTH})
+    session.save()
+    sid = keys.session_id(session.session_key)
+    time.sleep(1.2)  # ended by its TTL
+    assert not redis.exists(keys.session_key_name(sid))
+    # Another login of the same user applies the limit and cleans the user's set; a prune
+    # runs too: neither removes what tells the late request why its session ended.
+    other = SessionStore()
+    other.update({"_auth_user_id": "5", "_auth_user_backend": AUTH})
+    other.save()
+    from sessionadmin.index.actions import enforce_limit
+
+    enforce_limit("5", 10, keys.session_id(other.session_key))
+    upkeep.prune()
+    assert redis.zscore(keys.auth_index(), sid) is not None
+    late = SessionStore(session.session_key)
+    assert late.load() == {}
+    assert late.ended_by == "idle"
+
+
+def test_write_trims_only_entries_older_than_the_idle_timeout(redis):
+    conf = get_settings()
+    old = now_ms() - (conf.idle_timeout + conf.clock_slack + 5) * 1000
+    recent = now_ms() - 1000
+    redis.zadd(keys.all_index(), {"a" * 24: old, "b" * 24: recent})
+    write_sessions(redis, 1, signed_in=False)
+    members = {m.decode() for m in redis.zrange(keys.all_index(), 0, -1)}
+    assert "a" * 24 not in members
+    assert "b" * 24 in members
+
+
+@override_settings(SESSION_ABSOLUTE_TIMEOUT=1, SESSION_IDLE_TIMEOUT=60)
+def test_counts_and_listings_hold_live_sessions_and_their_users_only(make_session, make_user):
+    from sessionadmin import services
+
+    for name in ("ann", "ben"):
+        make_session(user=make_user(name))
+    time.sleep(1.2)  # both ended at their absolute deadline, well inside the idle window
+    guest = make_session()
+    stats = services.session_stats()
+    assert (stats["active"], stats["authenticated"], stats["anonymous"], stats["users"]) == (
+        1,
+        0,
+        1,
+        0,
+    )
+    listed = services.list_sessions()
+    assert listed.count == 1
+    assert [r.id for r in listed.results] == [keys.session_id(guest.session_key)]
