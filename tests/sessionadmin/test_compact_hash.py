@@ -3,7 +3,8 @@
 A signed-in session keeps the user id in ``u``, the auth backend as an 8-hex-digit code in
 ``b`` and the session auth hash as 32 raw bytes in ``h``, so every value stays short and
 Redis keeps the hash as a listpack. User agents longer than 40 bytes live once in the
-``{prefix}:ua:<hour>`` table of the hour; the session keeps a reference. Loading gives back what Django wrote.
+``{prefix}:ua:<hour>`` table of the hour; the session keeps a reference. Loading gives
+back what Django wrote.
 """
 
 from __future__ import annotations
