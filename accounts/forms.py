@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
 from sessionadmin.auth.forms import LimitedPasswordChangeForm
+
+
+USERNAME_TAKEN = "That username is taken."
 
 
 class RegisterForm(forms.Form):
@@ -20,11 +25,17 @@ class RegisterForm(forms.Form):
     )
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        # One account per name a person sees: "Ｂｏｂ" (full width) is "Bob", and sign-in
+        # ignores case, so "bob" and "BOB" are the same name too.
+        username = unicodedata.normalize("NFKC", self.cleaned_data["username"]).strip()
         model = get_user_model()
         model.username_validator(username)
+        if "@" in username:
+            # Sign-in takes a username or an email: a name shaped like an address could
+            # shadow someone's email.
+            raise forms.ValidationError("A username cannot contain @.")
         if model._default_manager.filter(username__iexact=username).exists():
-            raise forms.ValidationError("That username is taken.")
+            raise forms.ValidationError(USERNAME_TAKEN)
         return username
 
     def clean_email(self) -> str:

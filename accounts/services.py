@@ -13,10 +13,11 @@ from typing import Any
 
 from django.contrib import auth
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
 from django.forms import Form
 from django.http import HttpRequest
 
-from accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
+from accounts.forms import USERNAME_TAKEN, LoginForm, PasswordChangeForm, RegisterForm
 from sessionadmin import services as sessions
 from sessionadmin.errors import ApiError, RateLimited, ValidationFailed
 
@@ -47,11 +48,17 @@ def register(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
     if not form.is_valid():
         raise form_errors(form)
     model = auth.get_user_model()
-    user = model._default_manager.create_user(
-        username=form.cleaned_data["username"],
-        email=form.cleaned_data["email"],
-        password=form.cleaned_data["password"],
-    )
+    try:
+        with transaction.atomic():
+            user = model._default_manager.create_user(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+            )
+    except IntegrityError as exc:
+        # A registration racing this one took the name (or the address) between the
+        # form's check and the insert: the database's unique indexes decide.
+        raise ValidationFailed(fields={"username": [USERNAME_TAKEN]}) from exc
     auth.login(request, user, backend=BACKEND)
     return user
 
