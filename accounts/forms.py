@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model, password_validation
 
 from sessionadmin.auth.forms import LimitedPasswordChangeForm
 
-
 USERNAME_TAKEN = "That username is taken."
 
 
@@ -25,7 +24,7 @@ class RegisterForm(forms.Form):
     )
 
     def clean_username(self) -> str:
-        # One account per name a person sees: "Ｂｏｂ" (full width) is "Bob", and sign-in
+        # One account per name a person sees: "Bob" in full-width letters is "Bob", and sign-in
         # ignores case, so "bob" and "BOB" are the same name too.
         username = unicodedata.normalize("NFKC", self.cleaned_data["username"]).strip()
         model = get_user_model()

@@ -84,8 +84,10 @@ def login(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     services.sign_out(request)
-    messages.info(request, "You have been signed out.")
-    response = redirect("/")
+    # Clear-Site-Data also clears a message stored in a cookie by this very response, so
+    # the page it leads to says it (sessionsite.views.home).
+    response = redirect("/?signed_out=1")
+    response["Clear-Site-Data"] = '"cookies"'  # as the API's logout: nothing left behind
     return response
 
 

@@ -126,6 +126,10 @@ def project_env(redis_url: str, database: Path, **extra: str) -> dict[str, str]:
             "HTTPS": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONPATH": str(BASE_DIR),
+            # Every virtual client shares one loopback address: per-address limits (sign-in
+            # attempts in flight, new guest sessions a minute) would measure that instead.
+            "LOGIN_RATE_LIMIT": "10000/1m",
+            "NEW_SESSIONS_PER_MINUTE": "0",
         }
     )
     env.update(extra)

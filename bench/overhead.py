@@ -91,10 +91,11 @@ def round_trips(counter: CommandCounter, servers: dict[str, str]) -> list[list[o
         for _ in range(8):  # warm: every worker connected, the user cached
             request(base, "GET", "/bench/whoami", cookie=cookie)
             request(base, "POST", "/bench/count", cookie=cookie)
+        read = partial(request, base, "GET", "/bench/whoami", cookie=cookie)
         rows[mode] = {
-            "signed-in GET (no touch due)": counter.count(
-                partial(request, base, "GET", "/bench/whoami", cookie=cookie)
-            ),
+            # The fewest of three: a sync worker that served none of the warm-up requests
+            # opens its connection (HELLO) on its first one, once, not per request.
+            "signed-in GET (no touch due)": min((counter.count(read) for _ in range(3)), key=len),
             "signed-in POST changing the session": counter.count(
                 partial(request, base, "POST", "/bench/count", cookie=cookie)
             ),

@@ -44,6 +44,10 @@ class SessionAdminSettings:
     login_fields: tuple[str, ...]  # user fields a login name is looked up in (any case)
     user_cache_max_age: int  # seconds a cached copy of the user is used before a reload
     index_grace_setting: int | None  # SESSIONADMIN_INDEX_GRACE, None for the default
+    device_cookie_name: str  # the trusted-device cookie (auth/trusted.py)
+    device_cookie_age: int  # seconds a device stays trusted after its last sign-in
+    device_login_rate: str  # failed sign-ins a trusted device may make per window
+    new_sessions_per_minute: int  # guest sessions one client IP may create a minute; 0: any
 
     @property
     def index_grace(self) -> int:
@@ -80,6 +84,10 @@ _NAMES = {
     "SESSIONADMIN_LOGIN_FIELDS",
     "SESSION_USER_CACHE_MAX_AGE",
     "SESSIONADMIN_INDEX_GRACE",
+    "SESSIONADMIN_DEVICE_COOKIE_NAME",
+    "SESSIONADMIN_DEVICE_COOKIE_AGE",
+    "SESSIONADMIN_DEVICE_LOGIN_LIMIT",
+    "SESSIONADMIN_NEW_SESSIONS_PER_MINUTE",
 }
 
 
@@ -106,6 +114,10 @@ def get_settings() -> SessionAdminSettings:
         login_fields=tuple(getattr(settings, "SESSIONADMIN_LOGIN_FIELDS", ())),
         user_cache_max_age=int(getattr(settings, "SESSION_USER_CACHE_MAX_AGE", 60)),
         index_grace_setting=_optional_int(getattr(settings, "SESSIONADMIN_INDEX_GRACE", None)),
+        device_cookie_name=getattr(settings, "SESSIONADMIN_DEVICE_COOKIE_NAME", "sa_device"),
+        device_cookie_age=int(getattr(settings, "SESSIONADMIN_DEVICE_COOKIE_AGE", 180 * 86400)),
+        device_login_rate=str(getattr(settings, "SESSIONADMIN_DEVICE_LOGIN_LIMIT", "5/15m")),
+        new_sessions_per_minute=int(getattr(settings, "SESSIONADMIN_NEW_SESSIONS_PER_MINUTE", 60)),
     )
 
 

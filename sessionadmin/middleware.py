@@ -32,7 +32,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.utils.functional import SimpleLazyObject
 
-from sessionadmin.auth import limits, usercache
+from sessionadmin.auth import limits, trusted, usercache
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.conf import get_settings
 from sessionadmin.errors import (
@@ -45,6 +45,7 @@ from sessionadmin.errors import (
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.index.actions import forget
+from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store import keys
 from sessionadmin.timeouts import timeout_reason, touch_due
@@ -124,7 +125,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response = _answer_refused_login(request, response)
+        trusted.set_cookie(request, response)
         session = getattr(request, "session", None)
+        if isinstance(session, SessionStore) and not _may_store_new(request, session):
+            session.modified = False  # served as usual, but nothing stored, no cookie
         if isinstance(session, SessionStore) and response.status_code < 500:
             _touch_if_due(session)
         try:
@@ -134,6 +138,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return super().process_response(request, response)
         except SessionStoreUnavailable as exc:
             return store_unavailable_response(request, exc)
+
+
+def _may_store_new(request: HttpRequest, session: SessionStore) -> bool:
+    """Whether a guest session this request would create may be stored (new_sessions)."""
+    if session.session_key is not None or not session.modified or session.is_empty():
+        return True  # not a new session: nothing to limit
+    try:
+        return allow_new_session(client_ip(request))
+    except SessionStoreUnavailable:
+        return True  # the save that follows answers 503 by itself
 
 
 def _touch_if_due(session: SessionStore) -> None:

@@ -131,6 +131,10 @@ SESSION_WARNING_BEFORE = env.integer("SESSION_WARNING_BEFORE", 60, minimum=0)
 # grace period, so the request after it still carries the cookie and is told why
 # (401 SESSION_TIMEOUT, reason "absolute"), not merely asked to sign in.
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT + max(SESSION_IDLE_TIMEOUT, 3600)
+# A browser-session cookie by default (no Max-Age: gone when the browser closes), as the
+# OWASP Session Management Cheat Sheet advises; SESSION_PERSISTENT_COOKIE=1 keeps it for
+# SESSION_COOKIE_AGE. The server enforces both timeouts either way.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = not env.boolean("SESSION_PERSISTENT_COOKIE", False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = HTTPS
@@ -153,6 +157,10 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "5/15m")
+# The trusted-device cookie of the login limit (sessionadmin.auth.trusted).
+SESSIONADMIN_DEVICE_COOKIE_NAME = "__Host-sa_device" if HTTPS else "sa_device"
+SESSIONADMIN_DEVICE_LOGIN_LIMIT = env.rate("DEVICE_LOGIN_LIMIT", "5/15m")
+SESSIONADMIN_NEW_SESSIONS_PER_MINUTE = env.integer("NEW_SESSIONS_PER_MINUTE", 60, minimum=0)
 # Where sessionadmin answers in JSON (timeouts, outages, refused sign-ins) instead of pages.
 SESSIONADMIN_JSON_PATHS = ("/api/", "/healthz")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -16,6 +17,8 @@ from sessionsite.http import CsrfFailed
 
 def home(request: HttpRequest) -> HttpResponse:
     """The seeds' demo: a per-session view counter and a button that clears the session."""
+    if request.GET.get("signed_out") == "1" and not request.user.is_authenticated:
+        messages.info(request, "You have been signed out.")
     request.session[VIEWS_KEY] = request.session.get(VIEWS_KEY, 0) + 1
     return render(request, "home.html", {"views": request.session[VIEWS_KEY]})
 

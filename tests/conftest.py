@@ -9,6 +9,14 @@ from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.store.client import redis_client
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Leave nothing running: stop the embedded test Redis if this run started it."""
+    from tests import settings as test_settings
+
+    if getattr(test_settings, "STARTED_TEST_REDIS", False):
+        test_settings.TEST_REDIS.stop()
+
+
 @pytest.fixture
 def redis():
     """The real Redis the session store uses, on the tests' own database, flushed."""

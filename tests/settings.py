@@ -25,14 +25,18 @@ def _with_db(url: str, db: int) -> str:
 if not os.environ.get("REDIS_URL"):
     from sessionsite.embedded import EmbeddedRedis
 
-    _server = EmbeddedRedis(BASE_DIR / "var" / "test-redis")
-    _server.start()
-    os.environ["REDIS_URL"] = _server.url
+    TEST_REDIS = EmbeddedRedis(BASE_DIR / "var" / "test-redis")
+    # Stopped at the end of the run when this run started it (tests/conftest.py).
+    STARTED_TEST_REDIS = TEST_REDIS.start()
+    os.environ["REDIS_URL"] = TEST_REDIS.url
 os.environ["REDIS_URL"] = _with_db(os.environ["REDIS_URL"], TEST_REDIS_DB)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 # No collectstatic in tests: static files come from the apps' folders (also for the
 # server processes the tests start, which inherit this environment).
 os.environ.setdefault("STATIC_MANIFEST", "0")
+# Every test client comes from one loopback address: the bound on guest sessions per
+# address is off, except in the tests of that bound (which set it).
+os.environ.setdefault("NEW_SESSIONS_PER_MINUTE", "0")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "1")
 
 from sessionsite.settings import *  # noqa: E402, F403

@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from sessionadmin.auth import trusted
 from sessionadmin.auth.users import login_fields, normalise_login_name, user_key
 from sessionadmin.conf import get_settings
 from sessionadmin.request import client_ip, ip_network
@@ -86,12 +87,21 @@ def _hit(buckets: list[str], op: str) -> int:
     return 0 if int(allowed) else max(1, -(-int(wait_ms) // 1000))
 
 
-def count_attempt(request: HttpRequest | None, buckets: list[str]) -> None:
+def count_attempt(
+    request: HttpRequest | None, buckets: list[str], *, account: str | None = None
+) -> None:
     """Count one attempt in ``buckets`` (and the request's IP); raise LoginLimited if over.
 
-    The attempt is remembered on the request, so that a sign-in that succeeds takes it
-    back (``refund``).
+    With ``account`` (a sign-in by name), a browser trusted for that account counts the
+    attempt against its own budget instead (``trusted``). The attempt is remembered on
+    the request, so that a sign-in that succeeds takes it back (``refund``).
     """
+    device = trusted.presented(request)
+    if account is not None and device is not None and device.account == account:
+        counted = trusted.count_on_device(device, account)
+        if counted is not None:
+            setattr(request, _ATTEMPT, Attempt((counted,)))
+            return
     buckets = [*_ip_bucket(request), *buckets]
     wait = _hit(buckets, "hit")
     if wait:

@@ -21,7 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 
-from sessionadmin.auth import limits, usercache
+from sessionadmin.auth import limits, trusted, usercache
 from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
@@ -38,14 +38,19 @@ def is_user_model(sender: Any) -> bool:
 
 def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
     limits.refund(request)
+    if request is not None:
+        trusted.remember(request, limits.user_bucket(user))
     session = getattr(request, "session", None)
-    limit = get_settings().max_per_user
-    if not isinstance(session, SessionStore) or limit <= 0:
+    if not isinstance(session, SessionStore):
         return
+    # A new sign-in starts a new absolute deadline, even for the user already signed in.
+    session.restart_login = True
     # Saved now, not at the end of the response, so the new session is in the user's
     # index before the limit is applied, and racing logins see each other.
     session.save()
-    enforce_limit(user_key(user.pk), limit, session.session_id)
+    limit = get_settings().max_per_user
+    if limit > 0:
+        enforce_limit(user_key(user.pk), limit, session.session_id)
 
 
 def before_user_change(sender: Any, instance: AbstractBaseUser, **kwargs: Any) -> None:

@@ -51,10 +51,6 @@ class SessionMeta:
     requests: int
 
 
-def _int(value: bytes | str | int | None) -> int | None:
-    return int(value) if value not in (None, b"", "") else None
-
-
 class SessionStore(CacheSessionStore):
     """Redis session store with hashed keys, atomic writes and an activity index."""
 
@@ -69,6 +65,7 @@ class SessionStore(CacheSessionStore):
         self._carry_from: str | None = None
         self._stored = False  # the key was found in or written to the store
         self._last_write: tuple | None = None  # what this object last wrote (see save)
+        self.restart_login = False  # set on a sign-in: the next write starts a new login
 
     # --- identity -----------------------------------------------------------------------
     @property
@@ -113,15 +110,15 @@ class SessionStore(CacheSessionStore):
             [sid, keys.prefix(), "1" if self.count_request else "0"],
         )
         if not reply[0]:
-            self.ended_by = reason_from_score(reply[1])
+            self.ended_by = codec.reason_from_score(reply[1])
             return None
         _, payload, user_id, created, activity, login, requests, backend, auth_hash, *user = reply
         self.cached_user, self.user_generation = user
         self.meta = SessionMeta(
             user_id=user_id.decode(),
-            created=_int(created) or 0,
-            last_activity=_int(activity) or 0,
-            login=_int(login),
+            created=codec.optional_int(created) or 0,
+            last_activity=codec.optional_int(activity) or 0,
+            login=codec.optional_int(login),
             requests=int(requests or 0),
         )
         data = codec.loads(payload)
@@ -159,7 +156,11 @@ class SessionStore(CacheSessionStore):
             # cache engine makes one, never a write under a key that no longer exists.
             return self.create()
         mode = "create" if must_create else "update"
-        if mode == "update" and self._last_write == self._write_state(data):
+        if (
+            mode == "update"
+            and not self.restart_login
+            and self._last_write == self._write_state(data)
+        ):
             # Saved already in this request with exactly this (login() saves early for
             # the per-user limit, then the middleware saves again): no second round trip,
             # and nothing to bring back if the session was ended meanwhile.
@@ -211,6 +212,7 @@ class SessionStore(CacheSessionStore):
             dead_before,
             dead_before - conf.index_grace * 1000,
             conf.idle_timeout * 1000,
+            "1" if self.restart_login else "",
         ]
         return [keys.session_key_name(sid)], args
 
@@ -223,6 +225,7 @@ class SessionStore(CacheSessionStore):
             self._stored = True
             if data is not None:
                 self._last_write = self._write_state(data)
+                self.restart_login = False
         if result == 0:
             raise CreateError
         if result == -1 and (mode == "update" or self._carry_from):
@@ -293,12 +296,3 @@ class SessionStore(CacheSessionStore):
     @classmethod
     async def aclear_expired(cls) -> None:
         await sync_to_async(cls.clear_expired)()
-
-
-def reason_from_score(score: bytes | str) -> str | None:
-    """Return which timeout ended a session whose hash is gone, from its index score."""
-    # An index entry without its hash means the TTL ended the session (deletes remove
-    # the entry); the score's fraction says which deadline was binding (write.lua).
-    if not score:
-        return None
-    return "absolute" if float(score) % 1 >= 0.25 else "idle"

@@ -18,7 +18,7 @@ def prune() -> int:
     A session's score is its last write, and its TTL at most the idle timeout from then:
     an entry older than the idle timeout (plus a little clock slack) is dead. Entries of
     signed-in sessions stay in ``auth`` for the grace period more, to tell a late request
-    which timeout ended its session (backends.redis.reason_from_score).
+    which timeout ended its session (store.codec.reason_from_score).
     """
     conf = get_settings()
     dead_before = now_ms() - (conf.idle_timeout + conf.clock_slack) * 1000

@@ -100,3 +100,17 @@ def join_auth_fields(data: dict[str, Any], user_id: str, code: str, raw: bytes) 
         if raw:
             data[AUTH_HASH_KEY] = raw.hex()
     return data
+
+
+def optional_int(value: bytes | str | int | None) -> int | None:
+    """Return a stored number, or None for a field that is absent or empty."""
+    return int(value) if value not in (None, b"", "") else None
+
+
+def reason_from_score(score: bytes | str) -> str | None:
+    """Return which timeout ended a session whose hash is gone, from its index score."""
+    # An index entry without its hash means the TTL ended the session (deletes remove
+    # the entry); the score's fraction says which deadline was binding (write.lua).
+    if not score:
+        return None
+    return "absolute" if float(score) % 1 >= 0.25 else "idle"

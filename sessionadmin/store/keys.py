@@ -107,3 +107,8 @@ def login_attempts(bucket: str) -> str:
     from any session's slot.
     """
     return "{" + get_settings().key_prefix + ":login}:" + bucket
+
+
+def new_sessions(network: str) -> str:
+    """String: guest sessions one client network created this minute (new_sessions.py)."""
+    return "{" + get_settings().key_prefix + ":new}:" + network

@@ -47,6 +47,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "REVOKE_USER": ("unindex", "revoke_user"),
     "ENFORCE_LIMIT": ("unindex", "enforce_limit"),
     "LOGIN_ATTEMPT": ("login_attempt",),
+    "DEVICE_ATTEMPT": ("device_attempt",),
 }
 
 

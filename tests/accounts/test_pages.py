@@ -186,7 +186,10 @@ def test_logout_page_is_a_post_that_ends_the_session(user, redis):
     assert is_signed_in(client)
     response = client.post("/accounts/logout/", {"csrfmiddlewaretoken": csrf_token_of(profile)})
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    # Clear-Site-Data would also clear a message cookie: the landing page says it.
+    assert response["Location"] == "/?signed_out=1"
+    assert response["Clear-Site-Data"] == '"cookies"'
+    assert b"You have been signed out." in client.get(response["Location"]).content
     assert not redis.exists(keys.session_key_name(sid))
     replay = Client()
     replay.cookies[settings.SESSION_COOKIE_NAME] = old_key

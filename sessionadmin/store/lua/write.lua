@@ -4,7 +4,8 @@
 -- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload),
 -- 14 trim before (ms: entries of ``all``, ``users`` and the user's set scored earlier are
 -- dead), 15 trim ``auth`` before (ms: later, as its entries tell a late request why its
--- session ended), 16 idle timeout (ms).
+-- session ended), 16 idle timeout (ms), 17 '1' when a sign-in starts a new login (and
+-- with it a new absolute deadline), even of the user already signed in.
 -- Returns 1 written, 0 create refused (key exists), -1 update (or a create carrying a
 -- session over, cycle_key) refused because the session is gone,
 -- -2 nothing written because the session has no time left (it is deleted).
@@ -45,7 +46,7 @@ else
   if mode == 'touch' then uid = old_uid or '' end
   if old_uid ~= uid then login = false end
 end
-if uid ~= '' and not login then login = now end
+if uid ~= '' and (not login or ARGV[17] == '1') then login = now end
 local frac = 0
 if uid ~= '' then
   local left = tonumber(login) + absms - now
