@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts import services
 from sessionadmin import services as sessions
@@ -77,3 +78,22 @@ def revoke_my_session(request: HttpRequest, session_id: str) -> HttpResponse:
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     revoked = sessions.revoke_user_sessions(request.user.pk, keep=request.session)
     return json_response({"revoked": revoked})
+
+
+@never_cache
+@csrf_exempt  # no cookie is read or set here: a cross-site POST gains nothing (API.md)
+@api_view("POST")
+def issue_token(request: HttpRequest) -> HttpResponse:
+    token, session_id = services.issue_token(request, json_body(request))
+    record = sessions.get_session(session_id)
+    session = sessions.serialize_sessions([record])[0] if record else None
+    return json_response({"token": token, "session": session}, status=201)
+
+
+@never_cache
+@api_view("DELETE")
+def end_current_token(request: HttpRequest) -> HttpResponse:
+    if not getattr(request, "bearer", False):
+        raise NotFound("No token in this request: send it as Authorization: Bearer <token>.")
+    sessions.revoke_session(sessions.current_session_id(request.session))
+    return HttpResponse(status=204)

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
 from sessionadmin.auth.forms import LimitedPasswordChangeForm
+from sessionadmin.tokens import MAX_NAME as MAX_TOKEN_NAME
 
 USERNAME_TAKEN = "That username is taken."
 
@@ -65,6 +66,18 @@ class LoginForm(forms.Form):
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}), strip=False
     )
+
+
+class TokenForm(LoginForm):
+    """A sign-in for a token: the same credentials, and a label for the device."""
+
+    name = forms.CharField(max_length=MAX_TOKEN_NAME)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name or len(name.encode()) > 60:  # kept beside the session, compactly
+            raise forms.ValidationError("Give the token a short name, such as 'CI runner'.")
+        return name
 
 
 class PasswordChangeForm(LimitedPasswordChangeForm):

@@ -17,8 +17,9 @@ from django.db import IntegrityError, transaction
 from django.forms import Form
 from django.http import HttpRequest
 
-from accounts.forms import USERNAME_TAKEN, LoginForm, PasswordChangeForm, RegisterForm
+from accounts.forms import USERNAME_TAKEN, LoginForm, PasswordChangeForm, RegisterForm, TokenForm
 from sessionadmin import services as sessions
+from sessionadmin import tokens
 from sessionadmin.errors import ApiError, RateLimited, ValidationFailed
 
 BACKEND = "accounts.backends.UsernameOrEmailBackend"
@@ -64,15 +65,28 @@ def register(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
 
 
 def sign_in(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
-    """Check the credentials (under sessionadmin's login limit), then sign in.
+    """Check the credentials (under sessionadmin's login limit), then sign in."""
+    user = _authenticate(request, LoginForm(data))
+    auth.login(request, user)
+    return user
+
+
+def issue_token(request: HttpRequest, data: dict[str, Any]) -> tuple[str, str]:
+    """Check the credentials as sign_in does; return a new token and its session's id."""
+    form = TokenForm(data)
+    user = _authenticate(request, form)
+    return tokens.issue_token(request, user, form.cleaned_data["name"])
+
+
+def _authenticate(request: HttpRequest, form: LoginForm) -> AbstractBaseUser:
+    """Return the user the form's credentials name, under the login limit.
 
     Unknown user, wrong password and inactive user all raise the same InvalidCredentials
     after running the hasher once; over the limit RateLimited is raised and the password
-    is not checked at all.
+    is not checked at all; a malformed form is ValidationFailed and counts for nothing.
     """
-    form = LoginForm(data)
     if not form.is_valid():
-        raise form_errors(form)  # malformed: does not count as an attempt
+        raise form_errors(form)
     username, password = form.cleaned_data["username"], form.cleaned_data["password"]
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
@@ -80,7 +94,6 @@ def sign_in(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
         if refused is not None:
             raise RateLimited(retry_after=refused.retry_after)
         raise InvalidCredentials()
-    auth.login(request, user)
     return user
 
 
@@ -115,4 +128,4 @@ def apply_password_change(request: HttpRequest, form: PasswordChangeForm) -> int
     user = form.save()
     auth.update_session_auth_hash(request, user)  # cycles the key, keeps this session
     request.session.save()
-    return sessions.revoke_user_sessions(user.pk, keep=request.session)
+    return sessions.end_other_sessions_after_password_change(user, keep=request.session)

@@ -21,4 +21,6 @@ urlpatterns = [
     path("api/sessions", api.my_sessions),
     path("api/sessions/revoke-others", api.revoke_other_sessions),
     path("api/sessions/<str:session_id>", api.revoke_my_session),
+    path("api/tokens", api.issue_token),
+    path("api/tokens/current", api.end_current_token),
 ]

@@ -48,6 +48,10 @@ class SessionAdminSettings:
     device_cookie_age: int  # seconds a device stays trusted after its last sign-in
     device_login_rate: str  # failed sign-ins a trusted device may make per window
     new_sessions_per_minute: int  # guest sessions one client IP may create a minute; 0: any
+    token_idle_timeout: int  # seconds a token may go unused before it ends
+    token_absolute_timeout: int  # seconds after it was issued that a token ends
+    token_max_per_user: int  # tokens a user may hold (apart from browsers); 0: any number
+    tokens_survive_password_change: bool  # a password change keeps the user's tokens
 
     @property
     def index_grace(self) -> int:
@@ -61,6 +65,12 @@ class SessionAdminSettings:
         """Seconds an entry is kept past its idle timeout for clocks of app servers that
         differ a little: its score is their clock, its TTL the store's."""
         return min(60, self.idle_timeout)
+
+    def timeouts(self, kind: str) -> tuple[int, int]:
+        """(idle, absolute) timeouts in seconds of a session of ``kind`` (browser, token)."""
+        if kind == "token":
+            return self.token_idle_timeout, self.token_absolute_timeout
+        return self.idle_timeout, self.absolute_timeout
 
     @property
     def login_limit(self) -> tuple[int, int]:
@@ -88,6 +98,10 @@ _NAMES = {
     "SESSIONADMIN_DEVICE_COOKIE_AGE",
     "SESSIONADMIN_DEVICE_LOGIN_LIMIT",
     "SESSIONADMIN_NEW_SESSIONS_PER_MINUTE",
+    "SESSIONADMIN_TOKEN_IDLE_TIMEOUT",
+    "SESSIONADMIN_TOKEN_ABSOLUTE_TIMEOUT",
+    "SESSIONADMIN_TOKEN_MAX_PER_USER",
+    "SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE",
 }
 
 
@@ -118,6 +132,14 @@ def get_settings() -> SessionAdminSettings:
         device_cookie_age=int(getattr(settings, "SESSIONADMIN_DEVICE_COOKIE_AGE", 180 * 86400)),
         device_login_rate=str(getattr(settings, "SESSIONADMIN_DEVICE_LOGIN_LIMIT", "5/15m")),
         new_sessions_per_minute=int(getattr(settings, "SESSIONADMIN_NEW_SESSIONS_PER_MINUTE", 60)),
+        token_idle_timeout=int(getattr(settings, "SESSIONADMIN_TOKEN_IDLE_TIMEOUT", 30 * 86400)),
+        token_absolute_timeout=int(
+            getattr(settings, "SESSIONADMIN_TOKEN_ABSOLUTE_TIMEOUT", 90 * 86400)
+        ),
+        token_max_per_user=int(getattr(settings, "SESSIONADMIN_TOKEN_MAX_PER_USER", 10)),
+        tokens_survive_password_change=bool(
+            getattr(settings, "SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE", False)
+        ),
     )
 
 

@@ -34,13 +34,14 @@ from django.utils.functional import SimpleLazyObject
 
 from sessionadmin.auth import limits, trusted, usercache
 from sessionadmin.backends.redis import ClientInfo, SessionStore
+from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
 from sessionadmin.conf import get_settings
 from sessionadmin.errors import (
+    AuthRequired,
     RateLimited,
     SessionTimeout,
     error_response,
     is_json_request,
-    log_store_outage,
     store_unavailable_response,
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
@@ -48,7 +49,8 @@ from sessionadmin.index.actions import forget
 from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store import keys
-from sessionadmin.timeouts import timeout_reason, touch_due
+from sessionadmin.timeouts import timeout_reason, touch_if_due
+from sessionadmin.tokens import MalformedAuthorization, bearer_token
 
 _MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",
@@ -71,6 +73,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
     """Django's SessionMiddleware with activity, timeouts, login limits and 503 on outages."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            token = bearer_token(request)
+        except MalformedAuthorization:
+            return no_store(error_response(AuthRequired(BAD_BEARER)))
+        if token is not None:
+            return bearer_request(request, token)
         super().process_request(request)
         session = request.session
         if not isinstance(session, SessionStore):
@@ -124,13 +132,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return response
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if getattr(request, "bearer", False):
+            return bearer_response(request, response)
         response = _answer_refused_login(request, response)
         trusted.set_cookie(request, response)
         session = getattr(request, "session", None)
         if isinstance(session, SessionStore) and not _may_store_new(request, session):
             session.modified = False  # served as usual, but nothing stored, no cookie
         if isinstance(session, SessionStore) and response.status_code < 500:
-            _touch_if_due(session)
+            touch_if_due(session)
         try:
             if isinstance(session, SessionStore) and session.loaded_user_id():
                 # A signed-in page must never be kept by a shared or back/forward cache.
@@ -148,20 +158,6 @@ def _may_store_new(request: HttpRequest, session: SessionStore) -> bool:
         return allow_new_session(client_ip(request))
     except SessionStoreUnavailable:
         return True  # the save that follows answers 503 by itself
-
-
-def _touch_if_due(session: SessionStore) -> None:
-    """Write the activity record back if due; never fail the finished response for it.
-
-    Only bookkeeping: the view's work is done (an order may be committed), so a store
-    error here is logged and the response kept. Real saves still fail the request.
-    """
-    if not touch_due(session):
-        return
-    try:
-        session.touch()
-    except SessionStoreUnavailable as exc:
-        log_store_outage(exc)
 
 
 def _answer_refused_login(request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from sessionadmin.auth import limits, users
 from sessionadmin.backends.redis import SessionStore
+from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
 from sessionadmin.errors import ValidationFailed
 from sessionadmin.index import actions, queries
@@ -27,6 +28,7 @@ __all__ = [
     "SessionPage",
     "SessionRecord",
     "current_session_id",
+    "end_other_sessions_after_password_change",
     "get_session",
     "keep_alive",
     "list_sessions",
@@ -78,12 +80,14 @@ def list_sessions(
     authenticated: bool | None = None,
     user_id: Any = None,
     query: str = "",
+    kind: str = "",
 ) -> SessionPage:
     """Return one page of live sessions, most recent activity first.
 
-    Filters: ``authenticated`` (True signed-in only, False guests only), ``user_id``, and
-    ``query`` matched against IP, user agent and username. A search or the guests-only
-    filter scans the index in bounded batches (index.queries.search) and may be incomplete.
+    Filters: ``authenticated`` (True signed-in only, False guests only), ``user_id``,
+    ``query`` matched against IP, user agent and username, and ``kind`` ("browser" or
+    "token"). A search, the guests-only or the kind filter scans the index in bounded
+    batches (index.queries.search) and may be incomplete.
     """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     page = max(1, page)
@@ -91,6 +95,8 @@ def list_sessions(
     query = query.strip()
     if user_id is not None:
         records = [] if authenticated is False else list_user_sessions(user_id)
+        if kind:
+            records = [r for r in records if r.kind == kind]
         if query:
             named = set(users.find_user_ids(query))
             needle = query.lower()
@@ -99,12 +105,13 @@ def list_sessions(
                 if needle in r.ip or needle in r.user_agent.lower() or r.user_id in named
             ]  # fmt: skip
         return SessionPage(len(records), page, page_size, records[offset : offset + page_size])
-    if query or authenticated is False:
+    if query or authenticated is False or kind:
         found = queries.search(
             needle=query,
             user_ids=users.find_user_ids(query) if query else None,
             authenticated_only=authenticated is True,
             anonymous_only=authenticated is False,
+            kind=kind,
             offset=offset,
             count=page_size,
         )
@@ -151,6 +158,19 @@ def revoke_user_sessions(user_id: Any, keep: SessionBase | None = None) -> int:
     """End every session of a user, except ``keep`` (a session); return how many ended."""
     keep_id = current_session_id(keep) if keep is not None else None
     return actions.revoke_user(users.user_key(user_id), keep_id)
+
+
+def end_other_sessions_after_password_change(user: Any, keep: SessionBase) -> int:
+    """End every other session of a user whose password just changed; return how many.
+
+    Tokens end too, unless SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE: then they are given
+    the new auth hash and go on.
+    """
+    key = users.user_key(user.pk)
+    if not get_settings().tokens_survive_password_change:
+        return actions.revoke_user(key, current_session_id(keep))
+    actions.keep_tokens_after_password_change(key, user.get_session_auth_hash())
+    return actions.revoke_user(key, current_session_id(keep), spare_tokens=True)
 
 
 def session_stats() -> dict[str, Any]:
@@ -209,6 +229,8 @@ def session_to_dict(
         "login_at": record.login_at.isoformat() if record.login_at else None,
         "expires_at": record.expires_at.isoformat(),
         "requests": record.requests,
+        "kind": record.kind,
+        "name": record.name or None,
     }
 
 
@@ -226,6 +248,9 @@ def parse_listing_filters(params: Mapping[str, str]) -> dict[str, Any]:
     authenticated = params.get("authenticated", "")
     if authenticated not in {"", "true", "false"}:
         raise ValidationFailed(fields={"authenticated": ["Must be true or false."]})
+    kind = params.get("kind", "")
+    if kind not in {"", "browser", "token"}:
+        raise ValidationFailed(fields={"kind": ["Must be browser or token."]})
     user = params.get("user", "").strip()
     user_id = None
     if user:
@@ -238,4 +263,5 @@ def parse_listing_filters(params: Mapping[str, str]) -> dict[str, Any]:
         "authenticated": {"": None, "true": True, "false": False}[authenticated],
         "user_id": user_id,
         "query": params.get("q", "")[:200],
+        "kind": kind,
     }

@@ -12,6 +12,8 @@ from django.contrib.sessions.backends.base import SessionBase
 
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
+from sessionadmin.errors import log_store_outage
+from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.index.records import at
 from sessionadmin.store.client import now_ms
 from sessionadmin.store.codec import AUTH_USER_KEY
@@ -24,11 +26,11 @@ def timeout_reason(session: SessionStore, now: int | None = None) -> str | None:
         return session.ended_by
     if not meta.user_id:
         return None
-    conf = get_settings()
+    idle, absolute = get_settings().timeouts(meta.kind)
     now = now_ms() if now is None else now
-    if meta.login is not None and now - meta.login >= conf.absolute_timeout * 1000:
+    if meta.login is not None and now - meta.login >= absolute * 1000:
         return "absolute"
-    if now - meta.last_activity >= conf.idle_timeout * 1000:
+    if now - meta.last_activity >= idle * 1000:
         return "idle"
     return None
 
@@ -47,9 +49,23 @@ def session_deadlines(session: SessionBase) -> tuple[datetime | None, datetime |
     meta = getattr(session, "meta", None)
     if meta is None:
         return None, None
-    conf = get_settings()
-    idle = at(meta.last_activity) + timedelta(seconds=conf.idle_timeout)
+    idle_timeout, absolute_timeout = get_settings().timeouts(meta.kind)
+    idle = at(meta.last_activity) + timedelta(seconds=idle_timeout)
     absolute = None
     if meta.login is not None and session.get(AUTH_USER_KEY):
-        absolute = at(meta.login) + timedelta(seconds=conf.absolute_timeout)
+        absolute = at(meta.login) + timedelta(seconds=absolute_timeout)
     return idle, absolute
+
+
+def touch_if_due(session: SessionStore) -> None:
+    """Write the activity record back if due; never fail the finished response for it.
+
+    Only bookkeeping: the view's work is done (an order may be committed), so a store
+    error here is logged and the response kept. Real saves still fail the request.
+    """
+    if not touch_due(session):
+        return
+    try:
+        session.touch()
+    except SessionStoreUnavailable as exc:
+        log_store_outage(exc)

@@ -161,6 +161,11 @@ LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "5/15m")
 SESSIONADMIN_DEVICE_COOKIE_NAME = "__Host-sa_device" if HTTPS else "sa_device"
 SESSIONADMIN_DEVICE_LOGIN_LIMIT = env.rate("DEVICE_LOGIN_LIMIT", "5/15m")
 SESSIONADMIN_NEW_SESSIONS_PER_MINUTE = env.integer("NEW_SESSIONS_PER_MINUTE", 60, minimum=0)
+# Token sessions for scripts and apps (POST /api/tokens; sessionadmin.tokens).
+SESSIONADMIN_TOKEN_IDLE_TIMEOUT = env.integer("TOKEN_IDLE_TIMEOUT", 30 * 86400, minimum=1)
+SESSIONADMIN_TOKEN_ABSOLUTE_TIMEOUT = env.integer("TOKEN_ABSOLUTE_TIMEOUT", 90 * 86400, minimum=1)
+SESSIONADMIN_TOKEN_MAX_PER_USER = env.integer("TOKEN_MAX_PER_USER", 10, minimum=0)
+SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE = env.boolean("TOKENS_SURVIVE_PASSWORD_CHANGE", False)
 # Where sessionadmin answers in JSON (timeouts, outages, refused sign-ins) instead of pages.
 SESSIONADMIN_JSON_PATHS = ("/api/", "/healthz")
 

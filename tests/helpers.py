@@ -23,6 +23,8 @@ SESSION_KEYS = {
     "login_at",
     "expires_at",
     "requests",
+    "kind",  # "browser" or "token" (API.md, "Token sessions")
+    "name",
 }
 
 

@@ -15,7 +15,7 @@ engine, and why:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -27,28 +27,10 @@ from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
 from sessionadmin.store import codec, keys
 from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script
+from sessionadmin.store.codec import ClientInfo, SessionMeta
 
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 MAX_USER_AGENT = 512
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """What the activity record keeps of the request: client IP and user agent."""
-
-    ip: str = ""
-    user_agent: str = ""
-
-
-@dataclass(frozen=True)
-class SessionMeta:
-    """The stored activity record of a loaded session (times in ms since the epoch)."""
-
-    user_id: str
-    created: int
-    last_activity: int
-    login: int | None
-    requests: int
 
 
 class SessionStore(CacheSessionStore):
@@ -66,6 +48,9 @@ class SessionStore(CacheSessionStore):
         self._stored = False  # the key was found in or written to the store
         self._last_write: tuple | None = None  # what this object last wrote (see save)
         self.restart_login = False  # set on a sign-in: the next write starts a new login
+        self.kind = "browser"  # "token" for a bearer token's session (tokens.py)
+        self.name = ""  # a token's label, written when it is created
+        self.bearer = False  # loaded from an Authorization header, not from a cookie
 
     # --- identity -----------------------------------------------------------------------
     @property
@@ -91,6 +76,8 @@ class SessionStore(CacheSessionStore):
         self.ended_by = None
         self._stored = False
         key = self.session_key
+        if key and key.startswith(keys.TOKEN_PREFIX) is not self.bearer:
+            key = None  # a token sent as a cookie, or the reverse: never even looked up
         if key:
             with redis_errors():
                 found = self._load_hashed(keys.session_id(key))
@@ -112,14 +99,20 @@ class SessionStore(CacheSessionStore):
         if not reply[0]:
             self.ended_by = codec.reason_from_score(reply[1])
             return None
-        _, payload, user_id, created, activity, login, requests, backend, auth_hash, *user = reply
-        self.cached_user, self.user_generation = user
+        _, payload, user_id, created, activity, login, requests, backend, auth_hash, *rest = reply
+        self.cached_user, self.user_generation, kind = rest
+        if (kind == b"t") is not self.bearer:
+            # A token is only ever a bearer, and a browser's key never one: a session
+            # sent the other way is unknown, whatever it is.
+            return None
+        self.kind = "token" if kind == b"t" else "browser"
         self.meta = SessionMeta(
             user_id=user_id.decode(),
             created=codec.optional_int(created) or 0,
             last_activity=codec.optional_int(activity) or 0,
             login=codec.optional_int(login),
             requests=int(requests or 0),
+            kind=self.kind,
         )
         data = codec.loads(payload)
         if data is None:
@@ -191,7 +184,9 @@ class SessionStore(CacheSessionStore):
         if data is not None:
             rest, user_id, backend, auth_hash = codec.split_auth_fields(data)
             payload = codec.dumps(rest)
-        ttl = min(conf.idle_timeout, self.get_expiry_age()) * 1000
+        idle, absolute = conf.timeouts(self.kind)
+        # A token's life is its own (days); a browser's also ends with Django's expiry.
+        ttl = (idle if self.kind == "token" else min(idle, self.get_expiry_age())) * 1000
         sid = keys.session_id(self.session_key)
         now = when or now_ms()
         dead_before = now - (conf.idle_timeout + conf.clock_slack) * 1000
@@ -201,7 +196,7 @@ class SessionStore(CacheSessionStore):
             keys.prefix(),
             now,
             ttl,
-            conf.absolute_timeout * 1000,
+            absolute * 1000,
             payload,
             user_id,
             self.client.ip,
@@ -213,6 +208,8 @@ class SessionStore(CacheSessionStore):
             dead_before - conf.index_grace * 1000,
             conf.idle_timeout * 1000,
             "1" if self.restart_login else "",
+            "t" if self.kind == "token" else "",
+            self.name,
         ]
         return [keys.session_key_name(sid)], args
 

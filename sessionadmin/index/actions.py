@@ -15,14 +15,24 @@ def delete_session(sid: str) -> bool:
     return bool(run_script("DELETE", [keys.session_key_name(sid)], [sid, keys.prefix()]))
 
 
-def revoke_user(user_id: str, keep_id: str | None = None) -> int:
-    """Delete every session of a user except ``keep_id``; return how many ended."""
-    return int(run_script("REVOKE_USER", [], [keys.prefix(), user_id, keep_id or ""]))
+def revoke_user(user_id: str, keep_id: str | None = None, *, spare_tokens: bool = False) -> int:
+    """Delete every session of a user except ``keep_id`` (and, if asked, its tokens);
+    return how many ended."""
+    spare = "t" if spare_tokens else ""
+    return int(run_script("REVOKE_USER", [], [keys.prefix(), user_id, keep_id or "", spare]))
 
 
-def enforce_limit(user_id: str, limit: int, keep_id: str | None) -> int:
-    """End a user's least recently active sessions beyond ``limit``; return how many."""
-    return int(run_script("ENFORCE_LIMIT", [], [keys.prefix(), user_id, limit, keep_id or ""]))
+def enforce_limit(user_id: str, limit: int, keep_id: str | None, kind: str = "browser") -> int:
+    """End a user's least recently active sessions of ``kind`` beyond ``limit``; return
+    how many ended (browsers and tokens have limits of their own)."""
+    args = [keys.prefix(), user_id, limit, keep_id or "", "t" if kind == "token" else ""]
+    return int(run_script("ENFORCE_LIMIT", [], args))
+
+
+def keep_tokens_after_password_change(user_id: str, auth_hash: str) -> int:
+    """Give the user's tokens the new auth hash, so a password change keeps them."""
+    args = [keys.prefix(), user_id, bytes.fromhex(auth_hash)]
+    return int(run_script("REHASH_TOKENS", [], args))
 
 
 def forget(ids: list[str]) -> int:

@@ -44,10 +44,12 @@ def search(
     user_ids: list[str] | None = None,
     authenticated_only: bool = False,
     anonymous_only: bool = False,
+    kind: str = "",
     offset: int = 0,
     count: int = 50,
 ) -> SearchResult:
-    """Return sessions matching ``needle`` (in IP or user agent) or one of ``user_ids``.
+    """Return sessions matching ``needle`` (in IP or user agent) or one of ``user_ids``,
+    of ``kind`` ("browser", "token"; "" any).
 
     Scans the activity index newest first in batches of SEARCH_BATCH, each a single
     short script, and stops after SEARCH_MAX entries: Redis is never blocked for long.
@@ -63,7 +65,7 @@ def search(
             "SEARCH",
             [],
             [keys.prefix(), name, since, examined, SEARCH_BATCH, needle.lower(), uids,
-             "1" if anonymous_only else "0"],
+             "1" if anonymous_only else "0", {"browser": "b", "token": "t"}.get(kind, "")],
         )  # fmt: skip
         scanned, rows = int(reply[0]), reply[1:]
         for row in rows:
@@ -83,7 +85,9 @@ def anonymous_ids(batch: int = SEARCH_BATCH) -> Iterator[tuple[list[str], int]]:
     """
     since, offset = active_since(), 0
     while True:
-        reply = run_script("SEARCH", [], [keys.prefix(), "all", since, offset, batch, "", "", "1"])
+        reply = run_script(
+            "SEARCH", [], [keys.prefix(), "all", since, offset, batch, "", "", "1", ""]
+        )
         scanned = int(reply[0])
         yield [row[0].decode() for row in reply[1:]], scanned
         offset += scanned

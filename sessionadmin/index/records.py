@@ -23,6 +23,8 @@ class SessionRecord:
     login_at: datetime | None
     expires_at: datetime
     requests: int
+    kind: str = "browser"  # or "token"
+    name: str = ""  # a token's label
 
 
 def at(ms: int) -> datetime:
@@ -32,7 +34,7 @@ def at(ms: int) -> datetime:
 
 def record_from_row(row: list, now: int) -> SessionRecord:
     """Return the record of a row shaped as records.lua returns it."""
-    sid, uid, created, activity, login, requests, ip, ua, pttl = row
+    sid, uid, created, activity, login, requests, ip, ua, pttl, kind, name = row
     activity_ms = int(activity)
     return SessionRecord(
         id=sid.decode(),
@@ -44,6 +46,8 @@ def record_from_row(row: list, now: int) -> SessionRecord:
         login_at=at(int(login)) if login else None,
         expires_at=at(now + max(int(pttl), 0)),
         requests=int(requests),
+        kind="token" if kind == b"t" else "browser",
+        name=name.decode(errors="replace"),
     )
 
 

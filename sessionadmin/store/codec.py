@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import suppress
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -114,3 +115,23 @@ def reason_from_score(score: bytes | str) -> str | None:
     if not score:
         return None
     return "absolute" if float(score) % 1 >= 0.25 else "idle"
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the activity record keeps of the request: client IP and user agent."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class SessionMeta:
+    """The stored activity record of a loaded session (times in ms since the epoch)."""
+
+    user_id: str
+    created: int
+    last_activity: int
+    login: int | None
+    requests: int
+    kind: str = "browser"  # or "token" (sessionadmin.tokens)

@@ -23,6 +23,7 @@ from django.dispatch import receiver
 
 from sessionadmin.conf import get_settings
 
+TOKEN_PREFIX = "sat_"  # noqa: S105 - marks a token: never taken from a cookie, nor back
 ID_HEX_CHARS = 24  # 96 bits: collisions are negligible even among billions of sessions
 _SALT = b"sessionadmin.keys.session_id"
 

@@ -48,6 +48,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "ENFORCE_LIMIT": ("unindex", "enforce_limit"),
     "LOGIN_ATTEMPT": ("login_attempt",),
     "DEVICE_ATTEMPT": ("device_attempt",),
+    "REHASH_TOKENS": ("rehash_tokens",),
 }
 
 

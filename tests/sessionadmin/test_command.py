@@ -63,7 +63,9 @@ def newest_first(ids: dict[str, str], *names: str) -> list[str]:
 def test_list_prints_a_table(scene):
     output = run("list")
     lines = output.splitlines()
-    assert lines[0].split() == ["ID", "USER", "DEVICE", "IP", "LAST_ACTIVITY", "REQUESTS"]
+    assert lines[0].split() == [
+        "ID", "KIND", "USER", "DEVICE", "IP", "LAST_ACTIVITY", "REQUESTS"
+    ]  # fmt: skip
     body = lines[1:-1]
     ids = scene["ids"]
     assert [line.split()[0] for line in body] == newest_first(
@@ -74,6 +76,7 @@ def test_list_prints_a_table(scene):
     assert "Firefox on Linux" in by_id[ids["alice_ff"]]
     assert "198.51.100.5" in by_id[ids["alice_ff"]]
     assert "anonymous" in by_id[ids["guest_curl"]]
+    assert by_id[ids["bob"]].split()[1] == "browser"
     assert "bob" in by_id[ids["bob"]]
     assert lines[-1] == "5 session(s)"
     for raw in scene["raw"]:

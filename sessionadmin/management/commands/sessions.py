@@ -21,8 +21,8 @@ from sessionadmin.index import queries, upkeep
 from sessionadmin.store import keys
 
 audit = logging.getLogger("sessionadmin.audit")
-COLUMNS = [("id", 24), ("user", 16), ("device", 24), ("ip", 15), ("last_activity", 25),
-           ("requests", 8)]  # fmt: skip
+COLUMNS = [("id", 24), ("kind", 7), ("user", 16), ("device", 24), ("ip", 15),
+           ("last_activity", 25), ("requests", 8)]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         kind.add_argument("--anonymous", action="store_true")
         kind.add_argument("--authenticated", action="store_true")
         listing.add_argument("--search", default="", help="match IP, user agent or username")
+        listing.add_argument("--kind", choices=["browser", "token"], default="")
         listing.add_argument("--limit", type=int, default=50)
         listing.add_argument("--json", action="store_true", dest="as_json")
         show = sub.add_parser("show", help="show one session by id")
@@ -57,7 +58,7 @@ class Command(BaseCommand):
             raise CommandError(f"the session store (Redis) is unavailable: {exc}") from exc
 
     # --- actions ------------------------------------------------------------------------
-    def do_list(self, *, user, anonymous, authenticated, search, limit, as_json, **_) -> None:
+    def do_list(self, *, user, anonymous, authenticated, search, kind, limit, as_json, **_):
         if not 1 <= limit <= 10_000:
             raise CommandError("--limit must be from 1 to 10000")
         user_id = self._user(user) if user else None
@@ -67,7 +68,7 @@ class Command(BaseCommand):
         while len(rows) < limit:
             result = services.list_sessions(
                 page=page, page_size=min(limit, services.MAX_PAGE_SIZE), user_id=user_id,
-                authenticated=authenticated_filter, query=search,
+                authenticated=authenticated_filter, query=search, kind=kind,
             )  # fmt: skip
             rows += services.serialize_sessions(result.results)
             if len(result.results) < result.page_size or page * result.page_size >= result.count:

@@ -6,10 +6,11 @@ local function records(p, ids, userkey, keep)
   local out = {}
   for _, sid in ipairs(ids) do
     local k = p .. ':s:' .. sid
-    local v = redis.call('HMGET', k, 'u', 'c', 'a', 'l', 'n', 'ip', 'ua')
+    local v = redis.call('HMGET', k, 'u', 'c', 'a', 'l', 'n', 'ip', 'ua', 'k', 'nm')
     if v[3] then
       out[#out + 1] = {sid, v[1] or '', v[2] or '', v[3], v[4] or '', v[5] or '0',
-                       v[6] or '', agent(p, v[7]), redis.call('PTTL', k)}
+                       v[6] or '', agent(p, v[7]), redis.call('PTTL', k), v[8] or '',
+                       v[9] or ''}
     elseif not keep then
       redis.call('ZREM', p .. ':all', sid)
       if userkey then redis.call('ZREM', userkey, sid) end

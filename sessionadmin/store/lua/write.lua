@@ -5,7 +5,8 @@
 -- 14 trim before (ms: entries of ``all``, ``users`` and the user's set scored earlier are
 -- dead), 15 trim ``auth`` before (ms: later, as its entries tell a late request why its
 -- session ended), 16 idle timeout (ms), 17 '1' when a sign-in starts a new login (and
--- with it a new absolute deadline), even of the user already signed in.
+-- with it a new absolute deadline), even of the user already signed in; on create,
+-- 18 kind ('t' a token session, '' a browser's), 19 its name ('' none).
 -- Returns 1 written, 0 create refused (key exists), -1 update (or a create carrying a
 -- session over, cycle_key) refused because the session is gone,
 -- -2 nothing written because the session has no time left (it is deleted).
@@ -57,7 +58,10 @@ if ttl <= 0 then
   unindex(p, sid, old_uid or uid)
   return -2
 end
-if mode == 'create' then redis.call('HSET', key, 'c', created, 'n', requests) end
+if mode == 'create' then
+  redis.call('HSET', key, 'c', created, 'n', requests)
+  if ARGV[18] ~= '' then redis.call('HSET', key, 'k', ARGV[18], 'nm', ARGV[19]) end
+end
 if mode ~= 'touch' then
   -- The cached user is only good for the user and auth hash it was cached with.
   if old_uid ~= uid or redis.call('HGET', key, 'h') ~= (ARGV[13] ~= '' and ARGV[13] or false) then
