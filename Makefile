@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PORT ?= 8000
+# Development settings for every manage.py command of this checkout (git-ignored).
+DOTENV ?= .env
 
 .PHONY: run test bench chromium tools lint format setup redis-stop clean
 
@@ -14,12 +17,19 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP)
 
-## Serve the site on http://127.0.0.1:8000 (embedded Redis, SQLite, DEBUG on).
-run: $(STAMP)
+$(DOTENV):
+	@printf '%s\n' "# Written once by make run, for development: every manage.py command reads it." \
+	  "# A variable set in the environment wins; gunicorn (production) never reads it." \
+	  "DEBUG=1" \
+	  "# SECRET_KEY: with DEBUG on, generated once into var/secret_key (mode 600)." > $(DOTENV)
+	@echo "wrote $(DOTENV) (DEBUG=1): manage.py now works here without exports"
+
+## Serve the site on http://127.0.0.1:8000 (embedded Redis, or REDIS_URL; SQLite; DEBUG on).
+run: $(STAMP) $(DOTENV)
 	DEBUG=1 $(PY) manage.py embedded_redis start
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## Lint, then run every test (browser tests drive Debian's chromium, installed if missing).
 test: $(STAMP) tools

@@ -9,13 +9,14 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts import services
 from sessionadmin import services as sessions
 from sessionadmin.decorators import login_required
-from sessionadmin.errors import NotFound, json_response
-from sessionsite.http import api_view, json_body
+from sessionadmin.errors import ApiError, NotFound, json_response
+from sessionsite.http import BadJson, api_view, json_body
 
 
 @never_cache
 @api_view("POST")
 def register(request: HttpRequest) -> HttpResponse:
+    _no_bearer(request)
     user = services.register(request, json_body(request))
     return json_response({"user": services.user_dict(user)}, status=201)
 
@@ -23,6 +24,7 @@ def register(request: HttpRequest) -> HttpResponse:
 @never_cache
 @api_view("POST")
 def login(request: HttpRequest) -> HttpResponse:
+    _no_bearer(request)
     user = services.sign_in(request, json_body(request))
     return json_response({"user": services.user_dict(user)})
 
@@ -30,6 +32,7 @@ def login(request: HttpRequest) -> HttpResponse:
 @never_cache
 @api_view("POST")
 def logout(request: HttpRequest) -> HttpResponse:
+    _no_bearer(request)
     services.sign_out(request)
     response = json_response({"ok": True})
     response["Clear-Site-Data"] = '"cookies"'
@@ -84,6 +87,10 @@ def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
 @csrf_exempt  # no cookie is read or set here: a cross-site POST gains nothing (API.md)
 @api_view("POST")
 def issue_token(request: HttpRequest) -> HttpResponse:
+    # JSON only: a cross-site form or text/plain POST (no CORS preflight) cannot spend the
+    # visitor's login attempts here, as CSRF protection is off for this endpoint.
+    if request.content_type != "application/json":
+        raise BadJson("Send the credentials as a JSON object (application/json).")
     token, session_id = services.issue_token(request, json_body(request))
     record = sessions.get_session(session_id)
     session = sessions.serialize_sessions([record])[0] if record else None
@@ -97,3 +104,10 @@ def end_current_token(request: HttpRequest) -> HttpResponse:
         raise NotFound("No token in this request: send it as Authorization: Bearer <token>.")
     sessions.revoke_session(sessions.current_session_id(request.session))
     return HttpResponse(status=204)
+
+
+def _no_bearer(request: HttpRequest) -> None:
+    # A token is a session of its own: signing a browser in or out through it would
+    # replace or end the token itself.
+    if getattr(request, "bearer", False):
+        raise ApiError("A bearer token cannot sign in or out; DELETE /api/tokens/current ends it.")

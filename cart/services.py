@@ -27,7 +27,7 @@ from django.db.models import F
 
 from cart.models import Order, OrderItem, Product
 from sessionadmin import items as session_items
-from sessionadmin.errors import ApiError, NotFound, ValidationFailed
+from sessionadmin.errors import ApiError, NotFound, RateLimited, ValidationFailed
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionsite.http import is_whole_number
 
@@ -171,6 +171,10 @@ def change_line(session: SessionBase, product_id: int, quantity: int, *, add: bo
         ) from exc
     except session_items.SessionGone as exc:
         raise _session_gone() from exc
+    except session_items.TooManyNewSessions as exc:
+        raise RateLimited(
+            60, "Too many new visitors from your address; retry in a minute."
+        ) from exc
     return _view(items)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.contrib.sessions.backends.base import SessionBase
 
+from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.store import keys
 from sessionadmin.store.client import run_script
 
@@ -36,8 +37,17 @@ class TooManyItems(Exception):
     """More distinct items than allowed."""
 
 
+class TooManyNewSessions(Exception):
+    """This client created its budget of new sessions this minute: none is stored."""
+
+
 def _ensure_saved(session: SessionBase) -> str:
-    # A first visit has no stored session yet: create it, so the items have a home.
+    # A first visit has no stored session yet: create it, so the items have a home (within
+    # the client's budget of new sessions, as for any guest session: new_sessions.py).
+    if session.session_key is None:
+        ip = getattr(getattr(session, "client", None), "ip", "")
+        if not allow_new_session(ip):
+            raise TooManyNewSessions()
     if session.session_key is None or session.is_empty():
         session.save()
     return keys.session_key_name(keys.session_id(session.session_key))

@@ -118,6 +118,22 @@ class SessionMiddleware(DjangoSessionMiddleware):
             ) from exception
         return None
 
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        # The admin's own password change checks the old password with no hook of ours.
+        if not limits.is_admin_password_change(request):
+            return None
+        try:
+            limits.count_password_check(request, request.user)
+        except limits.LoginLimited as refused:
+            response = HttpResponse(
+                f"<h1>Password change</h1><p>{refused.message}</p>", status=429
+            )
+            response["Retry-After"] = str(refused.retry_after)
+            return response
+        except SessionStoreUnavailable as exc:
+            return store_unavailable_response(request, exc)
+        return None
+
     def process_template_response(
         self, request: HttpRequest, response: HttpResponse
     ) -> HttpResponse:
@@ -135,6 +151,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if getattr(request, "bearer", False):
             return bearer_response(request, response)
         response = _answer_refused_login(request, response)
+        if response.status_code in (301, 302, 303) and limits.is_admin_password_change(request):
+            limits.refund(request)  # the old password was right: it counts for nothing
         trusted.set_cookie(request, response)
         session = getattr(request, "session", None)
         if isinstance(session, SessionStore) and not _may_store_new(request, session):

@@ -32,6 +32,13 @@ def fail(message: str) -> NoReturn:
     raise ConfigError(message)
 
 
+def read_dotenv() -> None:
+    """Load the .env file SESSIONSITE_DOTENV names, if any; real variables still win."""
+    path = os.environ.get("SESSIONSITE_DOTENV")
+    if path and Path(path).is_file():
+        environ.Env.read_env(path, overwrite=False)
+
+
 def raw(name: str) -> str | None:
     value = os.environ.get(name)
     return None if value is None else value.strip()

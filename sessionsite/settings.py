@@ -12,6 +12,7 @@ from sessionsite import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+env.read_dotenv()  # manage.py names the checkout's .env; production reads none unasked
 
 DEBUG = env.boolean("DEBUG", False)
 SECRET_KEY = env.secret_key(DEBUG, VAR_DIR)

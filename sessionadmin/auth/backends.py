@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
@@ -43,3 +44,7 @@ class LoginLimitBackend:
         # authenticate() then stops, checks no password and sends user_login_failed.
         limits.count_attempt(request, [account], account=account)
         return None
+
+    async def aauthenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
+        # django.contrib.auth.aauthenticate() calls this on every backend.
+        return await sync_to_async(self.authenticate)(request, **credentials)

@@ -61,7 +61,8 @@ def account_bucket(name: str) -> str:
     """Return the account bucket of a login name: its user's key, else the name itself."""
     name = name.strip()
     users = get_user_model()._default_manager
-    for field in get_settings().login_fields or login_fields():
+    fields = () if "\x00" in name else get_settings().login_fields or login_fields()
+    for field in fields:  # (PostgreSQL refuses NUL in text: such a name matches nobody)
         matches = list(users.filter(**{f"{field}__iexact": name}).values_list("pk", flat=True)[:2])
         if len(matches) == 1:
             return f"acct:{user_key(matches[0])}"
@@ -124,6 +125,30 @@ def refund(request: HttpRequest | None) -> None:
 def refusal(request: HttpRequest) -> LoginLimited | None:
     """Return the refusal of this request's sign-in attempt, if the limit refused one."""
     return getattr(request, _REFUSED, None)
+
+
+def count_password_check(request: HttpRequest, user: Any) -> None:
+    """Count an old-password check about to run for a signed-in user, per account; raise
+    LoginLimited over the limit. ``refund(request)`` takes it back if it succeeded."""
+    bucket = user_bucket(user)
+    count_attempt(None, [bucket])
+    setattr(request, _ATTEMPT, Attempt((bucket,)))
+
+
+def is_admin_password_change(request: HttpRequest) -> bool:
+    """Whether this is a POST to an admin site's own password change page.
+
+    Django's admin checks the old password there with ``check_password()``, through no
+    backend and with a form of its own: the middleware counts it instead.
+    """
+    match = getattr(request, "resolver_match", None)
+    return bool(
+        request.method == "POST"
+        and match is not None
+        and match.app_name == "admin"
+        and match.url_name == "password_change"
+        and request.user.is_authenticated
+    )
 
 
 def check_password(user: Any, password: str) -> bool:

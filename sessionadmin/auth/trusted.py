@@ -39,8 +39,9 @@ class Device:
         return keys.login_attempts("dev:" + _digest(self.nonce))
 
     @property
-    def budget(self) -> str:
-        return keys.login_attempts("devb:" + _digest(self.nonce))
+    def budget_bucket(self) -> str:
+        """The device's own attempt bucket (a name, as limits.py's buckets are)."""
+        return "devb:" + _digest(self.nonce)
 
 
 def _digest(nonce: str) -> str:
@@ -63,14 +64,15 @@ def presented(request: HttpRequest | None) -> Device | None:
 def count_on_device(device: Device, account: str) -> str | None:
     """Count an attempt for ``account`` against the device's own budget.
 
-    Return the key it was counted in (to take it back on success), or None when the
+    Return the bucket it was counted in (to take it back on success), or None when the
     device is not trusted for this account, or has just lost its trust.
     """
     attempts, window = parse_rate(get_settings().device_login_rate)
+    budget = keys.login_attempts(device.budget_bucket)
     counted = run_script(
-        "DEVICE_ATTEMPT", [device.record, device.budget], [account, attempts, window * 1000]
+        "DEVICE_ATTEMPT", [device.record, budget], [account, attempts, window * 1000]
     )
-    return device.budget if int(counted) == 1 else None
+    return device.budget_bucket if int(counted) == 1 else None
 
 
 def remember(request: HttpRequest, account: str) -> None:

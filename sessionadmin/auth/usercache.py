@@ -198,7 +198,10 @@ def forget_user(user_id: object) -> None:
 def _matters(update_fields: frozenset[str] | None) -> bool:
     if update_fields is None:
         return True
-    return bool(update_fields & {*cached_fields(), "password"})
+    # update_fields holds field names ("team"), the cache attribute names ("team_id").
+    cached = set(cached_fields())
+    names = {f.name for f in get_user_model()._meta.concrete_fields if f.attname in cached}
+    return bool(update_fields & {*names, *cached, "password"})
 
 
 def before_user_save(instance: AbstractBaseUser, update_fields=None, **kwargs: Any) -> None:

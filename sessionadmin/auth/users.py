@@ -40,6 +40,8 @@ def json_user_id(key: str) -> int | str:
 
 def existing_user_key(value: str) -> str | None:
     """Return the stored id of the user whose primary key is ``value``, or None."""
+    if "\x00" in value:
+        return None
     pk = pk_from_key(value.strip())
     if pk is None or not get_user_model()._default_manager.filter(pk=pk).exists():
         return None
@@ -51,7 +53,7 @@ def resolve_user(value: str) -> str | None:
     model = get_user_model()
     users = model._default_manager
     value = value.strip()
-    if not value:
+    if not value or "\x00" in value:  # PostgreSQL refuses NUL in text
         return None
     found = existing_user_key(value)
     if found is not None:
@@ -67,6 +69,8 @@ def resolve_user(value: str) -> str | None:
 def find_user_ids(text: str, limit: int = 1000) -> list[str]:
     """Return stored ids of users whose username contains ``text`` (any case)."""
     model = get_user_model()
+    if "\x00" in text:  # PostgreSQL refuses NUL in text
+        return []
     lookup = {f"{model.USERNAME_FIELD}__icontains": text}
     pks = model._default_manager.filter(**lookup).values_list("pk", flat=True)[:limit]
     return [user_key(pk) for pk in pks]

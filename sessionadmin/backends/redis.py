@@ -106,6 +106,10 @@ class SessionStore(CacheSessionStore):
             # sent the other way is unknown, whatever it is.
             return None
         self.kind = "token" if kind == b"t" else "browser"
+        data = codec.loads(payload)
+        if data is None:
+            security_logger.warning("Session data corrupted (id %s)", sid)
+            return None
         self.meta = SessionMeta(
             user_id=user_id.decode(),
             created=codec.optional_int(created) or 0,
@@ -114,10 +118,6 @@ class SessionStore(CacheSessionStore):
             requests=int(requests or 0),
             kind=self.kind,
         )
-        data = codec.loads(payload)
-        if data is None:
-            security_logger.warning("Session data corrupted (id %s)", sid)
-            return None
         return codec.join_auth_fields(data, user_id.decode(), backend.decode(), auth_hash)
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
@@ -238,6 +238,8 @@ class SessionStore(CacheSessionStore):
         request ran): it is not recreated under the new key.
         """
         data = self._session
+        if self.kind == "token":
+            return  # a token's key is the token its holder has: it never changes
         self._carry_from = self.session_key if self._stored else None
         try:
             self.create()
@@ -277,6 +279,8 @@ class SessionStore(CacheSessionStore):
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()
+        if self.kind == "token":
+            return
         self._carry_from = self.session_key if self._stored else None
         try:
             await self.acreate()

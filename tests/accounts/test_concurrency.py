@@ -19,6 +19,29 @@ LIMIT = 3
 RACERS = 8
 
 
+def race_logins(base: str, browsers: list[Browser], username: str, passwords: list[str]):
+    """Sign in from every browser at once (one password each); return the statuses."""
+    tokens = []
+    for browser in browsers:
+        status, _, body = browser.request("GET", f"{base}/api/csrf")
+        assert status == 200
+        tokens.append(body["csrfToken"])
+    start = threading.Barrier(len(browsers))
+
+    def sign_in(n: int) -> int:
+        start.wait(timeout=10)
+        status, _, _ = browsers[n].request(
+            "POST",
+            f"{base}/api/login",
+            {"username": username, "password": passwords[n]},
+            headers={"X-CSRFToken": tokens[n]},
+        )
+        return status
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        return list(pool.map(sign_in, range(len(browsers))))
+
+
 def test_racing_logins_leave_at_most_the_per_user_limit_of_sessions(redis, django_user_model):
     # The server runs sessionsite.settings, whose hashers do not include the tests' MD5:
     # the password is stored with the server's own first hasher, Argon2.
@@ -31,25 +54,7 @@ def test_racing_logins_leave_at_most_the_per_user_limit_of_sessions(redis, djang
     with gunicorn(
         workers=2, threads=4, SESSION_MAX_PER_USER=str(LIMIT), LOGIN_RATE_LIMIT="100/15m"
     ) as (base, _log):
-        tokens = []
-        for browser in browsers:
-            status, _, body = browser.request("GET", f"{base}/api/csrf")
-            assert status == 200
-            tokens.append(body["csrfToken"])
-        start = threading.Barrier(RACERS)
-
-        def sign_in(n: int) -> int:
-            start.wait(timeout=10)
-            status, _, _ = browsers[n].request(
-                "POST",
-                f"{base}/api/login",
-                {"username": "racer", "password": PASSWORD},
-                headers={"X-CSRFToken": tokens[n]},
-            )
-            return status
-
-        with ThreadPoolExecutor(RACERS) as pool:
-            statuses = list(pool.map(sign_in, range(RACERS)))
+        statuses = race_logins(base, browsers, "racer", [PASSWORD] * RACERS)
         assert statuses == [200] * RACERS
 
         still_in = []
@@ -78,33 +83,11 @@ def test_concurrent_wrong_guesses_check_at_most_the_limit_of_passwords(redis, dj
         )
     browsers = [Browser() for _ in range(GUESSERS)]
     with gunicorn(workers=2, threads=8, LOGIN_RATE_LIMIT=f"{GUESS_LIMIT}/15m") as (base, _log):
-        tokens = []
-        for browser in browsers:
-            status, _, body = browser.request("GET", f"{base}/api/csrf")
-            assert status == 200
-            tokens.append(body["csrfToken"])
-        start = threading.Barrier(GUESSERS)
-
-        def guess(n: int) -> int:
-            start.wait(timeout=10)
-            status, _, _ = browsers[n].request(
-                "POST",
-                f"{base}/api/login",
-                {"username": "target", "password": f"guess {n}"},
-                headers={"X-CSRFToken": tokens[n]},
-            )
-            return status
-
-        with ThreadPoolExecutor(GUESSERS) as pool:
-            statuses = list(pool.map(guess, range(GUESSERS)))
+        guesses = [f"guess {n}" for n in range(GUESSERS)]
+        statuses = race_logins(base, browsers, "target", guesses)
         # 401: the password was checked (and wrong); 429: refused before any hash.
         assert sorted(set(statuses)) == [401, 429], statuses
         assert statuses.count(401) == GUESS_LIMIT
         assert statuses.count(429) == GUESSERS - GUESS_LIMIT
-        status, _, body = browsers[0].request(
-            "POST",
-            f"{base}/api/login",
-            {"username": "target", "password": PASSWORD},
-            headers={"X-CSRFToken": tokens[0]},
-        )
-        assert status == 429, body
+        # And the right password is refused now, from any of them.
+        assert race_logins(base, browsers[:1], "target", [PASSWORD]) == [429]

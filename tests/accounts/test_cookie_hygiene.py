@@ -85,3 +85,35 @@ def test_past_the_limit_a_visit_gets_no_cookie_and_sign_in_still_works(alice):
     # Signing in is not a guest session: it is never held back.
     assert login(extra).status_code == 200
     assert services.list_user_sessions(alice.pk)
+
+
+@override_settings(SESSIONADMIN_NEW_SESSIONS_PER_MINUTE=2)
+def test_cart_adds_cannot_mint_guest_sessions_past_the_limit(db):
+    from decimal import Decimal
+
+    from cart.models import Product
+
+    product = Product.objects.create(name="Mug", price=Decimal("9.00"), stock=50)
+    statuses = []
+    for _ in range(4):
+        response = Client(REMOTE_ADDR="192.0.2.80").post(
+            "/api/cart/items", {"product_id": product.pk}, content_type="application/json"
+        )
+        statuses.append(response.status_code)
+    assert statuses == [200, 200, 429, 429]
+    assert queries.counts()["active"] == 2
+
+
+@override_settings(SESSION_ABSOLUTE_TIMEOUT=1)
+def test_an_absolute_deadline_passed_during_a_request_is_still_told(alice):
+    client = Client()
+    login(client)
+    time.sleep(1.1)
+    from sessionadmin.backends.redis import SessionStore
+
+    store = SessionStore(client.cookies[settings.SESSION_COOKIE_NAME].value)
+    store["late"] = True  # its save finds no time left: deleted, and the reason kept
+    store.save()
+    response = client.get("/api/profile")
+    assert response.status_code == 401
+    assert response.json()["reason"] == "absolute"

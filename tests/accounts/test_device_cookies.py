@@ -157,3 +157,13 @@ def test_the_admin_login_honours_the_trusted_device_too(users):
         assert Client(base, "198.51.100.8").admin_login("owner", PASSWORD) == 429
         assert owner.admin_login("owner", PASSWORD) == 302
         assert re.fullmatch(r"[\w:.-]+", owner.device_cookie())
+
+
+def test_successful_sign_ins_do_not_spend_the_devices_budget(users):
+    with gunicorn(workers=1, threads=4, **SERVER) as (base, _log):
+        owner = Client(base, "198.51.100.7")
+        for _ in range(5):  # more than the device's budget of 3, all successful
+            assert owner.login("owner", PASSWORD) == 200
+            assert owner.api("POST", "/api/logout")[0] == 200
+        lock_out(base)
+        assert owner.login("owner", PASSWORD) == 200

@@ -190,3 +190,27 @@ def test_tokens_have_their_own_per_user_limit(alice):
         # The browser session is not counted against the tokens, nor the reverse.
         status, _, _ = browser.request("GET", f"{base}/api/profile")
         assert status == 200
+
+
+def test_a_token_changing_the_password_stays_and_cannot_sign_in_or_out(alice):
+    with gunicorn(workers=1, threads=2) as (base, _log):
+        script = Api(base, issue(base)[1]["token"])
+        status, _ = script.call(
+            "POST", "/api/password",
+            {"old_password": PASSWORD, "new_password": "a brand new passphrase 42"},
+        )  # fmt: skip
+        assert status == 200
+        assert script.call("GET", "/api/profile")[0] == 200  # the caller's token goes on
+        for path in ("/api/login", "/api/logout"):
+            status, answer = script.call("POST", path, {"username": "alice", "password": "x"})
+            assert status == 400, answer
+        assert script.call("GET", "/api/profile")[0] == 200
+
+
+def test_issuing_a_token_takes_json_only(alice):
+    with gunicorn(workers=1, threads=2) as (base, _log):
+        status, _, answer = Browser().request(
+            "POST", f"{base}/api/tokens", None,
+            headers={"Content-Type": "text/plain"},
+        )  # fmt: skip
+        assert (status, answer["code"]) == (400, "BAD_JSON")

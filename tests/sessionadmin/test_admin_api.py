@@ -499,3 +499,9 @@ def test_stats_follow_revocations(redis, boss, alice, make_session):
         0,
         1,
     )
+
+
+@pytest.mark.parametrize("params", [{"q": "a\x00b"}, {"user": "x\x00"}, {"user": "1\x00"}])
+def test_a_nul_in_a_listing_filter_is_never_a_500(redis, boss, params):
+    response = browser(boss).get("/api/admin/sessions", params)
+    assert response.status_code in (200, 400), response.content

@@ -186,3 +186,44 @@ def test_a_limited_admin_login_never_signs_in_even_with_the_right_password(alice
         assert response.status_code == 429
         assert re.search(r"Try again in \d+ minutes?", response.content.decode())
         assert services.list_user_sessions(alice.pk) == []
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_the_admin_password_change_is_limited_too(alice):
+    # Django's admin checks the old password with its own form, through no backend.
+    client = Client()
+    client.force_login(alice)
+    new = {"new_password1": "x9 brand new phrase", "new_password2": "x9 brand new phrase"}
+    for _ in range(3):
+        response = client.post("/admin/password_change/", {"old_password": WRONG, **new})
+        assert response.status_code == 200  # the form again, with its error
+    response = client.post("/admin/password_change/", {"old_password": PASSWORD, **new})
+    assert response.status_code == 429
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+
+
+@override_settings(LOGIN_RATE_LIMIT="2/15m")
+def test_a_successful_admin_password_change_takes_its_attempt_back(alice, redis):
+    client = Client()
+    client.force_login(alice)
+    new = {"new_password1": "x9 brand new phrase", "new_password2": "x9 brand new phrase"}
+    response = client.post("/admin/password_change/", {"old_password": PASSWORD, **new})
+    assert response.status_code == 302
+    assert int(redis.get(keys.login_attempts(limits.user_bucket(alice))) or 0) == 0
+
+
+def test_async_sign_in_goes_through_the_limit(alice, redis):
+    from asgiref.sync import async_to_sync
+    from django.contrib.auth import aauthenticate
+
+    with override_settings(LOGIN_RATE_LIMIT="1/15m"):
+        assert async_to_sync(aauthenticate)(None, username="alice", password=WRONG) is None
+        # Counted, so the right password is now refused before any hash.
+        assert async_to_sync(aauthenticate)(None, username="alice", password=PASSWORD) is None
+
+
+def test_a_nul_in_a_login_name_is_a_failed_attempt_not_an_error(alice):
+    response = api_login(Client(), "ali\x00ce", WRONG)
+    assert response.status_code in (400, 401)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from sessionsite.embedded import EmbeddedRedis, redis_server_binary, socket_path_for
 
@@ -73,7 +74,12 @@ def test_command_reports_status_and_stops(server, settings, capsys):
     assert '"running": false' in capsys.readouterr().out
 
 
-def test_command_refuses_when_redis_url_is_set(settings):
+@pytest.mark.parametrize("action", ["start", "stop", "status"])
+def test_command_says_which_server_and_succeeds_when_redis_url_is_set(settings, action):
+    # `make run` and `make redis-stop` go on with the server REDIS_URL names.
     settings.EMBEDDED_REDIS_DIR = None
-    with pytest.raises(CommandError, match="REDIS_URL is set"):
-        call_command("embedded_redis", "status")
+    settings.REDIS_URL = "redis://:s3cret@127.0.0.1:6379/0"
+    out = io.StringIO()
+    call_command("embedded_redis", action, stdout=out)
+    assert "REDIS_URL is set: using redis://:***@127.0.0.1:6379/0" in out.getvalue()
+    assert "s3cret" not in out.getvalue()

@@ -15,6 +15,7 @@ local now, ttl, absms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local uid = ARGV[8]
 local exists = redis.call('EXISTS', key) == 1
 local created, requests, login, old_uid = now, 0, false, false
+local token = ARGV[18] == 't'  -- on create; an existing session says it itself (below)
 if mode == 'create' then
   if exists then return 0 end
   local from = ARGV[11]
@@ -42,8 +43,8 @@ if mode == 'create' then
   end
 else
   if not exists then return -1 end
-  local old = redis.call('HMGET', key, 'u', 'l')
-  old_uid, login = old[1], old[2]
+  local old = redis.call('HMGET', key, 'u', 'l', 'k')
+  old_uid, login, token = old[1], old[2], old[3] == 't'
   if mode == 'touch' then uid = old_uid or '' end
   if old_uid ~= uid then login = false end
 end
@@ -56,6 +57,10 @@ end
 if ttl <= 0 then
   redis.call('DEL', key)
   unindex(p, sid, old_uid or uid)
+  -- Ended at its absolute deadline during this request: the next one is told why.
+  if uid ~= '' then
+    redis.call('ZADD', p .. ':auth', now - tonumber(ARGV[16]) + frac, sid)
+  end
   return -2
 end
 if mode == 'create' then
@@ -77,7 +82,15 @@ if mode ~= 'touch' then
     end
   end
 end
-redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', agent_ref(p, ARGV[10], now, ttl))
+-- A token lives for weeks: its agent stays inline rather than in an hour's table that
+-- its long TTL would keep alive (and which would then no longer age out).
+local ua = ARGV[10]
+if not token then
+  ua = agent_ref(p, ua, now, ttl)
+elseif string.byte(ua, 1) == 1 then
+  ua = '?' .. string.sub(ua, 2)  -- never read back as a reference
+end
+redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', ua)
 if uid ~= '' then
   redis.call('HSET', key, 'u', uid, 'l', login)
 else

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from sessionsite.embedded import EmbeddedRedis
 
@@ -21,9 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, as_json: bool = False, **options) -> None:
         directory = getattr(settings, "EMBEDDED_REDIS_DIR", None)
         if directory is None:
-            raise CommandError(
-                "REDIS_URL is set, so no embedded Redis is used: manage that server yourself."
+            # `make run` and `make redis-stop` go on with the server REDIS_URL names.
+            self.stdout.write(
+                f"REDIS_URL is set: using {_redacted(settings.REDIS_URL)}; "
+                "no embedded Redis to start, stop or inspect."
             )
+            return
         server = EmbeddedRedis(directory)
         if action == "start":
             started = server.start()
@@ -52,3 +56,12 @@ class Command(BaseCommand):
             f"(append-only: {'yes' if status.aof_enabled else 'no'})\n"
             f"  keys: {status.keys}, memory: {status.used_memory_human}"
         )
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, to be printed."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
