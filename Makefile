@@ -4,10 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+WORKERS ?= 2
 # Development settings for every manage.py command of this checkout (git-ignored).
 DOTENV ?= .env
 
-.PHONY: run test bench chromium tools lint format setup redis-stop clean
+.PHONY: run serve test bench chromium tools lint format setup redis-stop clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,6 +31,15 @@ run: $(STAMP) $(DOTENV)
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## Production-like: gunicorn on 127.0.0.1:$(PORT), DEBUG off, after collectstatic and migrate.
+## Needs SECRET_KEY; HTTPS=0 to try it over plain HTTP on loopback. Reads no .env.
+serve: $(STAMP)
+	@test -n "$$SECRET_KEY" || { echo "make serve: set SECRET_KEY to a long random string (production never generates one)" >&2; exit 2; }
+	DEBUG=0 SESSIONSITE_DOTENV= $(PY) manage.py collectstatic --noinput -v 0
+	DEBUG=0 SESSIONSITE_DOTENV= $(PY) manage.py migrate --noinput
+	DEBUG=0 SESSIONSITE_DOTENV= $(PY) -m gunicorn sessionsite.wsgi --bind 127.0.0.1:$(PORT) \
+	  --workers $(WORKERS) --threads 4 --access-logfile - --no-control-socket
 
 ## Lint, then run every test (browser tests drive Debian's chromium, installed if missing).
 test: $(STAMP) tools

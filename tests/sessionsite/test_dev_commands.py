@@ -4,6 +4,7 @@ with REDIS_URL set, and manage.py without exports once `make run` wrote the .env
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,3 +106,43 @@ def test_manage_py_works_without_exports_once_make_run_wrote_the_env(tmp_path, o
         )  # fmt: skip
         assert created.returncode == 0, created.stderr
         assert "Superuser created successfully." in created.stdout
+
+
+def test_make_serve_refuses_without_a_secret_key(tmp_path):
+    result = subprocess.run(
+        ["make", "-s", "serve"], cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
+        env=clean_env(tmp_path),
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "set SECRET_KEY" in result.stderr
+
+
+def test_make_serve_runs_production_settings_with_static_files(tmp_path, own_redis):
+    port = free_port()
+    env = clean_env(tmp_path, REDIS_URL=own_redis, SECRET_KEY="s" * 50, HTTPS="0")
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        serve = subprocess.Popen(
+            ["make", "serve", f"PORT={port}"], cwd=BASE_DIR, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline, page = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and serve.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{base}/", timeout=2) as response:
+                    page = response.read().decode()
+                    break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.3)
+        assert page, log.read_text()[-3000:]
+        # DEBUG off: hashed static names from the manifest, served by WhiteNoise.
+        css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)
+        assert css, page[:2000]
+        with urllib.request.urlopen(base + css.group(1), timeout=5) as response:
+            assert response.status == 200
+            assert "max-age=315360000" in response.headers["Cache-Control"]
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(15)
