@@ -43,9 +43,8 @@ def logout(request: HttpRequest) -> HttpResponse:
 @api_view("GET")
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    current = sessions.current_session_id(request.session)
-    record = sessions.get_session(current) if current else None
-    session = sessions.serialize_sessions([record], current_id=current)[0] if record else None
+    record = sessions.current_session_record(request.session)  # read by the one LOAD
+    session = sessions.serialize_sessions([record], current_id=record.id)[0] if record else None
     return json_response({"user": services.user_dict(request.user), "session": session})
 
 

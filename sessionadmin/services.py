@@ -19,7 +19,7 @@ from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
 from sessionadmin.errors import ValidationFailed
 from sessionadmin.index import actions, queries
-from sessionadmin.index.records import SessionRecord
+from sessionadmin.index.records import SessionRecord, at
 from sessionadmin.store import keys
 from sessionadmin.timeouts import session_deadlines
 
@@ -28,6 +28,7 @@ __all__ = [
     "SessionPage",
     "SessionRecord",
     "current_session_id",
+    "current_session_record",
     "end_other_sessions_after_password_change",
     "get_session",
     "keep_alive",
@@ -61,6 +62,27 @@ class SessionPage:
 def current_session_id(session: SessionBase) -> str | None:
     """Return the public id of a request's session, or None if it has no key yet."""
     return keys.session_id(session.session_key) if session.session_key else None
+
+
+def current_session_record(session: SessionBase) -> SessionRecord | None:
+    """Return the request's own session as listings show it, from what its one LOAD read
+    (no second round trip); None for a session not stored (yet)."""
+    meta = getattr(session, "meta", None)
+    if meta is None or not session.session_key:
+        return None
+    return SessionRecord(
+        id=keys.session_id(session.session_key),
+        user_id=meta.user_id or None,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+        created_at=at(meta.created),
+        last_activity=at(meta.last_activity),
+        login_at=at(meta.login) if meta.login else None,
+        expires_at=at(meta.expires),
+        requests=meta.requests,
+        kind=meta.kind,
+        name=meta.name,
+    )
 
 
 def resolve_user_id(value: str) -> str | None:

@@ -100,7 +100,7 @@ class SessionStore(CacheSessionStore):
             self.ended_by = codec.reason_from_score(reply[1])
             return None
         _, payload, user_id, created, activity, login, requests, backend, auth_hash, *rest = reply
-        self.cached_user, self.user_generation, kind = rest
+        self.cached_user, self.user_generation, kind, ip, agent, name, ttl = rest
         if (kind == b"t") is not self.bearer:
             # A token is only ever a bearer, and a browser's key never one: a session
             # sent the other way is unknown, whatever it is.
@@ -117,6 +117,10 @@ class SessionStore(CacheSessionStore):
             login=codec.optional_int(login),
             requests=int(requests or 0),
             kind=self.kind,
+            ip=ip.decode(),
+            user_agent=agent.decode(errors="replace"),
+            name=name.decode(errors="replace"),
+            expires=now_ms() + max(int(ttl), 0),
         )
         return codec.join_auth_fields(data, user_id.decode(), backend.decode(), auth_hash)
 

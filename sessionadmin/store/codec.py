@@ -135,3 +135,7 @@ class SessionMeta:
     login: int | None
     requests: int
     kind: str = "browser"  # or "token" (sessionadmin.tokens)
+    ip: str = ""
+    user_agent: str = ""
+    name: str = ""  # a token's label
+    expires: int = 0  # when its TTL runs out

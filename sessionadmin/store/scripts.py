@@ -32,7 +32,7 @@ from redis.commands.core import Script
 
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
-    "LOAD": ("load",),
+    "LOAD": ("agent", "load"),
     "WRITE": ("unindex", "agent", "write"),
     "DELETE": ("unindex", "delete"),
     "REKEY": ("unindex", "rekey"),

@@ -112,6 +112,20 @@ def test_authenticated_read_costs_one_round_trip(signed_in, redis):
     assert int(after["n"]) == int(before["n"]) + 1  # yet the request was counted
 
 
+def test_the_profile_with_its_own_session_record_costs_one_round_trip(signed_in, redis):
+    signed_in.get("/api/profile")  # warm up: scripts loaded, the user's copy stored
+    with monitor(redis, TEST_REDIS_DB) as log:
+        response = signed_in.get("/api/profile", HTTP_USER_AGENT="Mozilla/5.0 " + "x" * 60)
+    assert response.status_code == 200
+    assert log.names() == ["EVALSHA"], log.commands  # the record came with the LOAD
+    record = response.json()["session"]
+    assert record["current"] is True
+    assert record["id"] == keys.session_id(signed_in.cookies[settings.SESSION_COOKIE_NAME].value)
+    listed = signed_in.get("/api/sessions").json()["results"][0]
+    for field in ("id", "ip", "user_agent", "created_at", "login_at", "kind", "name"):
+        assert record[field] == listed[field], field
+
+
 @override_settings(SESSION_TOUCH_INTERVAL=1)
 def test_touch_is_written_back_once_the_interval_has_passed(signed_in, redis):
     signed_in.get("/test/whoami")
