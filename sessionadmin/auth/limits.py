@@ -25,7 +25,7 @@ from django.http import HttpRequest
 
 from sessionadmin.auth import trusted
 from sessionadmin.auth.users import login_fields, normalise_login_name, user_key
-from sessionadmin.conf import get_settings
+from sessionadmin.conf import get_settings, parse_rate
 from sessionadmin.request import client_ip, ip_network
 from sessionadmin.store import keys
 from sessionadmin.store.client import run_script
@@ -80,12 +80,28 @@ def _ip_bucket(request: HttpRequest | None) -> list[str]:
     return [f"ip:{network}"] if network else []
 
 
-def _hit(buckets: list[str], op: str) -> int:
+def _hit(buckets: list[str], op: str, rate: str | None = None) -> int:
     """Run the attempt script; return 0 if counted, else the seconds until a retry."""
-    attempts, window = get_settings().login_limit
+    attempts, window = parse_rate(rate) if rate else get_settings().login_limit
     names = [keys.login_attempts(b) for b in buckets]
     allowed, wait_ms = run_script("LOGIN_ATTEMPT", names, [op, attempts, window * 1000])
     return 0 if int(allowed) else max(1, -(-int(wait_ms) // 1000))
+
+
+def _device_rate() -> str:
+    return get_settings().device_login_rate
+
+
+def _token_device(request: HttpRequest | None, account: str | None) -> str | None:
+    """A live token of the account, sent as the request's bearer, is a device of its own:
+    return its budget's bucket (it then loses nothing to an attack on the account)."""
+    session = getattr(request, "session", None)
+    meta = getattr(session, "meta", None)
+    if account is None or not getattr(request, "bearer", False) or meta is None:
+        return None
+    if f"acct:{meta.user_id}" != account:
+        return None
+    return "devb:token:" + session.session_id
 
 
 def count_attempt(
@@ -103,6 +119,10 @@ def count_attempt(
         if counted is not None:
             setattr(request, _ATTEMPT, Attempt((counted,)))
             return
+    token_device = _token_device(request, account)
+    if token_device is not None and not _hit([token_device], "hit", _device_rate()):
+        setattr(request, _ATTEMPT, Attempt((token_device,)))
+        return
     buckets = [*_ip_bucket(request), *buckets]
     wait = _hit(buckets, "hit")
     if wait:

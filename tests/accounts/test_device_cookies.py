@@ -167,3 +167,26 @@ def test_successful_sign_ins_do_not_spend_the_devices_budget(users):
             assert owner.api("POST", "/api/logout")[0] == 200
         lock_out(base)
         assert owner.login("owner", PASSWORD) == 200
+
+
+def test_a_token_counts_as_a_device_of_its_own(users):
+    with gunicorn(workers=1, threads=4, **SERVER) as (base, _log):
+        script = Browser()
+        body = {"username": "owner", "password": PASSWORD, "name": "CI runner"}
+        headers = {"X-Forwarded-For": "198.51.100.20"}
+        status, _, issued = script.request("POST", f"{base}/api/tokens", body, headers)
+        assert status == 201, issued
+        lock_out(base)
+        # Without a token, issuing another is refused like any sign-in...
+        status, _, _ = Browser().request("POST", f"{base}/api/tokens", body, headers)
+        assert status == 429
+        # ...while the holder of a live token of the account is judged on its own budget.
+        bearer = {**headers, "Authorization": f"Bearer {issued['token']}"}
+        status, _, again = script.request("POST", f"{base}/api/tokens", body, bearer)
+        assert status == 201, again
+        # A token of another account gives nothing.
+        other = {"username": "mallory", "password": PASSWORD, "name": "x"}
+        _, _, mallory = Browser().request("POST", f"{base}/api/tokens", other, headers)
+        foreign = {**headers, "Authorization": f"Bearer {mallory['token']}"}
+        status, _, _ = Browser().request("POST", f"{base}/api/tokens", body, foreign)
+        assert status == 429
