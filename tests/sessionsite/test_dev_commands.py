@@ -8,13 +8,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bench.common import wait_until_serving
 from sessionsite.embedded import EmbeddedRedis
 from tests.servers import free_port
 
@@ -40,31 +40,34 @@ def own_redis(tmp_path):
     server.stop()
 
 
-def test_make_run_with_redis_url_serves_and_starts_no_embedded_redis(tmp_path, own_redis):
+@contextmanager
+def make_target(target: str, env: dict[str, str], log: Path):
+    """Run `make <target> PORT=<free port>` in its own process group; yield its base URL
+    once it answers (bench.common's wait), and stop the whole group afterwards."""
     port = free_port()
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            ["make", target, f"PORT={port}"], cwd=BASE_DIR, env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until_serving(base, process, seconds=120), log.read_text()[-3000:]
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(15)
+
+
+def test_make_run_with_redis_url_serves_and_starts_no_embedded_redis(tmp_path, own_redis):
     env = clean_env(
         tmp_path, REDIS_URL=own_redis, DOTENV=str(tmp_path / ".env"), SECRET_KEY="k" * 50
     )
     log = tmp_path / "run.log"
-    with open(log, "w") as out:
-        run = subprocess.Popen(
-            ["make", "run", f"PORT={port}"], cwd=BASE_DIR, env=env, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline, status = time.monotonic() + 120, None
-        while time.monotonic() < deadline and run.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    status = r.status
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.3)
-        assert status == 200, log.read_text()[-3000:]
+    with make_target("run", env, log) as base:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+            assert response.status == 200
         assert "REDIS_URL is set: using unix://" in log.read_text()
-    finally:
-        os.killpg(run.pid, signal.SIGTERM)
-        run.wait(10)
 
 
 def test_make_redis_stop_with_redis_url_exits_zero(tmp_path, own_redis):
@@ -118,31 +121,13 @@ def test_make_serve_refuses_without_a_secret_key(tmp_path):
 
 
 def test_make_serve_runs_production_settings_with_static_files(tmp_path, own_redis):
-    port = free_port()
     env = clean_env(tmp_path, REDIS_URL=own_redis, SECRET_KEY="s" * 50, HTTPS="0")
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        serve = subprocess.Popen(
-            ["make", "serve", f"PORT={port}"], cwd=BASE_DIR, env=env, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline, page = time.monotonic() + 120, ""
-        while time.monotonic() < deadline and serve.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{base}/", timeout=2) as response:
-                    page = response.read().decode()
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.3)
-        assert page, log.read_text()[-3000:]
+    with make_target("serve", env, tmp_path / "serve.log") as base:
+        with urllib.request.urlopen(f"{base}/", timeout=5) as response:
+            page = response.read().decode()
         # DEBUG off: hashed static names from the manifest, served by WhiteNoise.
         css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page)
         assert css, page[:2000]
         with urllib.request.urlopen(base + css.group(1), timeout=5) as response:
             assert response.status == 200
             assert "max-age=315360000" in response.headers["Cache-Control"]
-    finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        serve.wait(15)
