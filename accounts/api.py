@@ -78,7 +78,7 @@ def revoke_my_session(request: HttpRequest, session_id: str) -> HttpResponse:
 @api_view("POST")
 @login_required
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
-    revoked = sessions.revoke_user_sessions(request.user.pk, keep=request.session)
+    revoked = sessions.revoke_user_sessions(request.user.pk, keep=request.session, by="user")
     return json_response({"revoked": revoked})
 
 
@@ -101,7 +101,7 @@ def issue_token(request: HttpRequest) -> HttpResponse:
 def end_current_token(request: HttpRequest) -> HttpResponse:
     if not getattr(request, "bearer", False):
         raise NotFound("No token in this request: send it as Authorization: Bearer <token>.")
-    sessions.revoke_session(sessions.current_session_id(request.session))
+    sessions.revoke_session(sessions.current_session_id(request.session), reason="logout")
     return HttpResponse(status=204)
 
 

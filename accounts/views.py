@@ -126,7 +126,7 @@ def revoke_session(request: HttpRequest, session_id: str) -> HttpResponse:
 @require_POST
 @login_required
 def revoke_others(request: HttpRequest) -> HttpResponse:
-    count = sessions.revoke_user_sessions(request.user.pk, keep=request.session)
+    count = sessions.revoke_user_sessions(request.user.pk, keep=request.session, by="user")
     messages.success(request, f"Signed out {count} other session{'s' if count != 1 else ''}.")
     return redirect("accounts:sessions")
 

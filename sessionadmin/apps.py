@@ -9,7 +9,7 @@ class SessionAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
         from django.db.models import signals
 
         from sessionadmin import checks  # noqa: F401 - registers the system checks
@@ -18,6 +18,7 @@ class SessionAdminConfig(AppConfig):
         # No sender: the receivers match the user model and its proxies themselves.
         uid = "sessionadmin.auth.receivers"
         user_logged_in.connect(receivers.on_login, dispatch_uid=f"{uid}.on_login")
+        user_login_failed.connect(receivers.on_login_failed, dispatch_uid=f"{uid}.failed")
         signals.pre_save.connect(receivers.before_user_change, dispatch_uid=f"{uid}.pre_save")
         signals.pre_delete.connect(receivers.before_user_change, dispatch_uid=f"{uid}.pre_delete")
         signals.post_save.connect(receivers.after_user_save, dispatch_uid=f"{uid}.post_save")

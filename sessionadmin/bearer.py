@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib.sessions.backends.base import UpdateError
 from django.http import HttpRequest, HttpResponse
 
+from sessionadmin import hijack
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.errors import (
     AuthRequired,
@@ -21,10 +22,9 @@ from sessionadmin.errors import (
     store_unavailable_response,
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
-from sessionadmin.index.actions import forget
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store import keys
-from sessionadmin.timeouts import timeout_reason, touch_if_due
+from sessionadmin.timeouts import end_timed_out, timeout_reason, touch_if_due
 
 BAD_BEARER = "The Authorization header does not hold a valid bearer token."
 UNKNOWN_TOKEN = "This token is unknown, expired or revoked."  # noqa: S105 (a message)
@@ -53,10 +53,9 @@ def bearer_request(request: HttpRequest, token: str) -> HttpResponse | None:
         session._get_session()  # the request's one round trip
         reason = timeout_reason(session)
         if reason is not None:
-            if session.meta is not None:
-                session.flush()
-            else:
-                forget([keys.session_id(token)])  # tell the reason once only
+            end_timed_out(session, keys.session_id(token), reason)
+        elif hijack.check(session):
+            return no_store(error_response(AuthRequired(UNKNOWN_TOKEN)))
     except SessionStoreUnavailable as exc:
         return store_unavailable_response(request, exc)
     if reason is not None:

@@ -52,6 +52,11 @@ class SessionAdminSettings:
     token_absolute_timeout: int  # seconds after it was issued that a token ends
     token_max_per_user: int  # tokens a user may hold (apart from browsers); 0: any number
     tokens_survive_password_change: bool  # a password change keeps the user's tokens
+    events_max: int  # entries the event log keeps (about); 0 keeps none
+    on_suspicious: str  # "flag" a possibly hijacked session, "end" it, or "off"
+    suspicious_ipv4_prefix: int  # a session leaving its IPv4 network of this size is flagged
+    suspicious_ipv6_prefix: int  # the same for IPv6
+    metrics_networks: tuple[str, ...]  # who may read /metrics without a staff session
 
     @property
     def index_grace(self) -> int:
@@ -102,6 +107,11 @@ _NAMES = {
     "SESSIONADMIN_TOKEN_ABSOLUTE_TIMEOUT",
     "SESSIONADMIN_TOKEN_MAX_PER_USER",
     "SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE",
+    "SESSIONADMIN_EVENTS_MAX",
+    "SESSION_ON_SUSPICIOUS",
+    "SESSIONADMIN_SUSPICIOUS_IPV4_PREFIX",
+    "SESSIONADMIN_SUSPICIOUS_IPV6_PREFIX",
+    "SESSIONADMIN_METRICS_NETWORKS",
 }
 
 
@@ -139,6 +149,13 @@ def get_settings() -> SessionAdminSettings:
         token_max_per_user=int(getattr(settings, "SESSIONADMIN_TOKEN_MAX_PER_USER", 10)),
         tokens_survive_password_change=bool(
             getattr(settings, "SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE", False)
+        ),
+        events_max=int(getattr(settings, "SESSIONADMIN_EVENTS_MAX", 100_000)),
+        on_suspicious=str(getattr(settings, "SESSION_ON_SUSPICIOUS", "flag")),
+        suspicious_ipv4_prefix=int(getattr(settings, "SESSIONADMIN_SUSPICIOUS_IPV4_PREFIX", 24)),
+        suspicious_ipv6_prefix=int(getattr(settings, "SESSIONADMIN_SUSPICIOUS_IPV6_PREFIX", 48)),
+        metrics_networks=tuple(
+            getattr(settings, "SESSIONADMIN_METRICS_NETWORKS", ("127.0.0.0/8", "::1/128"))
         ),
     )
 

@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.logging import STORE_DOWN_ATTR
+from sessionadmin.metrics import STORE_UNAVAILABLE
 
 logger = logging.getLogger("sessionadmin")
 
@@ -158,6 +159,8 @@ def log_store_outage(exc: BaseException) -> None:
 def store_unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
     """Answer 503: JSON on JSON paths, the project's 503.html (or a plain page) elsewhere."""
     log_store_outage(exc)
+    if not getattr(request, STORE_DOWN_ATTR, False):
+        STORE_UNAVAILABLE.inc()  # once per request, however many parts of it failed
     setattr(request, STORE_DOWN_ATTR, True)  # logged once: Django's line for it is dropped
     if is_json_request(request):
         response = error_response(StoreUnavailable())

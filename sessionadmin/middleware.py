@@ -32,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.utils.functional import SimpleLazyObject
 
+from sessionadmin import hijack
 from sessionadmin.auth import limits, trusted, usercache
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
@@ -45,11 +46,10 @@ from sessionadmin.errors import (
     store_unavailable_response,
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
-from sessionadmin.index.actions import forget
 from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store import keys
-from sessionadmin.timeouts import timeout_reason, touch_if_due
+from sessionadmin.timeouts import end_timed_out, timeout_reason, touch_if_due
 from sessionadmin.tokens import MalformedAuthorization, bearer_token
 
 _MESSAGES = {
@@ -92,11 +92,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
             session._get_session()  # the request's one round trip
             reason = timeout_reason(session)
             if reason is None:
+                hijack.check(session)  # ended: the request goes on signed out
                 return None
-            if session.meta is not None:
-                session.flush()  # deletes it with its index entries
-            else:
-                forget([keys.session_id(key)])  # tell the reason once only
+            end_timed_out(session, keys.session_id(key), reason)
         except SessionStoreUnavailable as exc:
             return store_unavailable_response(request, exc)
         if request.path == urlsplit(resolve_url(get_settings().login_url)).path:
@@ -216,7 +214,12 @@ def _load_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
         if user is not None:
             user.backend = backend
             return user
-    user = auth.get_user(request)
+    # Django flushes a session whose auth hash no longer verifies: its password changed.
+    session.end_reason = "password_changed"
+    try:
+        user = auth.get_user(request)
+    finally:
+        session.end_reason = None
     if user.is_authenticated:
         usercache.fill(session, user)
     return user

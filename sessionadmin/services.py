@@ -157,15 +157,21 @@ def get_session(session_id: str) -> SessionRecord | None:
     return found[0] if found else None
 
 
-def revoke_session(session_id: str) -> bool:
+def _why(reason: str, by: str) -> str:
+    return f"{reason}:{by}" if by else reason
+
+
+def revoke_session(session_id: str, *, by: str = "", reason: str = "revoked") -> bool:
     """End a session now, by public id; return whether it was live.
 
     Final: the session's own in-flight requests cannot write it back (their save needs
-    the key to exist, checked atomically in the write script).
+    the key to exist, checked atomically in the write script). ``by`` (staff, user,
+    command) and ``reason`` ("logout" for a token ending itself) go with its
+    ``session_ended`` signal and event.
     """
     if not keys.is_session_id(session_id):
         return False
-    return actions.delete_session(session_id)
+    return actions.delete_session(session_id, _why(reason, by))
 
 
 def revoke_own_session(user_id: Any, session_id: str) -> bool:
@@ -173,13 +179,16 @@ def revoke_own_session(user_id: Any, session_id: str) -> bool:
     record = get_session(session_id)
     if record is None or record.user_id != users.user_key(user_id):
         return False
-    return revoke_session(session_id)
+    return revoke_session(session_id, by="user")
 
 
-def revoke_user_sessions(user_id: Any, keep: SessionBase | None = None) -> int:
-    """End every session of a user, except ``keep`` (a session); return how many ended."""
+def revoke_user_sessions(user_id: Any, keep: SessionBase | None = None, *, by: str = "") -> int:
+    """End every session of a user, except ``keep`` (a session); return how many ended.
+
+    ``by`` says who: "user" (signing out their other sessions), "staff", "command".
+    """
     keep_id = current_session_id(keep) if keep is not None else None
-    return actions.revoke_user(users.user_key(user_id), keep_id)
+    return actions.revoke_user(users.user_key(user_id), keep_id, why=_why("revoked", by))
 
 
 def end_other_sessions_after_password_change(user: Any, keep: SessionBase) -> int:
@@ -188,11 +197,11 @@ def end_other_sessions_after_password_change(user: Any, keep: SessionBase) -> in
     Tokens end too, unless SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE: then they are given
     the new auth hash and go on.
     """
-    key = users.user_key(user.pk)
+    key, why = users.user_key(user.pk), "password_changed"
     if not get_settings().tokens_survive_password_change:
-        return actions.revoke_user(key, current_session_id(keep))
+        return actions.revoke_user(key, current_session_id(keep), why=why)
     actions.keep_tokens_after_password_change(key, user.get_session_auth_hash())
-    return actions.revoke_user(key, current_session_id(keep), spare_tokens=True)
+    return actions.revoke_user(key, current_session_id(keep), spare_tokens=True, why=why)
 
 
 def session_stats() -> dict[str, Any]:

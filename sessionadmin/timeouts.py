@@ -14,6 +14,7 @@ from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
 from sessionadmin.errors import log_store_outage
 from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.index.actions import forget
 from sessionadmin.index.records import at
 from sessionadmin.store.client import now_ms
 from sessionadmin.store.codec import AUTH_USER_KEY
@@ -33,6 +34,20 @@ def timeout_reason(session: SessionStore, now: int | None = None) -> str | None:
     if now - meta.last_activity >= idle * 1000:
         return "idle"
     return None
+
+
+def end_timed_out(session: SessionStore, sid: str, reason: str) -> None:
+    """End a session found past its deadline (public id ``sid``), saying why.
+
+    Still stored: deleted with its index entries. Already gone by its TTL: only its index
+    entries go, so the reason is told once only. Either way a signed-in session is
+    reported ended with ``reason`` (``signals.session_ended``), unless already reported.
+    """
+    if session.meta is not None:
+        session.end_reason = reason
+        session.flush()
+    else:
+        forget([sid])
 
 
 def touch_due(session: SessionStore, now: int | None = None) -> bool:

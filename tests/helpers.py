@@ -70,3 +70,8 @@ class StaffMember(User):
     class Meta:
         proxy = True
         app_label = "auth"
+
+
+def stored_keys(redis) -> set[bytes]:
+    """Every key in the test database but the event log (which keeps what happened)."""
+    return {k for k in redis.keys("*") if k != keys.events_log().encode()}

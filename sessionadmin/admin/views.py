@@ -132,7 +132,7 @@ def revoke_sessions(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
     if request.method == "POST" and request.POST.get("confirm") == "yes":
         revoked = 0
         for session_id in ids:
-            if services.revoke_session(session_id):
+            if services.revoke_session(session_id, by="staff"):
                 record_revocation(request.user, session_id=session_id)
                 revoked += 1
         messages.success(request, f"Revoked {revoked} session{'s' if revoked != 1 else ''}.")
@@ -154,7 +154,7 @@ def revoke_user(model_admin: admin.ModelAdmin, request: HttpRequest, user_id: st
         messages.error(request, "No such user.")
         return redirect(url(model_admin, "changelist"))
     if request.method == "POST" and request.POST.get("confirm") == "yes":
-        count = services.revoke_user_sessions(resolved)
+        count = services.revoke_user_sessions(resolved, by="staff")
         record_revocation(request.user, user_id=resolved, count=count)
         messages.success(
             request, f"Revoked {count} session{'s' if count != 1 else ''} of the user."

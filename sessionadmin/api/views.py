@@ -37,7 +37,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
 @json_view("DELETE")
 @permission_required(REVOKE_PERMISSION, json=True)
 def revoke(request: HttpRequest, session_id: str) -> HttpResponse:
-    if not services.revoke_session(session_id):
+    if not services.revoke_session(session_id, by="staff"):
         raise NotFound("No such session.")
     record_revocation(request.user, session_id=session_id)
     return HttpResponse(status=204)
@@ -50,7 +50,7 @@ def revoke_user(request: HttpRequest, user_id: str) -> HttpResponse:
     resolved = services.user_id_of(user_id)
     if resolved is None:
         raise NotFound("No such user.")
-    count = services.revoke_user_sessions(resolved)
+    count = services.revoke_user_sessions(resolved, by="staff")
     record_revocation(request.user, user_id=resolved, count=count)
     return json_response({"revoked": count})
 

@@ -32,6 +32,7 @@ from sessionadmin.store.client import run_script
 
 _ATTEMPT = "_sessionadmin_login_attempt"  # the buckets this request counted, for a refund
 _REFUSED = "_sessionadmin_login_refused"
+_ACCOUNT = "_sessionadmin_login_account"  # the account bucket a sign-in named
 
 
 class LoginLimited(PermissionDenied):
@@ -113,6 +114,8 @@ def count_attempt(
     attempt against its own budget instead (``trusted``). The attempt is remembered on
     the request, so that a sign-in that succeeds takes it back (``refund``).
     """
+    if account is not None and request is not None:
+        setattr(request, _ACCOUNT, account)
     device = trusted.presented(request)
     if account is not None and device is not None and device.account == account:
         counted = trusted.count_on_device(device, account)
@@ -145,6 +148,12 @@ def refund(request: HttpRequest | None) -> None:
 def refusal(request: HttpRequest) -> LoginLimited | None:
     """Return the refusal of this request's sign-in attempt, if the limit refused one."""
     return getattr(request, _REFUSED, None)
+
+
+def attempted_user(request: HttpRequest | None) -> str:
+    """Return the stored id of the user this request's sign-in named, "" if nobody."""
+    account = getattr(request, _ACCOUNT, "")
+    return account[len("acct:") :] if account.startswith("acct:") else ""
 
 
 def count_password_check(request: HttpRequest, user: Any) -> None:

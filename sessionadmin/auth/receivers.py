@@ -3,8 +3,10 @@
 Connected in ``SessionAdminConfig.ready()`` to Django's own signals, so they hold whatever
 view called ``login()`` and whatever code saved the user:
 
-- ``user_logged_in``: the sign-in's attempt is taken back, and the per-user session limit
-  is applied (one atomic script; racing logins cannot leave more than the limit);
+- ``user_logged_in``: the sign-in's attempt is taken back, the per-user session limit
+  is applied (one atomic script; racing logins cannot leave more than the limit), and
+  ``session_started`` is sent;
+- ``user_login_failed``: a ``login_failed`` (or ``rate_limited``) event is logged;
 - a user saved or deleted: cached copies are invalidated; a user made inactive or deleted
   loses every session once the transaction commits (a rolled-back change ends none).
 
@@ -21,12 +23,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 
+from sessionadmin import events, metrics
 from sessionadmin.auth import limits, trusted, usercache
 from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
+from sessionadmin.devices import device_label
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.index.actions import enforce_limit, revoke_user
+from sessionadmin.request import client_ip, user_agent
 
 logger = logging.getLogger("sessionadmin")
 
@@ -51,6 +56,23 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     limit = get_settings().max_per_user
     if limit > 0:
         enforce_limit(user_key(user.pk), limit, session.session_id)
+    events.started(request, session.session_id, user)
+
+
+def on_login_failed(credentials: dict, request: HttpRequest | None = None, **kwargs: Any):
+    refused = limits.refusal(request) if request is not None else None
+    (metrics.RATE_LIMITED if refused else metrics.LOGIN_FAILURES).inc()
+    ip = client_ip(request) if request is not None else ""
+    agent = user_agent(request) if request is not None else ""
+    try:
+        events.record(
+            "rate_limited" if refused else "login_failed",
+            user_id=limits.attempted_user(request),
+            ip=ip,
+            device=device_label(agent) if agent else "",
+        )
+    except SessionStoreUnavailable:
+        logger.error("could not log a failed sign-in: Redis is unavailable")
 
 
 def before_user_change(sender: Any, instance: AbstractBaseUser, **kwargs: Any) -> None:
@@ -77,7 +99,7 @@ def _end_sessions_after_commit(pk: Any, using: str | None) -> None:
 
     def end() -> None:
         try:
-            revoke_user(key)
+            revoke_user(key, why="user_deactivated")
         except SessionStoreUnavailable:
             logger.error("could not end the sessions of user %s: Redis is unavailable", key)
 

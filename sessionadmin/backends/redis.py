@@ -23,6 +23,8 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 
 from sessionadmin.conf import get_settings
+from sessionadmin.devices import device_label
+from sessionadmin.events import script_status
 from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
 from sessionadmin.store import codec, keys
@@ -51,6 +53,7 @@ class SessionStore(CacheSessionStore):
         self.kind = "browser"  # "token" for a bearer token's session (tokens.py)
         self.name = ""  # a token's label, written when it is created
         self.bearer = False  # loaded from an Authorization header, not from a cookie
+        self.end_reason: str | None = None  # why a delete() ends it (signals); else logout
 
     # --- identity -----------------------------------------------------------------------
     @property
@@ -100,7 +103,7 @@ class SessionStore(CacheSessionStore):
             self.ended_by = codec.reason_from_score(reply[1])
             return None
         _, payload, user_id, created, activity, login, requests, backend, auth_hash, *rest = reply
-        self.cached_user, self.user_generation, kind, ip, agent, name, ttl = rest
+        self.cached_user, self.user_generation, kind, ip, agent, name, ttl, flags = rest
         if (kind == b"t") is not self.bearer:
             # A token is only ever a bearer, and a browser's key never one: a session
             # sent the other way is unknown, whatever it is.
@@ -121,6 +124,7 @@ class SessionStore(CacheSessionStore):
             user_agent=agent.decode(errors="replace"),
             name=name.decode(errors="replace"),
             expires=now_ms() + max(int(ttl), 0),
+            flags=flags.decode(),
         )
         return codec.join_auth_fields(data, user_id.decode(), backend.decode(), auth_hash)
 
@@ -192,6 +196,7 @@ class SessionStore(CacheSessionStore):
         # A token's life is its own (days); a browser's also ends with Django's expiry.
         ttl = (idle if self.kind == "token" else min(idle, self.get_expiry_age())) * 1000
         sid = keys.session_id(self.session_key)
+        device = self._sign_in_device(user_id)  # first parse is slow: before the clock
         now = when or now_ms()
         dead_before = now - (conf.idle_timeout + conf.clock_slack) * 1000
         args = [
@@ -214,14 +219,23 @@ class SessionStore(CacheSessionStore):
             "1" if self.restart_login else "",
             "t" if self.kind == "token" else "",
             self.name,
+            device,
         ]
         return [keys.session_key_name(sid)], args
+
+    def _sign_in_device(self, user_id: str) -> str:
+        # The device label goes with a sign-in's event; only a write that may sign in
+        # needs it (a cached parse, but still no work for the other writes).
+        meta = self.meta
+        if user_id and (self.restart_login or meta is None or meta.user_id != user_id):
+            return device_label(self.client.user_agent)
+        return ""
 
     def _write_state(self, data: dict[str, Any] | None) -> tuple:
         return (self.session_key, self.get_expiry_age(), self.client, repr(data))
 
     def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
-        result = run_script("WRITE", *self.write_call(mode, data, when))
+        result = script_status(run_script("WRITE", *self.write_call(mode, data, when)))
         if result == 1:
             self._stored = True
             if data is not None:
@@ -265,7 +279,8 @@ class SessionStore(CacheSessionStore):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        delete_session(keys.session_id(session_key))
+        # Ended by its own request: a logout, unless the caller said why (a timeout).
+        delete_session(keys.session_id(session_key), self.end_reason or "logout")
 
     @classmethod
     def clear_expired(cls) -> None:

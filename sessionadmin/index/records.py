@@ -25,6 +25,17 @@ class SessionRecord:
     requests: int
     kind: str = "browser"  # or "token"
     name: str = ""  # a token's label
+    flags: str = ""  # hijack flags: "n" its network changed, "a" its agent (flag.lua)
+
+    @property
+    def suspicious(self) -> list[str]:
+        """What changed mid-session, as the API names it: "network", "agent"."""
+        return suspicious_changes(self.flags)
+
+
+def suspicious_changes(flags: str) -> list[str]:
+    """Return the changes a session's hijack flags stand for ("network", "agent")."""
+    return [name for code, name in (("n", "network"), ("a", "agent")) if code in flags]
 
 
 def at(ms: int) -> datetime:
@@ -34,7 +45,7 @@ def at(ms: int) -> datetime:
 
 def record_from_row(row: list, now: int) -> SessionRecord:
     """Return the record of a row shaped as records.lua returns it."""
-    sid, uid, created, activity, login, requests, ip, ua, pttl, kind, name = row
+    sid, uid, created, activity, login, requests, ip, ua, pttl, kind, name, flags = row
     activity_ms = int(activity)
     return SessionRecord(
         id=sid.decode(),
@@ -48,6 +59,7 @@ def record_from_row(row: list, now: int) -> SessionRecord:
         requests=int(requests),
         kind="token" if kind == b"t" else "browser",
         name=name.decode(errors="replace"),
+        flags=flags.decode(),
     )
 
 

@@ -8,26 +8,33 @@ Every write of a session already trims a few dead entries from the sets it touch
 from __future__ import annotations
 
 from sessionadmin.conf import get_settings
+from sessionadmin.events import script_status
 from sessionadmin.store import keys
-from sessionadmin.store.client import now_ms, redis_client, redis_errors
+from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script
+
+PRUNE_BATCH = 500
 
 
 def prune() -> int:
     """Remove index entries of ended sessions; return how many session entries went.
 
     A session's score is its last write, and its TTL at most the idle timeout from then:
-    an entry older than the idle timeout (plus a little clock slack) is dead. Entries of
-    signed-in sessions stay in ``auth`` for the grace period more, to tell a late request
-    which timeout ended its session (store.codec.reason_from_score).
+    an entry older than the idle timeout (plus a little clock slack) is dead. Signed-in
+    ones are reported ended as they go (events.lua), in batches, so no call blocks Redis
+    for long. Entries of signed-in sessions stay in ``auth`` for the grace period more,
+    to tell a late request which timeout ended its session (store.codec.reason_from_score).
     """
     conf = get_settings()
     dead_before = now_ms() - (conf.idle_timeout + conf.clock_slack) * 1000
+    removed, batch = 0, PRUNE_BATCH
+    while batch == PRUNE_BATCH:
+        batch = script_status(run_script("PRUNE", [], [keys.prefix(), dead_before, PRUNE_BATCH]))
+        removed += batch
     with redis_errors():
         pipe = redis_client().pipeline(transaction=False)
-        pipe.zremrangebyscore(keys.all_index(), "-inf", f"({dead_before}")
         pipe.zremrangebyscore(keys.users_index(), "-inf", f"({dead_before}")
         pipe.zremrangebyscore(
             keys.auth_index(), "-inf", f"({dead_before - conf.index_grace * 1000}"
         )
-        removed, *_ = pipe.execute()
-    return int(removed)
+        pipe.execute()
+    return removed

@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.metrics import STORE_ROUND_TRIP
 from sessionadmin.store.scripts import script
 
 
@@ -39,5 +40,9 @@ def redis_client() -> Redis:
 def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
     """Run one of the store's Lua scripts; a Redis outage raises SessionStoreUnavailable."""
     client = redis_client()
-    with redis_errors():
-        return script(client, name)(keys=script_keys, args=args, client=client)
+    started = time.perf_counter()
+    try:
+        with redis_errors():
+            return script(client, name)(keys=script_keys, args=args, client=client)
+    finally:
+        STORE_ROUND_TRIP.observe(time.perf_counter() - started)

@@ -139,3 +139,4 @@ class SessionMeta:
     user_agent: str = ""
     name: str = ""  # a token's label
     expires: int = 0  # when its TTL runs out
+    flags: str = ""  # hijack flags: "n" its network changed, "a" its agent (flag.lua)

@@ -96,6 +96,16 @@ def user_generation(user_id: str) -> str:
     return f"{_tag()}:g:{user_id}"
 
 
+def sign_ins() -> str:
+    """Hash: each signed-in session's sign-in, "uid\tip\tdevice" (store/lua/events.lua)."""
+    return f"{_tag()}:w"
+
+
+def events_log() -> str:
+    """Stream: the capped log of session events (sessionadmin/events.py)."""
+    return f"{_tag()}:ev"
+
+
 def prefix() -> str:
     """Return the common start of every key, which Lua scripts extend for user keys."""
     return _tag()

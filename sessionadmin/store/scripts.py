@@ -10,10 +10,11 @@ Hash fields of a session (``keys.session_key_name``): ``d`` payload (JSON, absen
 empty), ``u`` user id, ``b`` auth backend (a digest of its path), ``h`` session auth hash
 (32 raw bytes), ``x`` cached user (``auth.usercache``), all four absent when anonymous;
 ``c`` created, ``a`` last activity, ``l`` login time (all ms since the epoch), ``n``
-request count, ``ip``, ``ua`` (or a reference into the ``:ua`` table, see agent.lua), and
-``i:<namespace>:<item>`` item counts (``sessionadmin.items``). Every value is kept under
-64 bytes where it can be, so Redis stores the hash as a compact listpack (about 250
-bytes) instead of a hash table (about 1,000).
+request count, ``ip``, ``ua`` (or a reference into the ``:ua`` table, see agent.lua),
+``f`` hijack flags (flag.lua), and ``i:<namespace>:<item>`` item counts
+(``sessionadmin.items``). Every value is kept under 64 bytes where it can be, so Redis
+stores the hash as a compact listpack (about 250 bytes) instead of a hash table (about
+1,000).
 
 Index scores (ms) are when the session would end, less the idle timeout: the last activity
 while the idle timeout binds, earlier once the absolute deadline comes first, so an entry
@@ -30,13 +31,15 @@ from importlib import resources
 from redis import Redis
 from redis.commands.core import Script
 
+from sessionadmin.conf import get_settings
+
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
     "LOAD": ("agent", "load"),
-    "WRITE": ("unindex", "agent", "write"),
-    "DELETE": ("unindex", "delete"),
+    "WRITE": ("events", "unindex", "agent", "write"),
+    "DELETE": ("events", "unindex", "delete"),
     "REKEY": ("unindex", "rekey"),
-    "FORGET": ("forget",),
+    "FORGET": ("events", "forget"),
     "USER_FILL": ("user_fill",),
     "USER_FORGET": ("user_forget",),
     "ITEMS": ("items",),
@@ -44,19 +47,29 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "USER_PAGE": ("agent", "records", "user_page"),
     "GET": ("agent", "records", "get"),
     "SEARCH": ("agent", "search"),
-    "REVOKE_USER": ("unindex", "revoke_user"),
-    "ENFORCE_LIMIT": ("unindex", "enforce_limit"),
+    "REVOKE_USER": ("events", "unindex", "revoke_user"),
+    "ENFORCE_LIMIT": ("events", "unindex", "enforce_limit"),
+    "FLAG": ("events", "flag"),
+    "PRUNE": ("events", "prune"),
     "LOGIN_ATTEMPT": ("login_attempt",),
     "DEVICE_ATTEMPT": ("device_attempt",),
     "REHASH_TOKENS": ("rehash_tokens",),
 }
 
 
-@cache
 def source(name: str) -> str:
     """Return the Lua source of script ``name`` (LOAD, WRITE, PAGE...)."""
+    return _source(name, get_settings().events_max)
+
+
+@cache
+def _source(name: str, events_max: int) -> str:
     folder = resources.files("sessionadmin.store") / "lua"
-    return "\n".join((folder / f"{part}.lua").read_text() for part in _PARTS[name])
+    parts = [(folder / f"{part}.lua").read_text() for part in _PARTS[name]]
+    if "events" in _PARTS[name]:
+        # The log's cap is part of the source: every script that logs has it at hand.
+        parts.insert(0, f"local EVENTS_MAX = {int(events_max)}")
+    return "\n".join(parts)
 
 
 _registered: dict[str, Script] = {}
@@ -64,7 +77,8 @@ _registered: dict[str, Script] = {}
 
 def script(client: Redis, name: str) -> Script:
     """Return the registered script ``name``, to call with ``client=``."""
+    text = source(name)
     found = _registered.get(name)
-    if found is None:
-        found = _registered[name] = Script(client, source(name))
+    if found is None or found.script != text:
+        found = _registered[name] = Script(client, text)
     return found

@@ -12,6 +12,7 @@ from sessionadmin import services
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.index import queries as index
 from sessionadmin.store import keys
+from tests.helpers import stored_keys
 
 
 def members(redis, key: str) -> set[str]:
@@ -76,7 +77,7 @@ def test_delete_removes_every_index_entry(redis, make_session, make_user):
     for key in (keys.all_index(), keys.auth_index(), keys.users_index()):
         assert members(redis, key) == set()
     assert not redis.exists(keys.user_index(str(user.pk)))
-    assert redis.dbsize() == 0
+    assert stored_keys(redis) == set()
 
 
 @override_settings(SESSION_IDLE_TIMEOUT=1, SESSION_TOUCH_INTERVAL=0)
@@ -129,7 +130,7 @@ def test_revoke_while_a_request_is_in_flight_is_final(redis, make_session, make_
     with pytest.raises(UpdateError):
         in_flight.save()
     assert not in_flight.touch()
-    assert redis.dbsize() == 0  # neither the session nor an index entry came back
+    assert stored_keys(redis) == set()  # neither the session nor an index entry came back
 
 
 def test_revoke_user_sessions_keeps_the_given_session(redis, make_session, make_user):

@@ -99,13 +99,13 @@ class Command(BaseCommand):
             bad = [i for i in ids if not keys.is_session_id(i)]
             if bad:
                 raise CommandError(f"not a session id: {', '.join(bad)}")
-            ended = [i for i in ids if services.revoke_session(i)]
+            ended = [i for i in ids if services.revoke_session(i, by="command")]
             for session_id in ended:
                 audit.warning("manage.py sessions revoke: session %s ended", session_id)
             revoked, missing = len(ended), len(ids) - len(ended)
         elif user:
             user_id = self._user(user)
-            revoked, missing = services.revoke_user_sessions(user_id), 0
+            revoked, missing = services.revoke_user_sessions(user_id, by="command"), 0
             audit.warning(
                 "manage.py sessions revoke: %d session(s) of user %s ended", revoked, user_id
             )
@@ -149,7 +149,7 @@ class Command(BaseCommand):
                 bar.update(scanned)
         ended: list[str] = []
         for session_id in tqdm(ids, desc="revoking", disable=len(ids) < 5000, file=self.stderr):
-            if services.revoke_session(session_id):
+            if services.revoke_session(session_id, by="command"):
                 ended.append(session_id)
         for start in range(0, len(ended), 100):  # every id, a hundred a line
             batch = ended[start : start + 100]

@@ -1,11 +1,15 @@
 -- No KEYS (every key shares the prefix's slot). ARGV: prefix, ids... Removes index entries
 -- of sessions whose hash is gone (their uid is unknown by then; per-user sets are pruned
--- by score and on read). Returns how many were removed.
+-- by score and on read), reporting each signed-in one as ended by its timeout.
+-- Returns {how many were removed, ENDED...}.
 local p, removed = ARGV[1], 0
 for i = 2, #ARGV do
-  if redis.call('EXISTS', p .. ':s:' .. ARGV[i]) == 0 then
-    removed = removed + redis.call('ZREM', p .. ':all', ARGV[i])
-    redis.call('ZREM', p .. ':auth', ARGV[i])
+  local sid = ARGV[i]
+  if redis.call('EXISTS', p .. ':s:' .. sid) == 0 then
+    expired(p, sid, redis.call('ZSCORE', p .. ':auth', sid)
+                    or redis.call('ZSCORE', p .. ':all', sid))
+    removed = removed + redis.call('ZREM', p .. ':all', sid)
+    redis.call('ZREM', p .. ':auth', sid)
   end
 end
-return removed
+return {removed, unpack(ENDED)}

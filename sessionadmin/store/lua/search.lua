@@ -30,9 +30,9 @@ for _, sid in ipairs(ids) do
       or string.find(string.lower(m[3]), needle, 1, true) ~= nil
   end
   if ok then
-    local v = redis.call('HMGET', k, 'c', 'a', 'l', 'n', 'nm')
+    local v = redis.call('HMGET', k, 'c', 'a', 'l', 'n', 'nm', 'f')
     out[#out + 1] = {sid, uid, v[1] or '', v[2] or '', v[3] or '', v[4] or '0', m[2],
-                     m[3], redis.call('PTTL', k), m[4] or '', v[5] or ''}
+                     m[3], redis.call('PTTL', k), m[4] or '', v[5] or '', v[6] or ''}
   end
 end
 return out

@@ -6,10 +6,12 @@
 -- dead), 15 trim ``auth`` before (ms: later, as its entries tell a late request why its
 -- session ended), 16 idle timeout (ms), 17 '1' when a sign-in starts a new login (and
 -- with it a new absolute deadline), even of the user already signed in; on create,
--- 18 kind ('t' a token session, '' a browser's), 19 its name ('' none).
--- Returns 1 written, 0 create refused (key exists), -1 update (or a create carrying a
--- session over, cycle_key) refused because the session is gone,
--- -2 nothing written because the session has no time left (it is deleted).
+-- 18 kind ('t' a token session, '' a browser's), 19 its name ('' none); 20 the client's
+-- device label, kept with a sign-in's event (events.lua).
+-- Returns {status, ENDED...}: status 1 written, 0 create refused (key exists), -1 update
+-- (or a create carrying a session over, cycle_key) refused because the session is gone,
+-- -2 nothing written because the session has no time left (it is deleted); ENDED lists
+-- the signed-in sessions found ended (events.lua), reported by the caller.
 local key, mode, sid, p = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local now, ttl, absms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local uid = ARGV[8]
@@ -17,16 +19,16 @@ local exists = redis.call('EXISTS', key) == 1
 local created, requests, login, old_uid = now, 0, false, false
 local token = ARGV[18] == 't'  -- on create; an existing session says it itself (below)
 if mode == 'create' then
-  if exists then return 0 end
+  if exists then return {0} end
   local from = ARGV[11]
   if from ~= '' then
     -- cycle_key: the new key inherits the session's history, and the old key dies in the
     -- same step, so there is no moment when both (or neither) are valid.
     local fk = p .. ':s:' .. from
-    local old = redis.call('HMGET', fk, 'c', 'n', 'u', 'l')
+    local old = redis.call('HMGET', fk, 'c', 'n', 'u', 'l', 'f')
     -- The session ended (revoked, signed out, timed out) after the request loaded it:
     -- never bring it back under a new key, with a fresh deadline.
-    if not old[1] then return -1 end
+    if not old[1] then return {-1} end
     if old[1] then
       created, requests = tonumber(old[1]), tonumber(old[2] or 0)
       old_uid, login = old[3], old[4]
@@ -35,20 +37,34 @@ if mode == 'create' then
       for i = 1, #all, 2 do
         if string.sub(all[i], 1, 2) == 'i:' then redis.call('HSET', key, all[i], all[i + 1]) end
       end
+      if old[5] then redis.call('HSET', key, 'f', old[5]) end
       redis.call('DEL', fk)
+      -- Its sign-in record moves with it; a session no longer of that user ended.
+      if old[3] and old[3] == uid then
+        local w = redis.call('HGET', p .. ':w', from)
+        if w then
+          redis.call('HDEL', p .. ':w', from)
+          redis.call('HSET', p .. ':w', sid, w)
+        end
+      elseif old[3] then
+        ended(p, from, 'logout')
+      end
     end
     unindex(p, from, old_uid)
     old_uid = false
     if login and old[3] ~= uid then login = false end
   end
 else
-  if not exists then return -1 end
+  if not exists then return {-1} end
   local old = redis.call('HMGET', key, 'u', 'l', 'k')
   old_uid, login, token = old[1], old[2], old[3] == 't'
   if mode == 'touch' then uid = old_uid or '' end
   if old_uid ~= uid then login = false end
 end
-if uid ~= '' and (not login or ARGV[17] == '1') then login = now end
+-- Signed out, or another user signed in, without a flush: the old sign-in ended.
+if old_uid and old_uid ~= '' and old_uid ~= uid then ended(p, sid, 'logout') end
+local new_login = uid ~= '' and (not login or ARGV[17] == '1')
+if new_login then login = now end
 local frac = 0
 if uid ~= '' then
   local left = tonumber(login) + absms - now
@@ -61,7 +77,8 @@ if ttl <= 0 then
   if uid ~= '' then
     redis.call('ZADD', p .. ':auth', now - tonumber(ARGV[16]) + frac, sid)
   end
-  return -2
+  ended(p, sid, 'absolute')
+  return {-2, unpack(ENDED)}
 end
 if mode == 'create' then
   redis.call('HSET', key, 'c', created, 'n', requests)
@@ -91,6 +108,10 @@ elseif string.byte(ua, 1) == 1 then
   ua = '?' .. string.sub(ua, 2)  -- never read back as a reference
 end
 redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', ua)
+if new_login then
+  redis.call('HSET', p .. ':w', sid, uid .. '\t' .. ARGV[9] .. '\t' .. ARGV[20])
+  event(p, 'login', '', sid, uid, ARGV[9], ARGV[20])
+end
 if uid ~= '' then
   redis.call('HSET', key, 'u', uid, 'l', login)
 else
@@ -118,14 +139,23 @@ else
 end
 -- Every write removes a few dead entries from the sets it touched, oldest first, so the
 -- index stays at its live size with no scheduled job (bounded work per write).
-local function trim(set, before)
-  local dead = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. before, 'LIMIT', 0, 25)
-  if #dead > 0 then redis.call('ZREM', set, unpack(dead)) end
+-- The signed-in ones found in ``all`` are reported as ended by their timeout: how a
+-- session that no request ever saw again is found, with no scheduled job.
+local function trim(set, before, report)
+  local dead = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. before, 'WITHSCORES',
+                          'LIMIT', 0, 25)
+  if #dead == 0 then return end
+  local ids = {}
+  for i = 1, #dead, 2 do
+    ids[#ids + 1] = dead[i]
+    if report then expired(p, dead[i], dead[i + 1]) end
+  end
+  redis.call('ZREM', set, unpack(ids))
 end
-trim(p .. ':all', ARGV[14])
+trim(p .. ':all', ARGV[14], true)
 trim(p .. ':auth', ARGV[15])
 if uid ~= '' then
   trim(p .. ':users', ARGV[14])
   trim(p .. ':u:' .. uid, ARGV[14])
 end
-return 1
+return {1, unpack(ENDED)}

@@ -1,0 +1,150 @@
+"""Session events: what the scripts report, what the app records, and the log's reading.
+
+The log is a capped Redis stream (``keys.events_log()``, ``XADD MAXLEN ~``
+SESSIONADMIN_EVENTS_MAX). Sign-ins and endings are added by the very script that signs in
+or ends the session (store/lua/events.lua), so each is logged exactly once, atomically
+with the change; failed and rate-limited sign-ins and hijack flags are added here. An
+entry's stream id is its time (ms) and the cursor of the log's pages. Entries name
+sessions by public id only: never a key, a password or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sessionadmin import metrics, signals
+from sessionadmin.auth.users import pk_from_key
+from sessionadmin.conf import get_settings
+from sessionadmin.index.records import at
+from sessionadmin.store import keys
+from sessionadmin.store.client import redis_client, redis_errors
+
+logger = logging.getLogger("sessionadmin")
+
+EVENT_KINDS = ("login", "logout", "ended", "login_failed", "rate_limited", "suspicious")
+CURSOR = re.compile(r"^\d{1,15}-\d{1,12}$")
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str  # the stream id: "<ms>-<seq>", also the cursor
+    at: datetime
+    event: str
+    reason: str
+    session_id: str
+    user_id: str  # the stored user id ("" none)
+    ip: str
+    device: str
+    by: str  # who revoked a session: staff, user, command, suspicious ("" otherwise)
+
+
+def report_ended(triples: list[Any]) -> None:
+    """Send ``session_ended`` and count each (sid, uid, why) a script reported ended."""
+    for i in range(0, len(triples) - 2, 3):
+        sid, uid, why = (_text(v) for v in triples[i : i + 3])
+        reason, _, by = why.partition(":")
+        metrics.session_ended(reason, by)
+        _send(signals.session_ended, session_id=sid, user=pk_from_key(uid), reason=reason)
+
+
+def script_status(reply: list[Any]) -> int:
+    """Return the status of a script that may end sessions, reporting those it ended."""
+    status, *ended = reply
+    if ended:
+        report_ended(ended)
+    return int(status)
+
+
+def started(request: Any, session_id: str, user: Any) -> None:
+    """A user signed in (the script of the write logged it): count it, send the signal."""
+    metrics.LOGINS.inc()
+    _send(signals.session_started, request=request, session_id=session_id, user=user.pk)
+
+
+def _send(signal: Any, **kwargs: Any) -> None:
+    # A receiver's failure must not fail the request that happened to find the event.
+    for receiver, result in signal.send_robust(sender=None, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("session signal receiver %r failed", receiver, exc_info=result)
+
+
+def record(
+    event: str, *, reason: str = "", session_id: str = "", user_id: str = "", ip: str = "",
+    device: str = "",
+) -> None:  # fmt: skip
+    """Add one event to the log (raises SessionStoreUnavailable)."""
+    cap = get_settings().events_max
+    if cap <= 0:
+        return
+    fields = {"e": event, "r": reason, "s": session_id, "u": user_id, "ip": ip, "d": device}
+    with redis_errors():
+        redis_client().xadd(keys.events_log(), fields, maxlen=cap, approximate=True)
+
+
+def matches(entry: Event, user_id: str | None, kind: str) -> bool:
+    """Whether an event passes the filters: its user, and its kind or ending reason."""
+    if user_id is not None and entry.user_id != user_id:
+        return False
+    return not kind or kind in (entry.event, entry.reason)
+
+
+def recent(
+    *, user_id: str | None = None, kind: str = "", cursor: str = "", since_ms: int = 0,
+    limit: int = 50, budget: int = 5000,
+) -> tuple[list[Event], str | None]:  # fmt: skip
+    """Return events newest first, after ``cursor``, and the cursor of the next page.
+
+    Filters are applied while reading at most ``budget`` entries, so no call walks the
+    whole log: a page may hold fewer than ``limit`` events and still have a next cursor.
+    """
+    client = redis_client()
+    upper = f"({cursor}" if cursor else "+"
+    lower = str(since_ms) if since_ms else "-"
+    found: list[Event] = []
+    examined = 0
+    while examined < budget:
+        count = min(_BATCH, budget - examined)
+        with redis_errors():
+            batch = client.xrevrange(keys.events_log(), max=upper, min=lower, count=count)
+        for raw_id, fields in batch:
+            examined += 1
+            entry = _event(raw_id, fields)
+            upper = f"({entry.id}"
+            if matches(entry, user_id, kind):
+                found.append(entry)
+                if len(found) >= limit:
+                    return found, entry.id
+        if len(batch) < count:
+            return found, None  # the start of the log (or of ``since``)
+    return found, upper[1:]
+
+
+def log_length() -> int:
+    """Return how many events the log holds now."""
+    with redis_errors():
+        return int(redis_client().xlen(keys.events_log()))
+
+
+def _event(raw_id: bytes | str, fields: dict) -> Event:
+    entry_id = _text(raw_id)
+    values = {_text(k): _text(v) for k, v in fields.items()}
+    return Event(
+        id=entry_id,
+        at=at(int(entry_id.split("-", 1)[0])),
+        event=values.get("e", ""),
+        reason=values.get("r", ""),
+        session_id=values.get("s", ""),
+        user_id=values.get("u", ""),
+        ip=values.get("ip", ""),
+        device=values.get("d", ""),
+        by=values.get("b", ""),
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,41 @@
+-- Session events, shared by the scripts that start, flag or end sessions. ``:w`` holds
+-- each signed-in session's sign-in ("uid\tip\tdevice", written at sign-in); ``:ev`` is the
+-- capped event log (XADD MAXLEN ~ EVENTS_MAX, which scripts.py sets; 0 keeps no log).
+-- A signed-in session ends exactly once: the script that removes its ``:w`` entry
+-- records the event and returns it in ENDED (sid, uid, reason triples), from which the
+-- app sends its signals and counts its metrics (sessionadmin/events.py).
+local ENDED = {}
+local function event(p, kind, reason, sid, uid, ip, device, by)
+  if EVENTS_MAX <= 0 then return end
+  redis.call('XADD', p .. ':ev', 'MAXLEN', '~', EVENTS_MAX, '*', 'e', kind, 'r', reason,
+             's', sid, 'u', uid, 'ip', ip, 'd', device, 'b', by or '')
+end
+-- ``why`` is a reason, optionally with who acted: 'revoked:staff'.
+local function ended(p, sid, why)
+  local w = redis.call('HGET', p .. ':w', sid)
+  if not w then return end
+  redis.call('HDEL', p .. ':w', sid)
+  local uid, ip, device = string.match(w, '^([^\t]*)\t([^\t]*)\t(.*)$')
+  local reason, by = string.match(why, '^([^:]+):?(.*)$')
+  local kind = 'ended'
+  if reason == 'logout' then kind = 'logout' end
+  event(p, kind, reason, sid, uid or w, ip or '', device or '', by)
+  ENDED[#ENDED + 1] = sid
+  ENDED[#ENDED + 1] = uid or w
+  ENDED[#ENDED + 1] = why
+end
+-- Gone by its TTL: the index score's fraction says which deadline ended it (write.lua).
+local function expired(p, sid, score)
+  local reason = 'idle'
+  if score and tonumber(score) % 1 >= 0.25 then reason = 'absolute' end
+  ended(p, sid, reason)
+end
+-- A session whose hash a script just deleted (``deleted``) ended for ``why``; one whose
+-- hash was already gone ended by its TTL.
+local function gone(p, sid, deleted, why)
+  if deleted then
+    ended(p, sid, why)
+  else
+    expired(p, sid, redis.call('ZSCORE', p .. ':all', sid))
+  end
+end
