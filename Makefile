@@ -38,7 +38,10 @@ serve: $(STAMP)
 	@test -n "$$SECRET_KEY" || { echo "make serve: set SECRET_KEY to a long random string (production never generates one)" >&2; exit 2; }
 	DEBUG=0 SESSIONSITE_DOTENV= $(PY) manage.py collectstatic --noinput -v 0
 	DEBUG=0 SESSIONSITE_DOTENV= $(PY) manage.py migrate --noinput
-	DEBUG=0 SESSIONSITE_DOTENV= $(PY) -m gunicorn sessionsite.wsgi --bind 127.0.0.1:$(PORT) \
+	@# The workers keep their metrics in files here, added up by /metrics (empty at start).
+	rm -rf $(CURDIR)/var/prometheus && mkdir -p $(CURDIR)/var/prometheus
+	DEBUG=0 SESSIONSITE_DOTENV= PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus \
+	  $(PY) -m gunicorn sessionsite.wsgi --bind 127.0.0.1:$(PORT) \
 	  --workers $(WORKERS) --threads 4 --access-logfile - --no-control-socket
 
 ## Lint, then run every test (browser tests drive Debian's chromium, installed if missing).

@@ -6,6 +6,7 @@ test can make each one fire.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -63,6 +64,17 @@ E008 = Error(
     "one of s, m, h, d.",
     id="sessionadmin.E008",
 )
+E009 = Error(
+    "SESSION_ON_SUSPICIOUS must be 'flag', 'end' or 'off'.",
+    hint="'flag' marks a session whose network or browser changed mid-session, 'end' "
+    "also signs it out, 'off' checks nothing.",
+    id="sessionadmin.E009",
+)
+E010 = Error(
+    "SESSIONADMIN_METRICS_NETWORKS holds something that is not an IP network.",
+    hint="List networks such as '127.0.0.0/8' or '10.0.0.0/8'.",
+    id="sessionadmin.E010",
+)
 W001 = Warning(
     "SESSION_TOUCH_INTERVAL is not shorter than SESSION_IDLE_TIMEOUT.",
     hint="Active sessions would expire between touches; keep it well below the timeout.",
@@ -98,6 +110,20 @@ def check_session_store(app_configs: Any = None, **kwargs: Any) -> list:
         problems.append(W002)
     if conf.touch_interval >= conf.idle_timeout:
         problems.append(W001)
+    return problems
+
+
+@register()
+def check_events(app_configs: Any = None, **kwargs: Any) -> list:
+    conf = get_settings()
+    problems = []
+    if conf.on_suspicious not in ("flag", "end", "off"):
+        problems.append(E009)
+    try:
+        for network in conf.metrics_networks:
+            ipaddress.ip_network(network, strict=False)
+    except (ValueError, TypeError):
+        problems.append(E010)
     return problems
 
 

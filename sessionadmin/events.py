@@ -12,20 +12,31 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sessionadmin import metrics, signals
-from sessionadmin.auth.users import pk_from_key
+from sessionadmin.auth.users import (
+    json_user_id,
+    pk_from_key,
+    resolve_user,
+    user_key,
+    usernames,
+)
 from sessionadmin.conf import get_settings
+from sessionadmin.errors import ValidationFailed
 from sessionadmin.index.records import at
+from sessionadmin.signals import ENDED_REASONS
 from sessionadmin.store import keys
-from sessionadmin.store.client import redis_client, redis_errors
+from sessionadmin.store.client import now_ms, redis_client, redis_errors
 
 logger = logging.getLogger("sessionadmin")
 
 EVENT_KINDS = ("login", "logout", "ended", "login_failed", "rate_limited", "suspicious")
+# A filter's kind: an event, or the reason of an ending (every "idle" expiry, say).
+KINDS = EVENT_KINDS + tuple(r for r in ENDED_REASONS if r not in EVENT_KINDS)
 CURSOR = re.compile(r"^\d{1,15}-\d{1,12}$")
 _BATCH = 500
 
@@ -148,3 +159,77 @@ def _event(raw_id: bytes | str, fields: dict) -> Event:
 
 def _text(value: bytes | str) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+SINCE = re.compile(r"^(\d{1,9})([smhd])$")
+MAX_PAGE = 200
+
+
+def parse_since(value: str) -> int:
+    """Return the start (ms) of a span back from now ("10m", "2h", "1d"); ValueError."""
+    match = SINCE.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a span like 10m, 2h or 1d")
+    seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return max(now_ms() - seconds * 1000, 1)
+
+
+def parse_filters(params: Mapping[str, str]) -> dict[str, Any]:
+    """Return recent() arguments from query parameters; raise ValidationFailed."""
+    fields: dict[str, list[str]] = {}
+    user_id = None
+    user = params.get("user", "").strip()
+    if user:
+        user_id = event_user_id(user)
+        if user_id is None:
+            fields["user"] = ["No such user."]
+    kind = params.get("kind", "").strip()
+    if kind and kind not in KINDS:
+        fields["kind"] = [f"Must be one of: {', '.join(KINDS)}."]
+    cursor = params.get("cursor", "").strip()
+    if cursor and not CURSOR.match(cursor):
+        fields["cursor"] = ["Not a cursor from a previous page."]
+    since_ms = 0
+    if params.get("since"):
+        try:
+            since_ms = parse_since(params["since"])
+        except ValueError:
+            fields["since"] = ["Must be a span like 10m, 2h or 1d."]
+    size = params.get("page_size", "50")
+    if not (size.isascii() and size.isdigit() and 1 <= int(size) <= MAX_PAGE):
+        fields["page_size"] = [f"Must be a whole number from 1 to {MAX_PAGE}."]
+    if fields:
+        raise ValidationFailed(fields=fields)
+    return {"user_id": user_id, "kind": kind, "cursor": cursor, "since_ms": since_ms,
+            "limit": int(size)}  # fmt: skip
+
+
+def event_user_id(value: str) -> str | None:
+    """Return the stored id of a user named by id or username, also of a deleted user
+    (whose events stay in the log) when ``value`` is an id; None if it names nobody."""
+    found = resolve_user(value)
+    if found is not None:
+        return found
+    pk = pk_from_key(value)
+    return user_key(pk) if pk is not None else None
+
+
+def serialize(found: list[Event]) -> list[dict[str, Any]]:
+    """Return API.md's event objects; usernames are read in one query."""
+    names = usernames({e.user_id for e in found if e.user_id})
+    return [
+        {
+            "at": e.at.isoformat(),
+            "event": e.event,
+            "reason": e.reason or None,
+            "session_id": e.session_id or None,
+            "user": {"id": json_user_id(e.user_id), "username": names.get(e.user_id)}
+            if e.user_id
+            else None,
+            "ip": e.ip or None,
+            "device": e.device or None,
+            "by": e.by or None,
+            "cursor": e.id,
+        }
+        for e in found
+    ]

@@ -31,12 +31,17 @@ def changes(session: SessionStore) -> list[str]:
     if meta is None:
         return []
     found = []
-    if client.ip != meta.ip and network(client.ip) != network(meta.ip):
+    if client.ip != meta.ip and networks_differ(network(client.ip), network(meta.ip)):
         found.append("network")
     agent = client.user_agent[:MAX_USER_AGENT]
     if agent != meta.user_agent and families_differ(family(agent), family(meta.user_agent)):
         found.append("agent")
     return found
+
+
+def networks_differ(one: str, other: str) -> bool:
+    """Whether two networks differ; an address not known (none recorded) is no evidence."""
+    return bool(one and other and one != other)
 
 
 def families_differ(one: tuple[str, str], other: tuple[str, str]) -> bool:

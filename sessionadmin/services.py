@@ -82,6 +82,7 @@ def current_session_record(session: SessionBase) -> SessionRecord | None:
         requests=meta.requests,
         kind=meta.kind,
         name=meta.name,
+        flags=meta.flags,
     )
 
 
@@ -262,6 +263,7 @@ def session_to_dict(
         "requests": record.requests,
         "kind": record.kind,
         "name": record.name or None,
+        "suspicious": record.suspicious,
     }
 
 

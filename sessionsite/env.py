@@ -77,6 +77,13 @@ def string_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
+def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = raw(name) or default
+    if value not in choices:
+        fail(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 _RATE = re.compile(r"^(\d+)/(\d*)([smhd])$")
 
 

@@ -167,6 +167,10 @@ SESSIONADMIN_TOKEN_IDLE_TIMEOUT = env.integer("TOKEN_IDLE_TIMEOUT", 30 * 86400, 
 SESSIONADMIN_TOKEN_ABSOLUTE_TIMEOUT = env.integer("TOKEN_ABSOLUTE_TIMEOUT", 90 * 86400, minimum=1)
 SESSIONADMIN_TOKEN_MAX_PER_USER = env.integer("TOKEN_MAX_PER_USER", 10, minimum=0)
 SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE = env.boolean("TOKENS_SURVIVE_PASSWORD_CHANGE", False)
+# Session events (sessionadmin.events), hijack flags (sessionadmin.hijack), /metrics.
+SESSIONADMIN_EVENTS_MAX = env.integer("SESSION_EVENTS_MAX", 100_000, minimum=0)
+SESSION_ON_SUSPICIOUS = env.choice("SESSION_ON_SUSPICIOUS", "flag", ("flag", "end", "off"))
+SESSIONADMIN_METRICS_NETWORKS = env.string_list("METRICS_NETWORKS", ["127.0.0.0/8", "::1/128"])
 # Where sessionadmin answers in JSON (timeouts, outages, refused sign-ins) instead of pages.
 SESSIONADMIN_JSON_PATHS = ("/api/", "/healthz")
 

@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from sessionadmin.exporter import metrics_view
 from sessionsite import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("session/clear/", views.clear_session, name="clear-session"),
     path("healthz", api.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/csrf", api.csrf, name="api-csrf"),
     path("api/session", api.session, name="api-session"),
     path("api/session/keepalive", api.keepalive, name="api-keepalive"),

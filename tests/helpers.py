@@ -25,6 +25,7 @@ SESSION_KEYS = {
     "requests",
     "kind",  # "browser" or "token" (API.md, "Token sessions")
     "name",
+    "suspicious",  # what changed mid-session: "network", "agent" (hijack flags)
 }
 
 

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_http_methods
 
-from sessionadmin.admin import views
+from sessionadmin.admin import events, views
 from sessionadmin.models import ActiveSession
 
 
@@ -39,6 +39,12 @@ class ActiveSessionAdmin(admin.ModelAdmin):
         return [
             path("", page(bind(views.dashboard)), name=f"{name}_changelist"),
             path("revoke/", page(both(bind(views.revoke_sessions))), name=f"{name}_revoke"),
+            path("events/", page(bind(events.recent_events)), name=f"{name}_events"),
+            path(
+                "events/log/<int:entry_id>/",
+                page(bind(events.log_entry)),
+                name=f"{name}_log_entry",
+            ),
             path(
                 "user/<str:user_id>/revoke/",
                 page(both(bind(views.revoke_user))),

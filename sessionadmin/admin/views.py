@@ -37,13 +37,13 @@ def url(model_admin: admin.ModelAdmin, name: str, *args: Any) -> str:
     return reverse(f"{site}:{opts.app_label}_{opts.model_name}_{name}", args=args)
 
 
-def _require(request: HttpRequest, permission: str) -> None:
+def require_permission(request: HttpRequest, permission: str) -> None:
     # admin_view() already let only active staff in; each page needs its own permission.
     if not request.user.has_perm(permission):
         raise PermissionDenied
 
 
-def _context(model_admin: admin.ModelAdmin, request: HttpRequest, title: str, **extra) -> dict:
+def page_context(model_admin: admin.ModelAdmin, request: HttpRequest, title: str, **extra) -> dict:
     return {
         **model_admin.admin_site.each_context(request),
         "title": title,
@@ -51,6 +51,7 @@ def _context(model_admin: admin.ModelAdmin, request: HttpRequest, title: str, **
         "index_url": reverse(f"{model_admin.admin_site.name}:index"),
         "dashboard_url": url(model_admin, "changelist"),
         "revoke_url": url(model_admin, "revoke"),
+        "events_url": url(model_admin, "events"),
         **extra,
     }
 
@@ -82,7 +83,7 @@ def _rows(model_admin: admin.ModelAdmin, request: HttpRequest, records: list) ->
 
 
 def dashboard(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    _require(request, VIEW_PERMISSION)
+    require_permission(request, VIEW_PERMISSION)
     try:
         filters = services.parse_listing_filters(request.GET)
     except ValidationFailed as error:
@@ -92,7 +93,7 @@ def dashboard(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRespon
     stats = services.session_stats()
     pages = max(1, -(-result.count // result.page_size))
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
-    context = _context(
+    context = page_context(
         model_admin,
         request,
         "Active sessions",
@@ -124,7 +125,7 @@ def _page_url(query: dict, page: int) -> str:
 
 def revoke_sessions(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
     """Revoke the selected sessions (or one), after a confirmation page."""
-    _require(request, REVOKE_PERMISSION)
+    require_permission(request, REVOKE_PERMISSION)
     ids = [i for i in request.POST.getlist("ids") or request.GET.getlist("ids") if i][:200]
     if not ids:
         messages.warning(request, "Select at least one session first.")
@@ -142,13 +143,13 @@ def revoke_sessions(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
     return render(
         request,
         "sessionadmin/confirm_revoke.html",
-        _context(model_admin, request, "Revoke sessions", rows=rows, ids=ids),
+        page_context(model_admin, request, "Revoke sessions", rows=rows, ids=ids),
     )
 
 
 def revoke_user(model_admin: admin.ModelAdmin, request: HttpRequest, user_id: str) -> HttpResponse:
     """Revoke every session of one user, after a confirmation page."""
-    _require(request, REVOKE_PERMISSION)
+    require_permission(request, REVOKE_PERMISSION)
     resolved = services.user_id_of(user_id)
     if resolved is None:
         messages.error(request, "No such user.")
@@ -164,6 +165,6 @@ def revoke_user(model_admin: admin.ModelAdmin, request: HttpRequest, user_id: st
     return render(
         request,
         "sessionadmin/confirm_revoke.html",
-        _context(model_admin, request, "Revoke all sessions of a user", rows=rows,
+        page_context(model_admin, request, "Revoke all sessions of a user", rows=rows,
                  user_id=resolved),
     )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 
-from sessionadmin import services
+from sessionadmin import events, services
 from sessionadmin.admin.audit import record_revocation
 from sessionadmin.decorators import permission_required
 from sessionadmin.errors import NotFound, json_response, json_view
@@ -60,3 +60,11 @@ def revoke_user(request: HttpRequest, user_id: str) -> HttpResponse:
 @permission_required(VIEW_PERMISSION, json=True)
 def stats(request: HttpRequest) -> HttpResponse:
     return json_response(services.session_stats())
+
+
+@never_cache
+@json_view("GET")
+@permission_required(VIEW_PERMISSION, json=True)
+def events_list(request: HttpRequest) -> HttpResponse:
+    found, cursor = events.recent(**events.parse_filters(request.GET))
+    return json_response({"results": events.serialize(found), "next_cursor": cursor})

@@ -1,4 +1,4 @@
-"""``manage.py sessions list|show|revoke|stats|prune``: active sessions from the shell.
+"""``manage.py sessions list|show|revoke|stats|prune|events``: sessions from the shell.
 
 Human-readable tables by default, ``--json`` for scripts; a bad argument or an unknown id
 exits non-zero with a clear message. Every revocation is logged, with its public ids or
@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from sessionadmin import services
+from sessionadmin import events, services
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.index import queries, upkeep
 from sessionadmin.store import keys
@@ -23,6 +23,8 @@ from sessionadmin.store import keys
 audit = logging.getLogger("sessionadmin.audit")
 COLUMNS = [("id", 24), ("kind", 7), ("user", 16), ("device", 24), ("ip", 15),
            ("last_activity", 25), ("requests", 8)]  # fmt: skip
+EVENT_COLUMNS = [("at", 32), ("event", 12), ("reason", 16), ("user", 16), ("session_id", 24),
+                 ("ip", 15), ("device", 24)]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -50,6 +52,12 @@ class Command(BaseCommand):
         stats = sub.add_parser("stats", help="counts of active sessions")
         stats.add_argument("--json", action="store_true", dest="as_json")
         sub.add_parser("prune", help="drop index entries of ended sessions")
+        log = sub.add_parser("events", help="recent session events, newest first")
+        log.add_argument("--user", help="user id or username")
+        log.add_argument("--kind", choices=events.KINDS, default="", help="event or reason")
+        log.add_argument("--since", default="", help="only this far back: 10m, 2h, 1d")
+        log.add_argument("--limit", type=int, default=50)
+        log.add_argument("--json", action="store_true", dest="as_json")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         try:
@@ -131,6 +139,35 @@ class Command(BaseCommand):
     def do_prune(self, **_) -> None:
         removed = upkeep.prune()
         self.stdout.write(f"pruned {removed} index entr{'y' if removed == 1 else 'ies'}")
+
+    def do_events(self, *, user, kind, since, limit, as_json, **_) -> None:
+        if not 1 <= limit <= 10_000:
+            raise CommandError("--limit must be from 1 to 10000")
+        user_id = events.event_user_id(user) if user else None
+        if user and user_id is None:
+            raise CommandError(f"no such user: {user!r}")
+        try:
+            since_ms = events.parse_since(since) if since else 0
+        except ValueError as exc:
+            raise CommandError(f"--since: {exc}") from exc
+        found: list[events.Event] = []
+        cursor: str | None = ""
+        while cursor is not None and len(found) < limit:
+            page, cursor = events.recent(user_id=user_id, kind=kind, cursor=cursor,
+                                         since_ms=since_ms, limit=limit - len(found))  # fmt: skip
+            found += page
+        rows = events.serialize(found)
+        if as_json:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        self.stdout.write("  ".join(n.upper().ljust(w) for n, w in EVENT_COLUMNS))
+        for row in rows:
+            user = row["user"] or {}
+            values = {**row, "user": user.get("username") or user.get("id")}
+            self.stdout.write(
+                "  ".join(str(values[n] or "-")[:w].ljust(w) for n, w in EVENT_COLUMNS)
+            )
+        self.stdout.write(f"{len(rows)} event(s)")
 
     # --- helpers ------------------------------------------------------------------------
     def _user(self, value: str) -> str:
