@@ -65,3 +65,27 @@ def test_store_down_during_save_still_answers_503(client, own_redis, db):
     response = client.post("/api/session/keepalive")
     assert response.status_code == 503
     assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+
+
+def test_metrics_count_the_503s_and_say_the_store_is_down(client, own_redis, db):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> dict[str, float]:
+        response = client.__class__().get("/metrics")  # no cookie: needs no session
+        assert response.status_code == 200
+        families = text_string_to_metric_families(response.content.decode())
+        return {s.name: s.value for f in families for s in f.samples if not s.labels}
+
+    client.get("/api/session")
+    before = scrape()
+    assert before["sessionadmin_store_up"] == 1
+    own_redis.stop()
+    for _ in range(3):
+        assert client.get("/api/session").status_code == 503
+    during = scrape()
+    assert during["sessionadmin_store_up"] == 0  # the scrape itself still answers
+    assert "sessionadmin_sessions_active" not in during
+    unavailable = "sessionadmin_store_unavailable_total"
+    assert during[unavailable] - before[unavailable] == 3  # once per request
+    own_redis.start()
+    assert scrape()["sessionadmin_store_up"] == 1
