@@ -157,13 +157,15 @@ def make_site(root: Path, python: Path, custom_user: bool, env: dict) -> Path:
         (people / "models.py").write_text(UUID_MODEL)
         (people / "admin.py").write_text(UUID_ADMIN)
         extras += 'INSTALLED_APPS += ["people"]\nAUTH_USER_MODEL = "people.User"\n'
-    # The optional staff JSON API, mounted as the README says.
+    # The optional staff JSON API and /metrics, mounted as the README says.
     urls = site / "hostsite" / "urls.py"
     urls.write_text(
         urls.read_text().replace(
             "from django.urls import path", "from django.urls import include, path"
         )
-        + 'urlpatterns += [path("api/admin/", include("sessionadmin.api.urls"))]\n'
+        + "from sessionadmin.exporter import metrics_view\n"
+        + 'urlpatterns += [path("api/admin/", include("sessionadmin.api.urls")),\n'
+        + '                path("metrics", metrics_view)]\n'
     )
     settings_file = site / "hostsite" / "settings.py"
     settings_file.write_text(settings_file.read_text() + "\n" + readme_settings() + extras)
@@ -256,5 +258,16 @@ def test_the_installed_wheel_keeps_its_promises_in_a_fresh_project(
         assert status == 200, body
         assert json.loads(body)["revoked"] == len(rows)
         assert listed_sessions(venv, site, env) == []
+
+        # Each of those endings is in the event log, by staff; the counters saw them.
+        staff = Visitor(base)  # its own session was one of those revoked
+        assert staff.sign_in("boss", PASSWORD) == 302
+        status, _, body = staff.open(f"/api/admin/sessions/events?user={user_id}&kind=revoked")
+        assert status == 200, body
+        ended = json.loads(body)["results"]
+        assert len(ended) == len(rows) and {r["by"] for r in ended} == {"staff"}
+        status, _, body = Visitor(base).open("/metrics")  # from loopback
+        assert status == 200, body
+        assert f'sessionadmin_revocations_total{{by="staff"}} {float(len(rows))}' in body
     finally:
         stop_process(server)
