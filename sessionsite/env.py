@@ -120,9 +120,38 @@ def redis_url(name: str) -> str | None:
     value = raw(name)
     if not value:
         return None
-    if not re.match(r"^(rediss?|unix|redis\+sentinel)://", value):
-        fail(f"{name}={value!r} is not a redis://, rediss:// or unix:// URL")
+    if value.startswith("redis+sentinel://"):
+        sentinel(name, value)  # checked now: a bad one stops start-up naming the variable
+    elif value.startswith("redis+cluster://"):
+        fail(f"{name}: redis+cluster:// is not supported yet (one server or Sentinel for now)")
+    elif not re.match(r"^(rediss?|unix)://", value):
+        fail(f"{name}={value!r} is not a redis://, rediss://, unix:// or redis+sentinel:// URL")
     return value
+
+
+_SENTINEL = re.compile(
+    r"^redis\+sentinel://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@]+)/(?P<service>[^/]+)(?:/(?P<db>\d+))?/?$"
+)
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
+
+
+def sentinel(name: str, value: str) -> tuple[list[tuple[str, int]], str, int, str]:
+    """Return (sentinels, service, db, auth) of ``redis+sentinel://HOST:PORT[,HOST:PORT…]/
+    SERVICE[/DB]`` (``auth`` is the "user:password" of the data nodes, "" none)."""
+    match = _SENTINEL.match(value)
+    hosts = []
+    for part in match.group("hosts").split(",") if match else []:
+        found = _HOST_PORT.match(part.strip())
+        if found is None or not 0 < int(found.group("port")) < 65536:
+            hosts = []
+            break
+        hosts.append((found.group("host").strip("[]"), int(found.group("port"))))
+    if not hosts:
+        fail(
+            f"{name} is not a redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE[/DB] URL "
+            "(each sentinel as HOST:PORT)"
+        )
+    return hosts, match.group("service"), int(match.group("db") or 0), match.group("auth") or ""
 
 
 def secret_key(debug: bool, var_dir: Path) -> str:

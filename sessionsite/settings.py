@@ -104,16 +104,28 @@ _REDIS_OPTIONS = {
     "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1), "max_connections": 100},
     "IGNORE_EXCEPTIONS": False,
 }
+_REDIS_LOCATION = REDIS_URL
+if REDIS_URL.startswith("redis+sentinel://"):
+    # Sentinel: django-redis asks the sentinels for the primary on every new connection,
+    # so after a failover the pool reconnects to the promoted replica by itself.
+    _sentinels, _service, _db, _auth = env.sentinel("REDIS_URL", REDIS_URL)
+    _REDIS_LOCATION = f"redis://{_auth + '@' if _auth else ''}{_service}/{_db}"
+    _REDIS_OPTIONS.update(
+        CLIENT_CLASS="django_redis.client.SentinelClient",
+        CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
+        SENTINELS=_sentinels,
+        SENTINEL_KWARGS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    )
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": _REDIS_LOCATION,
         "KEY_PREFIX": "c",
         "OPTIONS": dict(_REDIS_OPTIONS),
     },
     "sessions": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": _REDIS_LOCATION,
         "KEY_PREFIX": "s",
         "OPTIONS": dict(_REDIS_OPTIONS),
     },

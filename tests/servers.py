@@ -43,7 +43,7 @@ def server_env(**extra: str) -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "sessionsite.settings",
             "SECRET_KEY": settings.SECRET_KEY,
-            "REDIS_URL": settings.CACHES["sessions"]["LOCATION"],
+            "REDIS_URL": settings.REDIS_URL,
             "DATABASE_URL": database_url(),
             "DEBUG": "0",
             "HTTPS": "0",

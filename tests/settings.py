@@ -15,6 +15,9 @@ TEST_REDIS_DB = 15
 
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
+    if parts.scheme == "redis+sentinel":  # …/SERVICE[/DB]: the service stays
+        service = url.split("/")[3]
+        return f"{url.split('/', 3)[0]}//{url.split('/')[2]}/{service}/{db}"
     if parts.scheme == "unix":
         query = dict(parse_qsl(parts.query))
         query["db"] = str(db)

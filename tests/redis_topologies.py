@@ -1,0 +1,180 @@
+"""Real Redis topologies for tests: a Sentinel set (a primary, a replica, three sentinels),
+started from the same redis-server binary as the embedded Redis, on loopback ports of
+their own, in a temporary folder, and stopped after.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis as redis_py
+
+from sessionsite.embedded import redis_server_binary
+from tests.servers import free_port
+
+SERVICE = "sessions"
+
+
+@dataclass
+class Node:
+    """One redis-server process (a data node or a sentinel) on a loopback port."""
+
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    def client(self, timeout: float = 1.0) -> redis_py.Redis:
+        return redis_py.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )  # fmt: skip
+
+    def kill(self) -> None:
+        """Stop it the hard way (SIGKILL): no shutdown, no last save, as a crash."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class SentinelSet:
+    primary: Node
+    replica: Node
+    sentinels: list[Node] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+
+    def primary_port(self) -> int:
+        """The port the sentinels now name as the primary."""
+        _host, port = self.sentinels[0].client().sentinel_get_master_addr_by_name(SERVICE)
+        return int(port)
+
+    def nodes(self) -> list[Node]:
+        return [self.primary, self.replica, *self.sentinels]
+
+
+def _start(binary: str, folder: Path, name: str, config: str, *extra: str) -> Node:
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / f"{name}.conf"
+    conf.write_text(config)
+    log = folder / f"{name}.log"
+    port = int(config.split("port ", 1)[1].split("\n", 1)[0])
+    process = subprocess.Popen(
+        [binary, str(conf), *extra], cwd=folder, stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    node = Node(port, process, log)
+    wait_for(lambda: _answers(node), 10, f"{name} did not start (log: {log})")
+    return node
+
+
+def _answers(node: Node) -> bool:
+    try:
+        return bool(node.client(0.2).ping())
+    except redis_py.RedisError:
+        return False
+
+
+def wait_for(check, timeout: float, message: str) -> float:
+    """Poll ``check`` until true; return the seconds it took; fail with ``message``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if check():
+                return time.monotonic() - started
+        except redis_py.RedisError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(message)
+
+
+def _data_config(folder: Path, port: int, replica_of: int | None = None) -> str:
+    lines = [
+        f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save \"\"", "appendonly no",
+        f"logfile {folder / f'redis-{port}.log'}", "protected-mode yes",
+    ]  # fmt: skip
+    if replica_of is not None:
+        lines.append(f"replicaof 127.0.0.1 {replica_of}")
+    return "\n".join(lines) + "\n"
+
+
+def _sentinel_config(folder: Path, port: int, primary: int) -> str:
+    # Down after 1 s without an answer, a quorum of 2 of the 3: a failover in about 2-4 s.
+    return "\n".join(
+        [
+            f"port {port}", "bind 127.0.0.1", f"dir {folder}",
+            f"logfile {folder / f'sentinel-{port}.log'}",
+            f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2",
+            f"sentinel down-after-milliseconds {SERVICE} 1000",
+            f"sentinel failover-timeout {SERVICE} 4000",
+            f"sentinel parallel-syncs {SERVICE} 1",
+        ]
+    ) + "\n"  # fmt: skip
+
+
+@contextmanager
+def sentinel_set(folder: Path) -> Iterator[SentinelSet]:
+    """Start a primary, its replica and three sentinels; yield them; stop them all."""
+    binary = redis_server_binary()
+    started: list[Node] = []
+    try:
+        primary_port = free_port()
+        primary = _start(binary, folder / "primary", "primary", _data_config(
+            folder / "primary", primary_port))  # fmt: skip
+        started.append(primary)
+        replica_port = free_port()
+        replica = _start(binary, folder / "replica", "replica", _data_config(
+            folder / "replica", replica_port, replica_of=primary_port))  # fmt: skip
+        started.append(replica)
+        wait_for(
+            lambda: replica.client().info("replication")["master_link_status"] == "up",
+            15, "the replica did not sync",
+        )  # fmt: skip
+        topology = SentinelSet(primary, replica)
+        for number in range(3):
+            port = free_port()
+            sub = folder / f"sentinel{number}"
+            node = _start(binary, sub, "sentinel", _sentinel_config(sub, port, primary_port),
+                          "--sentinel")  # fmt: skip
+            started.append(node)
+            topology.sentinels.append(node)
+
+        def sentinels_ready() -> bool:
+            for node in topology.sentinels:
+                client = node.client()
+                if len(client.sentinel_sentinels(SERVICE)) < 2:
+                    return False
+                if len(client.sentinel_slaves(SERVICE)) < 1:
+                    return False
+            return True
+
+        wait_for(sentinels_ready, 20, "the sentinels did not find each other")
+        yield topology
+    finally:
+        for node in reversed(started):
+            node.stop()
+
+
+def kill_process_group(node: Node) -> None:
+    """SIGKILL a node started in its own session (no child survives)."""
+    if node.process.poll() is None:
+        os.killpg(node.process.pid, signal.SIGKILL)
+        node.process.wait(timeout=10)

@@ -1,0 +1,126 @@
+"""Redis Sentinel with real processes: a primary, a replica and three sentinels started by
+the test (tests/redis_topologies.py), the project under gunicorn on
+``REDIS_URL=redis+sentinel://…``, and the primary killed with SIGKILL mid-traffic.
+
+Requests meanwhile get only 503 or success, never a 500 or a hang; the signed-in session
+works again from the promoted replica within 10 s, with no restart of the app server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from django.test import override_settings
+
+from cart.models import Product
+from tests.redis_topologies import sentinel_set, wait_for
+from tests.servers import BASE_DIR, Browser, gunicorn, server_env
+
+pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse 9"
+ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+@pytest.fixture
+def topology(tmp_path):
+    with sentinel_set(tmp_path / "sentinel") as found:
+        yield found
+
+
+@pytest.fixture
+def alice(redis, django_user_model):
+    with override_settings(PASSWORD_HASHERS=[ARGON2]):  # the server's own first hasher
+        return django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+def sign_in(base: str) -> tuple[Browser, str]:
+    browser = Browser()
+    _, _, body = browser.request("GET", f"{base}/api/csrf")
+    token = body["csrfToken"]
+    status, _, body = browser.request(
+        "POST", f"{base}/api/login", {"username": "alice", "password": PASSWORD},
+        headers={"X-CSRFToken": token},
+    )  # fmt: skip
+    assert status == 200, body
+    _, _, body = browser.request("GET", f"{base}/api/csrf")
+    return browser, body["csrfToken"]
+
+
+def test_a_bad_sentinel_url_stops_start_up_naming_the_variable():
+    for url in ("redis+sentinel://127.0.0.1/svc", "redis+sentinel://h:1,h:x/svc",
+                "redis+sentinel://127.0.0.1:26379", "redis+cluster://127.0.0.1:7000"):  # fmt: skip
+        completed = subprocess.run(
+            [sys.executable, "-c", "import sessionsite.settings"],
+            cwd=BASE_DIR, env=server_env(REDIS_URL=url), capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+        assert completed.returncode == 1, url
+        assert completed.stderr.strip().splitlines() == [
+            completed.stderr.strip().splitlines()[-1]
+        ], completed.stderr
+        assert "configuration error: REDIS_URL" in completed.stderr, completed.stderr
+
+
+def test_the_site_runs_on_sentinel_and_survives_a_primary_failover(topology, alice):
+    Product.objects.create(name="Lamp", price="12.50", stock=50)
+    product = Product.objects.get(name="Lamp")
+    with gunicorn(workers=2, threads=4, REDIS_URL=topology.url) as (base, log):
+        browser, token = sign_in(base)
+        status, _, body = browser.request(
+            "POST", f"{base}/api/cart/items", {"product_id": product.pk, "quantity": 2},
+            headers={"X-CSRFToken": token},
+        )  # fmt: skip
+        assert status == 200, body
+        status, _, body = browser.request("GET", f"{base}/api/profile")
+        assert status == 200 and body["user"]["username"] == "alice"
+        old_primary = topology.primary_port()
+        assert old_primary == topology.primary.port
+        # Replicated (asynchronously, well within a second) before the failure.
+        wait_for(
+            lambda: topology.replica.client().dbsize() == topology.primary.client().dbsize(),
+            5, "the replica did not catch up",
+        )  # fmt: skip
+        time.sleep(1.1)
+
+        topology.primary.kill()
+        killed = time.monotonic()
+        answers: list[int] = []
+        slowest = 0.0
+        recovered = None
+        while time.monotonic() - killed < 20:
+            started = time.monotonic()
+            status, _, body = browser.request("GET", f"{base}/api/profile")
+            slowest = max(slowest, time.monotonic() - started)
+            answers.append(status)
+            assert status in (200, 503), (status, body)
+            if status == 503:
+                assert body["code"] == "SESSION_STORE_UNAVAILABLE"
+            elif 503 in answers:
+                recovered = time.monotonic() - killed
+                break
+            time.sleep(0.1)
+        assert recovered is not None, f"no recovery: {answers[-10:]}"
+        print(
+            f"\nSentinel failover: {answers.count(503)} answers 503, then the session "
+            f"worked again {recovered:.1f} s after the primary was killed "
+            f"(slowest answer {slowest:.2f} s)"
+        )
+        assert recovered <= 10
+        assert slowest < 3  # bounded by the socket timeouts, never a hang
+        assert topology.primary_port() == topology.replica.port  # the replica was promoted
+        # The same session, its user and its cart, from the promoted replica.
+        status, _, body = browser.request("GET", f"{base}/api/profile")
+        assert status == 200 and body["user"]["username"] == "alice"
+        status, _, body = browser.request("GET", f"{base}/api/cart")
+        assert status == 200 and body["total_items"] == 2, body
+        # Writes work too: the new primary takes them.
+        status, _, body = browser.request(
+            "POST", f"{base}/api/cart/items", {"product_id": product.pk},
+            headers={"X-CSRFToken": token},
+        )  # fmt: skip
+        assert status == 200 and body["total_items"] == 3, body
+        assert "Traceback" not in log.read_text()
