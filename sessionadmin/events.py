@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from sessionadmin import metrics, signals
 from sessionadmin.auth.users import (
     json_user_id,
@@ -37,7 +39,7 @@ logger = logging.getLogger("sessionadmin")
 EVENT_KINDS = ("login", "logout", "ended", "login_failed", "rate_limited", "suspicious")
 # A filter's kind: an event, or the reason of an ending (every "idle" expiry, say).
 KINDS = EVENT_KINDS + tuple(r for r in ENDED_REASONS if r not in EVENT_KINDS)
-CURSOR = re.compile(r"^\d{1,15}-\d{1,12}$")
+CURSOR = re.compile(r"^[0-9]{1,15}-[0-9]{1,12}$")
 _BATCH = 500
 
 
@@ -60,21 +62,30 @@ def report_ended(triples: list[Any]) -> None:
         sid, uid, why = (_text(v) for v in triples[i : i + 3])
         reason, _, by = why.partition(":")
         metrics.session_ended(reason, by)
-        _send(signals.session_ended, session_id=sid, user=pk_from_key(uid), reason=reason)
+        _send(
+            signals.session_ended,
+            session_id=sid,
+            user=pk_from_key(uid),
+            reason=reason,
+            by=by,
+        )
 
 
 def script_status(reply: list[Any]) -> int:
-    """Return the status of a script that may end sessions, reporting those it ended."""
-    status, *ended = reply
-    if ended:
-        report_ended(ended)
-    return int(status)
+    """Return the status of a script that may end sessions ({status, ENDED, ...}),
+    reporting those it ended."""
+    if len(reply) > 1 and reply[1]:  # early returns carry the status alone
+        report_ended(reply[1])
+    return int(reply[0])
 
 
-def started(request: Any, session_id: str, user: Any) -> None:
-    """A user signed in (the script of the write logged it): count it, send the signal."""
+def signed_in(request: Any, session_id: str, user: Any, *, new: bool = True) -> None:
+    """A user signed in (the script of the write logged it): count it; send
+    ``session_started`` if that began a signed-in session (``new``), not for a user
+    signing in again on the session they are signed in with."""
     metrics.LOGINS.inc()
-    _send(signals.session_started, request=request, session_id=session_id, user=user.pk)
+    if new:
+        _send(signals.session_started, request=request, session_id=session_id, user=user.pk)
 
 
 def _send(signal: Any, **kwargs: Any) -> None:
@@ -120,8 +131,13 @@ def recent(
     examined = 0
     while examined < budget:
         count = min(_BATCH, budget - examined)
-        with redis_errors():
-            batch = client.xrevrange(keys.events_log(), max=upper, min=lower, count=count)
+        try:
+            with redis_errors():
+                batch = client.xrevrange(keys.events_log(), max=upper, min=lower, count=count)
+        except ResponseError as exc:  # a cursor Redis cannot start from
+            raise ValidationFailed(
+                fields={"cursor": ["Not a cursor from a previous page."]}
+            ) from exc
         for raw_id, fields in batch:
             examined += 1
             entry = _event(raw_id, fields)
@@ -187,7 +203,7 @@ def parse_filters(params: Mapping[str, str]) -> dict[str, Any]:
     if kind and kind not in KINDS:
         fields["kind"] = [f"Must be one of: {', '.join(KINDS)}."]
     cursor = params.get("cursor", "").strip()
-    if cursor and not CURSOR.match(cursor):
+    if cursor and (not CURSOR.match(cursor) or cursor == "0-0"):
         fields["cursor"] = ["Not a cursor from a previous page."]
     since_ms = 0
     if params.get("since"):

@@ -83,6 +83,8 @@ def may_scrape(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(client_ip(request))
     except ValueError:
         address = None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
     networks = _networks(get_settings().metrics_networks)
     if address is not None and any(address in net for net in networks):
         return True

@@ -4,7 +4,9 @@ A stolen cookie is usually replayed from another network, by another browser. Ea
 request of a signed-in session is compared with what the session last recorded (its
 sign-in's, until the next write): its IP leaving that network (a /24 for IPv4, a /48 for
 IPv6, both settings), or its user agent's browser family or OS changing (parsed, so a
-browser update is no change). Either flags the session once per kind of change, logs a
+browser update is no change). What tells nothing is no evidence: no address or agent
+recorded, IPv4 against IPv6 (dual-stack browsers alternate), a token's network (scripts
+and apps move). Either flags the session once per kind of change, logs a
 ``suspicious`` event, and, with ``SESSION_ON_SUSPICIOUS = "end"``, ends it (reason
 ``revoked``, by ``suspicious``): the request goes on signed out.
 
@@ -31,7 +33,9 @@ def changes(session: SessionStore) -> list[str]:
     if meta is None:
         return []
     found = []
-    if client.ip != meta.ip and networks_differ(network(client.ip), network(meta.ip)):
+    # A token's scripts and apps move between networks as a matter of course.
+    moved = meta.kind != "token" and client.ip != meta.ip
+    if moved and networks_differ(network(client.ip), network(meta.ip)):
         found.append("network")
     agent = client.user_agent[:MAX_USER_AGENT]
     if agent != meta.user_agent and families_differ(family(agent), family(meta.user_agent)):
@@ -40,8 +44,9 @@ def changes(session: SessionStore) -> list[str]:
 
 
 def networks_differ(one: str, other: str) -> bool:
-    """Whether two networks differ; an address not known (none recorded) is no evidence."""
-    return bool(one and other and one != other)
+    """Whether two networks differ. An address not known (none recorded) is no evidence,
+    nor is IPv4 against IPv6: a dual-stack browser alternates them (Happy Eyeballs)."""
+    return bool(one and other and one != other and (":" in one) == (":" in other))
 
 
 def families_differ(one: tuple[str, str], other: tuple[str, str]) -> bool:
@@ -68,7 +73,10 @@ def check(session: SessionStore) -> bool:
             metrics.FLAGGED.labels(change=change).inc()
     if conf.on_suspicious == "end":
         session.end_reason = "revoked:suspicious"
-        session.flush()
+        try:
+            session.flush()
+        finally:
+            session.end_reason = None
         return True
     return False
 

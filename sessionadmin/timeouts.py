@@ -45,7 +45,10 @@ def end_timed_out(session: SessionStore, sid: str, reason: str) -> None:
     """
     if session.meta is not None:
         session.end_reason = reason
-        session.flush()
+        try:
+            session.flush()
+        finally:
+            session.end_reason = None
     else:
         forget([sid])
 

@@ -21,7 +21,7 @@ from sessionadmin.auth import limits
 from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.conf import get_settings
-from sessionadmin.events import started
+from sessionadmin.events import signed_in
 from sessionadmin.index.actions import enforce_limit
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store.keys import TOKEN_PREFIX
@@ -70,5 +70,5 @@ def issue_token(request: HttpRequest, user: AbstractBaseUser, name: str) -> tupl
     limit = get_settings().token_max_per_user
     if limit > 0:
         enforce_limit(user_key(user.pk), limit, store.session_id, kind="token")
-    started(request, store.session_id, user)
+    signed_in(request, store.session_id, user)
     return token, store.session_id

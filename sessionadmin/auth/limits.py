@@ -28,7 +28,7 @@ from sessionadmin.auth.users import login_fields, normalise_login_name, user_key
 from sessionadmin.conf import get_settings, parse_rate
 from sessionadmin.request import client_ip, ip_network
 from sessionadmin.store import keys
-from sessionadmin.store.client import run_script
+from sessionadmin.store.client import redis_client, redis_errors, run_script
 
 _ATTEMPT = "_sessionadmin_login_attempt"  # the buckets this request counted, for a refund
 _REFUSED = "_sessionadmin_login_refused"
@@ -154,6 +154,15 @@ def attempted_user(request: HttpRequest | None) -> str:
     """Return the stored id of the user this request's sign-in named, "" if nobody."""
     account = getattr(request, _ACCOUNT, "")
     return account[len("acct:") :] if account.startswith("acct:") else ""
+
+
+def first_refusal_this_minute(request: HttpRequest | None) -> bool:
+    """Whether this is the first refused sign-in of the client's network this minute."""
+    network = ip_network(client_ip(request)) if request is not None else ""
+    with redis_errors():
+        return bool(
+            redis_client().set(keys.login_attempts(f"refused:{network}"), 1, nx=True, ex=60)
+        )
 
 
 def count_password_check(request: HttpRequest, user: Any) -> None:

@@ -56,7 +56,7 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     limit = get_settings().max_per_user
     if limit > 0:
         enforce_limit(user_key(user.pk), limit, session.session_id)
-    events.started(request, session.session_id, user)
+    events.signed_in(request, session.session_id, user, new=session.started_sign_in)
 
 
 def on_login_failed(credentials: dict, request: HttpRequest | None = None, **kwargs: Any):
@@ -65,6 +65,10 @@ def on_login_failed(credentials: dict, request: HttpRequest | None = None, **kwa
     ip = client_ip(request) if request is not None else ""
     agent = user_agent(request) if request is not None else ""
     try:
+        # Refusals cost an attacker nothing: one entry per client network a minute, or
+        # a flood of them would push the real events out of the capped log.
+        if refused and not limits.first_refusal_this_minute(request):
+            return
         events.record(
             "rate_limited" if refused else "login_failed",
             user_id=limits.attempted_user(request),

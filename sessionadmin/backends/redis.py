@@ -54,6 +54,7 @@ class SessionStore(CacheSessionStore):
         self.name = ""  # a token's label, written when it is created
         self.bearer = False  # loaded from an Authorization header, not from a cookie
         self.end_reason: str | None = None  # why a delete() ends it (signals); else logout
+        self.started_sign_in = False  # the last write began a signed-in session (signals)
 
     # --- identity -----------------------------------------------------------------------
     @property
@@ -235,7 +236,9 @@ class SessionStore(CacheSessionStore):
         return (self.session_key, self.get_expiry_age(), self.client, repr(data))
 
     def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
-        result = script_status(run_script("WRITE", *self.write_call(mode, data, when)))
+        reply = run_script("WRITE", *self.write_call(mode, data, when))
+        result = script_status(reply)
+        self.started_sign_in = result == 1 and bool(reply[2])
         if result == 1:
             self._stored = True
             if data is not None:

@@ -28,8 +28,11 @@ def prune() -> int:
     dead_before = now_ms() - (conf.idle_timeout + conf.clock_slack) * 1000
     removed, batch = 0, PRUNE_BATCH
     while batch == PRUNE_BATCH:
-        batch = script_status(run_script("PRUNE", [], [keys.prefix(), dead_before, PRUNE_BATCH]))
-        removed += batch
+        args = [keys.prefix(), dead_before, PRUNE_BATCH, now_ms(), conf.idle_timeout * 1000]
+        reply = run_script("PRUNE", [], args)
+        batch = script_status(reply)
+        removed += int(reply[2])
+    sweep_sign_ins()
     with redis_errors():
         pipe = redis_client().pipeline(transaction=False)
         pipe.zremrangebyscore(keys.users_index(), "-inf", f"({dead_before}")
@@ -38,3 +41,19 @@ def prune() -> int:
         )
         pipe.execute()
     return removed
+
+
+def sweep_sign_ins() -> int:
+    """Report sign-in records whose session is gone and no longer indexed; return how
+    many. A safety net for records an older release's scripts left behind: walked with
+    HSCAN in batches, by the prune command only, never on a request."""
+    client = redis_client()
+    found, cursor = 0, 0
+    while True:
+        with redis_errors():
+            cursor, entries = client.hscan(keys.sign_ins(), cursor, count=PRUNE_BATCH)
+        if entries:
+            sids = [k.decode() if isinstance(k, bytes) else k for k in entries]
+            found += script_status(run_script("SWEEP", [], [keys.prefix(), *sids]))
+        if not cursor:
+            return found

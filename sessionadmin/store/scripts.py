@@ -51,6 +51,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "ENFORCE_LIMIT": ("events", "unindex", "enforce_limit"),
     "FLAG": ("events", "flag"),
     "PRUNE": ("events", "prune"),
+    "SWEEP": ("events", "sweep"),
     "LOGIN_ATTEMPT": ("login_attempt",),
     "DEVICE_ATTEMPT": ("device_attempt",),
     "REHASH_TOKENS": ("rehash_tokens",),

@@ -1,7 +1,8 @@
 -- KEYS[1] session hash. ARGV: sid, prefix, reason (events.lua's ``why``).
--- Returns {1 if the session existed else 0, ENDED...}.
+-- Returns {1 if the session existed else 0, ENDED}. A session found already gone (its
+-- TTL fired first) ended by its timeout, and is reported so.
 local uid = redis.call('HGET', KEYS[1], 'u')
 local existed = redis.call('DEL', KEYS[1])
-if existed == 1 then ended(ARGV[2], ARGV[1], ARGV[3]) end
+gone(ARGV[2], ARGV[1], existed == 1, ARGV[3])
 unindex(ARGV[2], ARGV[1], uid)
-return {existed, unpack(ENDED)}
+return {existed, ENDED}

@@ -29,4 +29,4 @@ for _, sid in ipairs(mine) do
     n = n + 1
   end
 end
-return {n, unpack(ENDED)}
+return {n, ENDED}

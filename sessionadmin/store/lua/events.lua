@@ -2,8 +2,9 @@
 -- each signed-in session's sign-in ("uid\tip\tdevice", written at sign-in); ``:ev`` is the
 -- capped event log (XADD MAXLEN ~ EVENTS_MAX, which scripts.py sets; 0 keeps no log).
 -- A signed-in session ends exactly once: the script that removes its ``:w`` entry
--- records the event and returns it in ENDED (sid, uid, reason triples), from which the
--- app sends its signals and counts its metrics (sessionadmin/events.py).
+-- records the event and returns it in ENDED (sid, uid, reason triples, returned as one
+-- nested reply: unpacking thousands of values would overflow Lua's stack), from which
+-- the app sends its signals and counts its metrics (sessionadmin/events.py).
 local ENDED = {}
 local function event(p, kind, reason, sid, uid, ip, device, by)
   if EVENTS_MAX <= 0 then return end
@@ -25,10 +26,23 @@ local function ended(p, sid, why)
   ENDED[#ENDED + 1] = why
 end
 -- Gone by its TTL: the index score's fraction says which deadline ended it (write.lua).
+local function reason_of(score)
+  if score and tonumber(score) % 1 >= 0.25 then return 'absolute' end
+  return 'idle'
+end
 local function expired(p, sid, score)
-  local reason = 'idle'
-  if score and tonumber(score) % 1 >= 0.25 then reason = 'absolute' end
-  ended(p, sid, reason)
+  ended(p, sid, reason_of(score))
+end
+-- An index entry scored as ended whose session still exists was written by an app server
+-- whose clock is behind: it is live. Its entries are rescored from its TTL (keeping the
+-- fraction) instead of being reported; returns true when the session was still there.
+local function still_live(p, sid, score, now, idle)
+  local ttl = redis.call('PTTL', p .. ':s:' .. sid)
+  if ttl < 0 then return false end
+  local fixed = now + ttl - idle + (tonumber(score) % 1)
+  redis.call('ZADD', p .. ':all', 'XX', fixed, sid)
+  redis.call('ZADD', p .. ':auth', 'XX', fixed, sid)
+  return true
 end
 -- A session whose hash a script just deleted (``deleted``) ended for ``why``; one whose
 -- hash was already gone ended by its TTL.

@@ -12,4 +12,4 @@ for i = 2, #ARGV do
     redis.call('ZREM', p .. ':auth', sid)
   end
 end
-return {removed, unpack(ENDED)}
+return {removed, ENDED}

@@ -13,4 +13,4 @@ for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
     unindex(p, sid, uid)
   end
 end
-return {n, unpack(ENDED)}
+return {n, ENDED}

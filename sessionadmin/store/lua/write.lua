@@ -8,10 +8,11 @@
 -- with it a new absolute deadline), even of the user already signed in; on create,
 -- 18 kind ('t' a token session, '' a browser's), 19 its name ('' none); 20 the client's
 -- device label, kept with a sign-in's event (events.lua).
--- Returns {status, ENDED...}: status 1 written, 0 create refused (key exists), -1 update
--- (or a create carrying a session over, cycle_key) refused because the session is gone,
--- -2 nothing written because the session has no time left (it is deleted); ENDED lists
--- the signed-in sessions found ended (events.lua), reported by the caller.
+-- Returns {status, ENDED, started}: status 1 written, 0 create refused (key exists), -1
+-- update (or a create carrying a session over, cycle_key) refused because the session is
+-- gone, -2 nothing written because the session has no time left (it is deleted); ENDED
+-- lists the signed-in sessions found ended (events.lua), reported by the caller; started
+-- is 1 when this write began a sign-in record (a new signed-in session).
 local key, mode, sid, p = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local now, ttl, absms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local uid = ARGV[8]
@@ -77,8 +78,8 @@ if ttl <= 0 then
   if uid ~= '' then
     redis.call('ZADD', p .. ':auth', now - tonumber(ARGV[16]) + frac, sid)
   end
-  ended(p, sid, 'absolute')
-  return {-2, unpack(ENDED)}
+  ended(p, sid, reason_of(frac))
+  return {-2, ENDED, 0}
 end
 if mode == 'create' then
   redis.call('HSET', key, 'c', created, 'n', requests)
@@ -108,8 +109,11 @@ elseif string.byte(ua, 1) == 1 then
   ua = '?' .. string.sub(ua, 2)  -- never read back as a reference
 end
 redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', ua)
+-- A sign-in is logged each time; the session *starts* (its record is new) only once,
+-- so session_started and session_ended pair up even when a user signs in again.
+local started = 0
 if new_login then
-  redis.call('HSET', p .. ':w', sid, uid .. '\t' .. ARGV[9] .. '\t' .. ARGV[20])
+  started = redis.call('HSET', p .. ':w', sid, uid .. '\t' .. ARGV[9] .. '\t' .. ARGV[20])
   event(p, 'login', '', sid, uid, ARGV[9], ARGV[20])
 end
 if uid ~= '' then
@@ -147,10 +151,14 @@ local function trim(set, before, report)
   if #dead == 0 then return end
   local ids = {}
   for i = 1, #dead, 2 do
-    ids[#ids + 1] = dead[i]
-    if report then expired(p, dead[i], dead[i + 1]) end
+    if not report then
+      ids[#ids + 1] = dead[i]
+    elseif not still_live(p, dead[i], dead[i + 1], now, tonumber(ARGV[16])) then
+      ids[#ids + 1] = dead[i]
+      expired(p, dead[i], dead[i + 1])
+    end
   end
-  redis.call('ZREM', set, unpack(ids))
+  if #ids > 0 then redis.call('ZREM', set, unpack(ids)) end
 end
 trim(p .. ':all', ARGV[14], true)
 trim(p .. ':auth', ARGV[15])
@@ -158,4 +166,4 @@ if uid ~= '' then
   trim(p .. ':users', ARGV[14])
   trim(p .. ':u:' .. uid, ARGV[14])
 end
-return {1, unpack(ENDED)}
+return {1, ENDED, started}
