@@ -225,12 +225,11 @@ class SessionStore(CacheSessionStore):
         return [keys.session_key_name(sid)], args
 
     def _sign_in_device(self, user_id: str) -> str:
-        # The device label goes with a sign-in's event; only a write that may sign in
-        # needs it (a cached parse, but still no work for the other writes).
+        # The device label goes with a sign-in's event: only a write that may sign in
+        # needs it (a cached parse, but no work at all for the other writes).
         meta = self.meta
-        if user_id and (self.restart_login or meta is None or meta.user_id != user_id):
-            return device_label(self.client.user_agent)
-        return ""
+        new = self.restart_login or meta is None or meta.user_id != user_id
+        return device_label(self.client.user_agent) if user_id and new else ""
 
     def _write_state(self, data: dict[str, Any] | None) -> tuple:
         return (self.session_key, self.get_expiry_age(), self.client, repr(data))
@@ -300,18 +299,7 @@ class SessionStore(CacheSessionStore):
         await sync_to_async(self.save)(must_create)
 
     async def acycle_key(self) -> None:
-        data = await self._aget_session()
-        if self.kind == "token":
-            return
-        self._carry_from = self.session_key if self._stored else None
-        try:
-            await self.acreate()
-        except UpdateError:
-            self._forget_local()
-            raise
-        finally:
-            self._carry_from = None
-        self._session_cache = data
+        await sync_to_async(self.cycle_key)()
 
     async def adelete(self, session_key: str | None = None) -> None:
         await sync_to_async(self.delete)(session_key)
