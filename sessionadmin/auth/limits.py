@@ -157,8 +157,10 @@ def attempted_user(request: HttpRequest | None) -> str:
 
 
 def first_refusal_this_minute(request: HttpRequest | None) -> bool:
-    """Whether this is the first refused sign-in of the client's network this minute."""
+    """Whether this is the first refused sign-in of the client's network this minute (of
+    the account named, when the request has no usable address)."""
     network = ip_network(client_ip(request)) if request is not None else ""
+    network = network or getattr(request, _ACCOUNT, "")
     with redis_errors():
         return bool(
             redis_client().set(keys.login_attempts(f"refused:{network}"), 1, nx=True, ex=60)

@@ -168,3 +168,45 @@ def test_a_token_may_change_network(make_user, redis):
 
 def test_flag_of_a_gone_session_is_refused(redis):
     assert actions.flag("0" * 24, "network", "192.0.2.1", "Firefox on Linux") is False
+
+
+def test_a_slow_scored_session_stays_in_every_set_and_is_revoked_with_its_user(
+    make_user, redis, signals
+):
+    user = make_user("alice")
+    slow, other = browser(user), browser(user)
+    sid = client_id(slow)
+    long_ago = time.time() * 1000 - 40 * 60_000 - 1800_000  # its writer's clock 40 min behind
+    for index in (keys.all_index(), keys.auth_index(), keys.user_index(str(user.pk))):
+        redis.zadd(index, {sid: long_ago})
+    for _ in range(30):  # older dead entries ahead of it in the trims' first 25
+        redis.zadd(keys.all_index(), {f"{_:024x}": long_ago - 1})
+        redis.zadd(keys.auth_index(), {f"{_:024x}": long_ago - 1})
+    other.post("/api/session/keepalive")  # the same user's write trims its sets
+    Client().get("/api/session")  # and others' writes reach it in `all`
+    Client().get("/api/session")
+    assert redis.zscore(keys.user_index(str(user.pk)), sid) is not None
+    assert redis.zscore(keys.auth_index(), sid) is not None
+    assert services.revoke_user_sessions(user.pk, by="staff") == 2
+    assert slow.get("/api/profile").status_code == 401
+    assert sorted(e[0] for e in endings(signals)) == sorted([sid, client_id(other)])
+
+
+def test_a_session_without_a_ttl_is_not_reported_ended(make_user, redis, signals):
+    sid = client_id(browser(make_user("alice")))
+    redis.persist(keys.session_key_name(sid))
+    redis.zadd(keys.all_index(), {sid: 1000})
+    upkeep.prune()
+    assert endings(signals) == []
+    assert redis.hexists(keys.sign_ins(), sid)
+
+
+def test_the_sweep_counts_what_it_reported(make_user, redis, signals):
+    sid = client_id(browser(make_user("alice")))
+    redis.delete(keys.session_key_name(sid))
+    redis.zrem(keys.all_index(), sid)
+    from sessionadmin.store.client import run_script
+
+    reply = run_script("SWEEP", [], [keys.prefix(), sid, sid, "f" * 24])
+    assert events.script_status(reply) == 1
+    assert len(endings(signals)) == 1

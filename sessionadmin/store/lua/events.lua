@@ -35,13 +35,23 @@ local function expired(p, sid, score)
 end
 -- An index entry scored as ended whose session still exists was written by an app server
 -- whose clock is behind: it is live. Its entries are rescored from its TTL (keeping the
--- fraction) instead of being reported; returns true when the session was still there.
+-- fraction), and put back in the sets a trim may already have taken it from, instead of
+-- being reported; returns true when the session was still there.
 local function still_live(p, sid, score, now, idle)
-  local ttl = redis.call('PTTL', p .. ':s:' .. sid)
-  if ttl < 0 then return false end
+  local k = p .. ':s:' .. sid
+  local ttl = redis.call('PTTL', k)
+  if ttl == -2 then return false end
+  if ttl < 0 then ttl = idle end  -- no TTL at all (set by hand): live, for now
   local fixed = now + ttl - idle + (tonumber(score) % 1)
   redis.call('ZADD', p .. ':all', 'XX', fixed, sid)
-  redis.call('ZADD', p .. ':auth', 'XX', fixed, sid)
+  local uid = redis.call('HGET', k, 'u')
+  if uid then
+    local uk = p .. ':u:' .. uid
+    redis.call('ZADD', p .. ':auth', fixed, sid)
+    redis.call('ZADD', uk, fixed, sid)
+    if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
+    redis.call('ZADD', p .. ':users', 'GT', fixed, uid)
+  end
   return true
 end
 -- A session whose hash a script just deleted (``deleted``) ended for ``why``; one whose

@@ -3,12 +3,12 @@
 -- release removed its entries) is reported as ended by its timeout, so no record stays
 -- forever. Returns {how many were reported, ENDED}.
 local p = ARGV[1]
-local n = 0
 for i = 2, #ARGV do
   local sid = ARGV[i]
   if redis.call('EXISTS', p .. ':s:' .. sid) == 0 and not redis.call('ZSCORE', p .. ':all', sid) then
     expired(p, sid, redis.call('ZSCORE', p .. ':auth', sid))
-    n = n + 1
   end
 end
-return {n, ENDED}
+-- Counted from what was reported: HSCAN may return an id twice, or a script may have
+-- ended it meanwhile.
+return {#ENDED / 3, ENDED}

@@ -145,14 +145,18 @@ end
 -- index stays at its live size with no scheduled job (bounded work per write).
 -- The signed-in ones found in ``all`` are reported as ended by their timeout: how a
 -- session that no request ever saw again is found, with no scheduled job.
-local function trim(set, before, report)
+-- Members of ``sessions`` sets are session ids: one whose session still exists (scored
+-- by a slow clock) is never dropped from them.
+local function trim(set, before, report, sessions)
   local dead = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. before, 'WITHSCORES',
                           'LIMIT', 0, 25)
   if #dead == 0 then return end
   local ids = {}
   for i = 1, #dead, 2 do
     if not report then
-      ids[#ids + 1] = dead[i]
+      if not sessions or redis.call('EXISTS', p .. ':s:' .. dead[i]) == 0 then
+        ids[#ids + 1] = dead[i]
+      end
     elseif not still_live(p, dead[i], dead[i + 1], now, tonumber(ARGV[16])) then
       ids[#ids + 1] = dead[i]
       expired(p, dead[i], dead[i + 1])
@@ -161,9 +165,9 @@ local function trim(set, before, report)
   if #ids > 0 then redis.call('ZREM', set, unpack(ids)) end
 end
 trim(p .. ':all', ARGV[14], true)
-trim(p .. ':auth', ARGV[15])
+trim(p .. ':auth', ARGV[15], false, true)
 if uid ~= '' then
   trim(p .. ':users', ARGV[14])
-  trim(p .. ':u:' .. uid, ARGV[14])
+  trim(p .. ':u:' .. uid, ARGV[14], false, true)
 end
 return {1, ENDED, started}
