@@ -18,30 +18,12 @@ from django.test import Client, override_settings
 from sessionadmin import events, services
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.models import REVOKE_PERMISSION, VIEW_PERMISSION
-from sessionadmin.signals import session_ended, session_started
+from sessionadmin.signals import session_ended
 from sessionadmin.store import keys
 from tests.helpers import browser, client_id, cookie_key, grant
 
 PASSWORD = "correct horse 9"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-@pytest.fixture
-def signals():
-    """Every session signal sent during the test, as (name, kwargs) in order."""
-    sent: list[tuple[str, dict]] = []
-
-    def started(sender, **kwargs):
-        sent.append(("started", kwargs))
-
-    def ended(sender, **kwargs):
-        sent.append(("ended", kwargs))
-
-    session_started.connect(started, dispatch_uid="test-started")
-    session_ended.connect(ended, dispatch_uid="test-ended")
-    yield sent
-    session_started.disconnect(dispatch_uid="test-started")
-    session_ended.disconnect(dispatch_uid="test-ended")
 
 
 def endings(sent) -> list[tuple[str, object, str]]:

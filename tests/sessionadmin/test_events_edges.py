@@ -11,28 +11,10 @@ from django.test import Client, override_settings
 
 from sessionadmin import events, services
 from sessionadmin.index import actions, upkeep
-from sessionadmin.signals import session_ended, session_started
 from sessionadmin.store import keys
 from tests.helpers import browser, client_id, grant
 
 PASSWORD = "correct horse 9"
-
-
-@pytest.fixture
-def signals():
-    sent: list[tuple[str, dict]] = []
-
-    def started(sender, **kwargs):
-        sent.append(("started", kwargs))
-
-    def ended(sender, **kwargs):
-        sent.append(("ended", kwargs))
-
-    session_started.connect(started, dispatch_uid="edge-started")
-    session_ended.connect(ended, dispatch_uid="edge-ended")
-    yield sent
-    session_started.disconnect(dispatch_uid="edge-started")
-    session_ended.disconnect(dispatch_uid="edge-ended")
 
 
 def endings(sent) -> list[tuple[str, str, str]]:
