@@ -44,7 +44,11 @@ def logout(request: HttpRequest) -> HttpResponse:
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     record = sessions.current_session_record(request.session)  # read by the one LOAD
-    session = sessions.serialize_sessions([record], current_id=record.id)[0] if record else None
+    session = (
+        sessions.serialize_sessions([record], current_id=record.id, owner=request.user)[0]
+        if record
+        else None
+    )
     return json_response({"user": services.user_dict(request.user), "session": session})
 
 
@@ -62,7 +66,8 @@ def password(request: HttpRequest) -> HttpResponse:
 def my_sessions(request: HttpRequest) -> HttpResponse:
     records = sessions.list_user_sessions(request.user.pk)
     current = sessions.current_session_id(request.session)
-    return json_response({"results": sessions.serialize_sessions(records, current_id=current)})
+    rows = sessions.serialize_sessions(records, current_id=current, owner=request.user)
+    return json_response({"results": rows})
 
 
 @never_cache

@@ -232,10 +232,15 @@ def login_refusal(request: HttpRequest) -> limits.LoginLimited | None:
 
 
 def serialize_sessions(
-    records: list[SessionRecord], *, current_id: str | None = None
+    records: list[SessionRecord], *, current_id: str | None = None, owner: Any = None
 ) -> list[dict[str, Any]]:
-    """Return API.md's session objects; usernames are read in one query."""
-    names = users.usernames({r.user_id for r in records if r.user_id})
+    """Return API.md's session objects; usernames are read in one query, or in none when
+    every record is of ``owner`` (the signed-in user, listing their own sessions)."""
+    wanted = {r.user_id for r in records if r.user_id}
+    if owner is not None and wanted <= {users.user_key(owner.pk)}:
+        names = {users.user_key(owner.pk): owner.get_username()}
+    else:
+        names = users.usernames(wanted)
     return [session_to_dict(r, current_id=current_id, usernames=names) for r in records]
 
 

@@ -619,3 +619,18 @@ def test_making_a_user_inactive_ends_all_their_sessions(
     response = login(Client(), "alice", PASSWORD)
     assert response.status_code == 401
     assert response.json()["code"] == "INVALID_CREDENTIALS"
+
+
+def test_listing_your_own_sessions_makes_no_database_query(
+    make_user, redis, django_assert_num_queries
+):
+    from tests.helpers import browser
+
+    user = make_user("alice")
+    client, other = browser(user), browser(user)
+    client.get("/api/sessions")  # the user's copy is cached beside the session
+    with django_assert_num_queries(0):
+        response = client.get("/api/sessions")
+    rows = response.json()["results"]
+    assert len(rows) == 2 and {r["user"]["username"] for r in rows} == {"alice"}
+    assert other.get("/api/profile").json()["session"]["user"]["username"] == "alice"
