@@ -67,8 +67,8 @@ def check(session: SessionStore) -> bool:
     new = [change for change in changes(session) if change[0] not in meta.flags]
     if not new:
         return False
+    label = device_label(session.client.user_agent)
     for change in new:
-        label = device_label(session.client.user_agent)
         if flag(session.session_id, change, session.client.ip, label):
             metrics.FLAGGED.labels(change=change).inc()
     if conf.on_suspicious == "end":

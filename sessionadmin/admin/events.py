@@ -10,16 +10,15 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 
 from sessionadmin import events
-from sessionadmin.admin.views import page_context, require_permission, url
+from sessionadmin.admin.views import page_context, parsed_filters, require_permission, url
 from sessionadmin.auth.users import admin_change_url
-from sessionadmin.errors import ValidationFailed
 from sessionadmin.models import VIEW_PERMISSION, ActiveSession
 
 # A LogEntry is written just after the revocation it records.
@@ -28,11 +27,9 @@ _AUDIT_WINDOW = timedelta(seconds=30)
 
 def recent_events(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
     require_permission(request, VIEW_PERMISSION)
-    try:
-        filters = events.parse_filters(request.GET)
-    except ValidationFailed as error:
-        messages.error(request, " ".join(m for ms in (error.fields or {}).values() for m in ms))
-        return redirect(url(model_admin, "events"))
+    filters = parsed_filters(model_admin, request, events.parse_filters, "events")
+    if isinstance(filters, HttpResponse):
+        return filters
     found, cursor = events.recent(**filters)
     rows = events.serialize(found)
     audits = _audit_entries(found)

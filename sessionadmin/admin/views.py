@@ -8,6 +8,7 @@ takes the ModelAdmin, so it works under any AdminSite and any admin prefix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -82,13 +83,22 @@ def _rows(model_admin: admin.ModelAdmin, request: HttpRequest, records: list) ->
     return rows
 
 
-def dashboard(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
-    require_permission(request, VIEW_PERMISSION)
+def parsed_filters(
+    model_admin: admin.ModelAdmin, request: HttpRequest, parse: Callable, page: str
+) -> dict | HttpResponse:
+    """Return ``parse(request.GET)``, or a redirect to ``page`` saying what was wrong."""
     try:
-        filters = services.parse_listing_filters(request.GET)
+        return parse(request.GET)
     except ValidationFailed as error:
         messages.error(request, " ".join(m for ms in (error.fields or {}).values() for m in ms))
-        return redirect(url(model_admin, "changelist"))
+        return redirect(url(model_admin, page))
+
+
+def dashboard(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+    require_permission(request, VIEW_PERMISSION)
+    filters = parsed_filters(model_admin, request, services.parse_listing_filters, "changelist")
+    if isinstance(filters, HttpResponse):
+        return filters
     result = services.list_sessions(**filters)
     stats = services.session_stats()
     pages = max(1, -(-result.count // result.page_size))

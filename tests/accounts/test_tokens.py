@@ -47,7 +47,8 @@ def issue(base: str, name: str = "CI runner", password: str = PASSWORD):
     )
 
 
-def signed_in_browser(base: str) -> tuple[Browser, str]:
+def signed_in_browser(base: str) -> tuple[Browser, dict[str, str]]:
+    """Return a browser signed in as alice, and the CSRF header its unsafe requests send."""
     browser = Browser()
     _, _, body = browser.request("GET", f"{base}/api/csrf")
     status, _, _ = browser.request(
@@ -56,7 +57,7 @@ def signed_in_browser(base: str) -> tuple[Browser, str]:
     )  # fmt: skip
     assert status == 200
     _, _, body = browser.request("GET", f"{base}/api/csrf")
-    return browser, body["csrfToken"]
+    return browser, {"X-CSRFToken": body["csrfToken"]}
 
 
 def test_a_token_is_issued_once_and_used_without_cookie_or_csrf(alice):
@@ -89,9 +90,8 @@ def test_the_token_is_listed_with_its_name_and_revocable_from_a_browser(alice):
         assert set(kinds) == {"browser", "token"}
         assert kinds["token"]["name"] == "Pixel 8" and kinds["browser"]["name"] is None
         status, _, _ = browser.request(
-            "DELETE", f"{base}/api/sessions/{kinds['token']['id']}",
-            headers={"X-CSRFToken": csrf},
-        )  # fmt: skip
+            "DELETE", f"{base}/api/sessions/{kinds['token']['id']}", headers=csrf
+        )
         assert status == 204
         status, answer = script.call("GET", "/api/profile")
         assert (status, answer["code"]) == (401, "AUTH_REQUIRED")
@@ -103,11 +103,8 @@ def test_a_token_ends_itself_and_a_password_change_ends_the_others(alice):
         assert first.call("DELETE", "/api/tokens/current")[0] == 204
         assert first.call("GET", "/api/profile")[0] == 401
         browser, csrf = signed_in_browser(base)
-        status, _, _ = browser.request(
-            "POST", f"{base}/api/password",
-            {"old_password": PASSWORD, "new_password": "a brand new passphrase 42"},
-            headers={"X-CSRFToken": csrf},
-        )  # fmt: skip
+        new = {"old_password": PASSWORD, "new_password": "a brand new passphrase 42"}
+        status, _, _ = browser.request("POST", f"{base}/api/password", new, headers=csrf)
         assert status == 200
         status, answer = second.call("GET", "/api/profile")
         assert (status, answer["code"]) == (401, "AUTH_REQUIRED")

@@ -146,12 +146,18 @@ def test_deactivating_or_deleting_a_user_ends_with_reason_user_deactivated(
     assert [e.reason for e in logged(user_id=str(bob_id), kind="ended")] == ["user_deactivated"]
 
 
-@override_settings(SESSION_IDLE_TIMEOUT=1, SESSION_TOUCH_INTERVAL=0)
-def test_an_idle_session_ends_on_the_request_that_finds_it(make_user, redis, signals):
+def signed_in_then_idle(make_user, seconds: float) -> tuple:
+    """Sign alice in, then let ``seconds`` pass; return (user, client, session id)."""
     user = make_user("alice")
     client = browser(user)
     sid = client_id(client)
-    time.sleep(1.2)
+    time.sleep(seconds)
+    return user, client, sid
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=1, SESSION_TOUCH_INTERVAL=0)
+def test_an_idle_session_ends_on_the_request_that_finds_it(make_user, redis, signals):
+    user, client, sid = signed_in_then_idle(make_user, 1.2)
     response = client.get("/api/profile")
     assert response.json()["reason"] == "idle"
     assert endings(signals) == [(sid, user.pk, "idle")]
@@ -163,9 +169,8 @@ def test_an_idle_session_ends_on_the_request_that_finds_it(make_user, redis, sig
 def test_an_idle_expiry_no_request_sees_is_found_by_the_trim_of_other_writes(
     make_user, redis, signals
 ):
-    user = make_user("alice")
-    sid = client_id(browser(user))
-    time.sleep(2.3)  # its TTL passed, and the clock slack (min(60, idle) = 1 s) too
+    # Its TTL passes, and the clock slack (min(60, idle) = 1 s) too.
+    user, _, sid = signed_in_then_idle(make_user, 2.3)
     assert not redis.exists(keys.session_key_name(sid))
     Client().get("/api/session")  # somebody else's write trims the index
     assert endings(signals) == [(sid, user.pk, "idle")]
@@ -175,10 +180,7 @@ def test_an_idle_expiry_no_request_sees_is_found_by_the_trim_of_other_writes(
 
 @override_settings(SESSION_IDLE_TIMEOUT=60, SESSION_ABSOLUTE_TIMEOUT=1)
 def test_an_absolute_deadline_ends_with_reason_absolute(make_user, redis, signals):
-    user = make_user("alice")
-    client = browser(user)
-    sid = client_id(client)
-    time.sleep(1.1)
+    user, client, sid = signed_in_then_idle(make_user, 1.1)
     assert client.get("/api/profile").json()["reason"] == "absolute"
     assert endings(signals) == [(sid, user.pk, "absolute")]
 
