@@ -73,10 +73,9 @@ def configure_django(sock: Path, directory: Path) -> None:
 
 def fill(sessions: int, user_ids: list[int], spread_ms: int) -> None:
     """Write ``sessions`` signed-in sessions through the engine's write path, pipelined."""
-    from django.contrib.sessions.backends.base import VALID_KEY_CHARS
-    from django.utils.crypto import get_random_string
 
     from sessionadmin.backends.redis import ClientInfo, SessionStore
+    from sessionadmin.store import keys
     from sessionadmin.store.client import now_ms, redis_client
     from sessionadmin.store.scripts import script
 
@@ -88,7 +87,7 @@ def fill(sessions: int, user_ids: list[int], spread_ms: int) -> None:
     for i in range(sessions):
         uid = user_ids[i % len(user_ids)]
         store = SessionStore()
-        store._session_key = get_random_string(32, VALID_KEY_CHARS)
+        store._session_key = keys.draw_key(keys.user_shard(str(uid)))  # as a sign-in does
         store.client = ClientInfo(
             f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
             rng.choice(USER_AGENTS),

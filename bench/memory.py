@@ -86,7 +86,7 @@ def fill_ours(count: int, user_ids: list[int]) -> None:
         pipe = client.pipeline(transaction=False)
         for i in range(start, min(count, start + BATCH)):
             store = SessionStore()
-            store._session_key = secrets.token_hex(16)
+            store._session_key = keys.draw_key(keys.user_shard(str(user_ids[i])))
             store.client = ClientInfo(
                 f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
                 rng.choice(USER_AGENTS),
@@ -118,8 +118,9 @@ def measure(client, fill, count: int, user_ids: list[int]) -> tuple[float, float
     client.flushall()
     before = int(client.info("memory")["used_memory"])
     fill(count, user_ids)
-    log = int(client.memory_usage(keys.events_log()) or 0)
-    events = max(int(client.xlen(keys.events_log())), 1)
+    logs = [keys.events_log(shard) for shard in keys.shards()]
+    log = sum(int(client.memory_usage(name) or 0) for name in logs)
+    events = max(sum(int(client.xlen(name)) for name in logs), 1)
     return (int(client.info("memory")["used_memory"]) - before - log) / count, log / events
 
 

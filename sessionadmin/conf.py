@@ -36,6 +36,7 @@ class SessionAdminSettings:
     warning_before: int  # seconds before a deadline that pages warn the user
     cache_alias: str  # the django-redis alias holding sessions
     key_prefix: str  # Redis key prefix (a Cluster hash tag, see store/keys.py)
+    shards: int  # index shards, each its own hash tag (store/keys.py), 1 to 256
     trust_x_forwarded_for: bool
     login_url: str  # a path or a URL name (resolve_url)
     exempt_paths: tuple[str, ...]  # path prefixes that never load the session (health checks)
@@ -91,6 +92,7 @@ _NAMES = {
     "SESSION_WARNING_BEFORE",
     "SESSION_CACHE_ALIAS",
     "SESSIONADMIN_KEY_PREFIX",
+    "SESSIONADMIN_SHARDS",
     "TRUST_X_FORWARDED_FOR",
     "LOGIN_URL",
     "SESSIONADMIN_EXEMPT_PATHS",
@@ -130,6 +132,7 @@ def get_settings() -> SessionAdminSettings:
         warning_before=int(getattr(settings, "SESSION_WARNING_BEFORE", 60)),
         cache_alias=getattr(settings, "SESSION_CACHE_ALIAS", "sessions"),
         key_prefix=getattr(settings, "SESSIONADMIN_KEY_PREFIX", "sa"),
+        shards=int(getattr(settings, "SESSIONADMIN_SHARDS", 16)),
         trust_x_forwarded_for=bool(getattr(settings, "TRUST_X_FORWARDED_FOR", False)),
         login_url=str(settings.LOGIN_URL),
         exempt_paths=tuple(getattr(settings, "SESSIONADMIN_EXEMPT_PATHS", ("/healthz",))),

@@ -1,18 +1,20 @@
 """Session events: what the scripts report, what the app records, and the log's reading.
 
-The log is a capped Redis stream (``keys.events_log()``, ``XADD MAXLEN ~``
-SESSIONADMIN_EVENTS_MAX). Sign-ins and endings are added by the very script that signs in
-or ends the session (store/lua/events.lua), so each is logged exactly once, atomically
-with the change; failed and rate-limited sign-ins and hijack flags are added here. An
-entry's stream id is its time (ms) and the cursor of the log's pages. Entries name
+The log is a capped Redis stream per shard (``keys.events_log(shard)``, ``XADD MAXLEN ~``
+its share of SESSIONADMIN_EVENTS_MAX). Sign-ins and endings are added by the very script
+that signs in or ends the session (store/lua/events.lua), so each is logged exactly once,
+atomically with the change; failed and rate-limited sign-ins and hijack flags are added
+here. Reading merges the shards newest first; an entry's id is its stream id (its time in
+ms) and its shard, "<ms>-<seq>-<shard>", also the cursor of the log's pages. Entries name
 sessions by public id only: never a key, a password or a token.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,13 +41,13 @@ logger = logging.getLogger("sessionadmin")
 EVENT_KINDS = ("login", "logout", "ended", "login_failed", "rate_limited", "suspicious")
 # A filter's kind: an event, or the reason of an ending (every "idle" expiry, say).
 KINDS = EVENT_KINDS + tuple(r for r in ENDED_REASONS if r not in EVENT_KINDS)
-CURSOR = re.compile(r"^[0-9]{1,15}-[0-9]{1,12}$")
+CURSOR = re.compile(r"^([0-9]{1,15})-([0-9]{1,12})(?:-([0-9]{1,3}))?$")
 _BATCH = 500
 
 
 @dataclass(frozen=True)
 class Event:
-    id: str  # the stream id: "<ms>-<seq>", also the cursor
+    id: str  # the stream id and shard: "<ms>-<seq>-<shard>", also the cursor
     at: datetime
     event: str
     reason: str
@@ -104,8 +106,13 @@ def record(
     if cap <= 0:
         return
     fields = {"e": event, "r": reason, "s": session_id, "u": user_id, "ip": ip, "d": device}
+    if user_id:
+        shard = keys.user_shard(user_id)
+    else:
+        shard = keys.id_shard(session_id) if session_id else keys.user_shard("ip:" + ip)
+    per_shard = -(-cap // len(keys.shards()))
     with redis_errors():
-        redis_client().xadd(keys.events_log(), fields, maxlen=cap, approximate=True)
+        redis_client().xadd(keys.events_log(shard), fields, maxlen=per_shard, approximate=True)
 
 
 def matches(entry: Event, user_id: str | None, kind: str) -> bool:
@@ -125,43 +132,73 @@ def recent(
     whole log: a page may hold fewer than ``limit`` events and still have a next cursor.
     """
     client = redis_client()
-    upper = f"({cursor}" if cursor else "+"
+    position = _position(cursor)
     lower = str(since_ms) if since_ms else "-"
+    first = min(_BATCH, limit + 1, budget)
+    streams = [_newest_first(client, shard, position, lower, first) for shard in keys.shards()]
     found: list[Event] = []
-    examined = 0
-    while examined < budget:
-        count = min(_BATCH, budget - examined)
+    for examined, (_, entry) in enumerate(heapq.merge(*streams, reverse=True), start=1):
+        if matches(entry, user_id, kind):
+            found.append(entry)
+            if len(found) >= limit:
+                return found, entry.id
+        if examined >= budget:
+            return found, entry.id
+    return found, None  # the start of the log (or of ``since``)
+
+
+def _position(cursor: str) -> tuple[int, int, int] | None:
+    # (ms, seq, shard) of a cursor; an id without a shard (an older page's) sorts as
+    # shard 0, which every shard reads past.
+    match = CURSOR.match(cursor) if cursor else None
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def _newest_first(
+    client: Any, shard: int, position: tuple[int, int, int] | None, lower: str, first: int
+) -> Iterator[tuple[tuple[int, int, int], Event]]:
+    """Yield one shard's entries after ``position``, newest first, keyed for the merge."""
+    if position is None:
+        upper = "+"
+    else:
+        ms, seq, at_shard = position
+        # Entries order by (ms, seq, shard): a lower shard still lists the cursor's id.
+        upper = f"{ms}-{seq}" if shard < at_shard else f"({ms}-{seq}"
+    count = first
+    while True:
         try:
             with redis_errors():
-                batch = client.xrevrange(keys.events_log(), max=upper, min=lower, count=count)
+                batch = client.xrevrange(keys.events_log(shard), max=upper, min=lower, count=count)
         except ResponseError as exc:  # a cursor Redis cannot start from
             raise ValidationFailed(
                 fields={"cursor": ["Not a cursor from a previous page."]}
             ) from exc
         for raw_id, fields in batch:
-            examined += 1
-            entry = _event(raw_id, fields)
-            upper = f"({entry.id}"
-            if matches(entry, user_id, kind):
-                found.append(entry)
-                if len(found) >= limit:
-                    return found, entry.id
+            entry = _event(raw_id, fields, shard)
+            ms, seq = entry.id.split("-")[:2]
+            upper = f"({ms}-{seq}"
+            yield (int(ms), int(seq), shard), entry
         if len(batch) < count:
-            return found, None  # the start of the log (or of ``since``)
-    return found, upper[1:]
+            return
+        count = _BATCH
 
 
 def log_length() -> int:
-    """Return how many events the log holds now."""
+    """Return how many events the log holds now, all shards."""
     with redis_errors():
-        return int(redis_client().xlen(keys.events_log()))
+        pipe = redis_client().pipeline(transaction=False)
+        for shard in keys.shards():
+            pipe.xlen(keys.events_log(shard))
+        return sum(pipe.execute())
 
 
-def _event(raw_id: bytes | str, fields: dict) -> Event:
+def _event(raw_id: bytes | str, fields: dict, shard: int) -> Event:
     entry_id = _text(raw_id)
     values = {_text(k): _text(v) for k, v in fields.items()}
     return Event(
-        id=entry_id,
+        id=f"{entry_id}-{shard}",
         at=at(int(entry_id.split("-", 1)[0])),
         event=values.get("e", ""),
         reason=values.get("r", ""),
@@ -203,7 +240,8 @@ def parse_filters(params: Mapping[str, str]) -> dict[str, Any]:
     if kind and kind not in KINDS:
         fields["kind"] = [f"Must be one of: {', '.join(KINDS)}."]
     cursor = params.get("cursor", "").strip()
-    if cursor and (not CURSOR.match(cursor) or cursor == "0-0"):
+    position = _position(cursor)
+    if cursor and (position is None or position[:2] == (0, 0)):
         fields["cursor"] = ["Not a cursor from a previous page."]
     since_ms = 0
     if params.get("since"):

@@ -11,7 +11,6 @@ set, and no CSRF token is needed, as no browser sends the header by itself.
 from __future__ import annotations
 
 import re
-import secrets
 
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,7 +23,7 @@ from sessionadmin.conf import get_settings
 from sessionadmin.events import signed_in
 from sessionadmin.index.actions import enforce_limit
 from sessionadmin.request import client_ip, user_agent
-from sessionadmin.store.keys import TOKEN_PREFIX
+from sessionadmin.store.keys import TOKEN_PREFIX, draw_key, user_shard
 
 # The prefix keeps a token from ever being taken for a cookie's session key, or back.
 TOKEN = re.compile(r"^" + TOKEN_PREFIX + r"[A-Za-z0-9_-]{43}$")
@@ -64,7 +63,8 @@ def issue_token(request: HttpRequest, user: AbstractBaseUser, name: str) -> tupl
     store[SESSION_KEY] = user._meta.pk.value_to_string(user)
     store[BACKEND_SESSION_KEY] = user.backend
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    # In its user's shard, like every signed-in session (store/keys.py).
+    token = draw_key(user_shard(store[SESSION_KEY]), TOKEN_PREFIX, length=43)
     store._session_key = token
     store.save(must_create=True)
     limit = get_settings().token_max_per_user

@@ -75,4 +75,30 @@ class StaffMember(User):
 
 def stored_keys(redis) -> set[bytes]:
     """Every key in the test database but the event log (which keeps what happened)."""
-    return {k for k in redis.keys("*") if k != keys.events_log().encode()}
+    logs = {keys.events_log(shard).encode() for shard in keys.shards()}
+    return {k for k in redis.keys("*") if k not in logs}
+
+
+def index_members(redis, name: str) -> set[str]:
+    """The members of one index set ("all", "auth", "users") over every shard."""
+    return {
+        m.decode()
+        for shard in keys.shards()
+        for m in redis.zrange(f"{keys.prefix(shard)}:{name}", 0, -1)
+    }
+
+
+def sign_in_count(redis) -> int:
+    """How many sign-in records the store holds, all shards."""
+    return sum(redis.hlen(keys.sign_ins(shard)) for shard in keys.shards())
+
+
+def guest_write_in_shard(shard: int) -> None:
+    """Another client's guest session written in ``shard``: its write trims that shard's
+    index (write.lua), as traffic in the shard would."""
+    from sessionadmin.backends.redis import SessionStore
+
+    store = SessionStore()
+    store._session_key = keys.draw_key(shard)
+    store._session_cache = {"views": 1}  # new: never loaded (an unknown key is dropped)
+    store.save(must_create=True)

@@ -185,6 +185,8 @@ def fill_call(
     if copy is None:
         return None
     uid = user_key(user.pk)
+    if keys.id_shard(sid) != keys.user_shard(uid):
+        return None  # not in its user's shard (never written so): the keys' slots differ
     script_keys = [keys.session_key_name(sid), keys.user_generation(uid)]
     return script_keys, [uid, generation or b"0", copy, bytes.fromhex(auth_hash)]
 

@@ -9,7 +9,9 @@ engine, and why:
 - every write is one Lua script (``store/lua/write.lua``) that also updates the index, and an
   update of a session deleted meanwhile raises ``UpdateError`` instead of writing it back;
 - loading a session is one round trip that also counts the request and, on a miss, reads
-  the index entry telling which timeout ended it (``timeout_reason``).
+  the index entry telling which timeout ended it (``timeout_reason``);
+- a signed-in session's key is drawn so that it lands in its user's shard
+  (``store/keys.py``), moving a guest session there when its user signs in.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 
+from sessionadmin.backends import placement
+from sessionadmin.backends.twins import SyncTwins
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
 from sessionadmin.events import script_status
@@ -35,7 +38,7 @@ security_logger = logging.getLogger("django.security.SuspiciousSession")
 MAX_USER_AGENT = 512
 
 
-class SessionStore(CacheSessionStore):
+class SessionStore(SyncTwins, CacheSessionStore):
     """Redis session store with hashed keys, atomic writes and an activity index."""
 
     def __init__(self, session_key: str | None = None) -> None:
@@ -47,6 +50,7 @@ class SessionStore(CacheSessionStore):
         self.cached_user: bytes = b""  # the user cached beside the session (auth.usercache)
         self.user_generation: bytes = b""  # the user's generation when loaded (the same)
         self._carry_from: str | None = None
+        self._carried: tuple[str, list[Any]] | None = None  # taken from another shard
         self._stored = False  # the key was found in or written to the store
         self._last_write: tuple | None = None  # what this object last wrote (see save)
         self.restart_login = False  # set on a sign-in: the next write starts a new login
@@ -95,10 +99,11 @@ class SessionStore(CacheSessionStore):
         return {}
 
     def _load_hashed(self, sid: str) -> dict[str, Any] | None:
+        shard = keys.id_shard(sid)
         reply = run_script(
             "LOAD",
-            [keys.session_key_name(sid)],
-            [sid, keys.prefix(), "1" if self.count_request else "0"],
+            [keys.session_key_name(sid), *keys.shard_keys(shard)],
+            [sid, keys.prefix(shard), "1" if self.count_request else "0"],
         )
         if not reply[0]:
             self.ended_by = codec.reason_from_score(reply[1])
@@ -131,16 +136,7 @@ class SessionStore(CacheSessionStore):
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.
-        sid = keys.session_id(key)
-        for old in keys.fallback_session_ids(key):
-            moved = run_script(
-                "REKEY",
-                [keys.session_key_name(old), keys.session_key_name(sid)],
-                [old, sid, keys.prefix()],
-            )
-            if moved:
-                return self._load_hashed(sid)
-        return None
+        return self._load_hashed(keys.session_id(key)) if placement.rekey(key) else None
 
     def exists(self, session_key: str | None) -> bool:
         if not session_key:
@@ -158,6 +154,11 @@ class SessionStore(CacheSessionStore):
             # cache engine makes one, never a write under a key that no longer exists.
             return self.create()
         mode = "create" if must_create else "update"
+        user_id = str(data.get(codec.AUTH_USER_KEY) or "")
+        if user_id and keys.key_shard(self.session_key) != keys.user_shard(user_id):
+            # Signed in on a guest session (or a key from elsewhere): the session moves
+            # to a key in its user's shard, like cycle_key.
+            return self._move()
         if (
             mode == "update"
             and not self.restart_login
@@ -183,6 +184,28 @@ class SessionStore(CacheSessionStore):
             self.meta = replace(self.meta, last_activity=when)
         return True
 
+    def _move(self) -> None:
+        self._carry_from = self.session_key if self._stored else None
+        try:
+            self.create()
+        finally:
+            self._carry_from = None
+
+    def _get_new_session_key(self) -> str:
+        # No exists() round trip: WRITE's create refuses a key in use (CreateError), and
+        # create() then draws again.
+        return placement.new_key(self.loaded_user_id(), self._carry_from)
+
+    def _take_carried(self) -> list[Any]:
+        # Once per carried key (create() may retry): raises UpdateError if it ended.
+        old = self._carry_from or ""
+        if self._carried is None or self._carried[0] != old:
+            taken = placement.take(old)
+            if taken is None:
+                raise UpdateError
+            self._carried = (old, taken)
+        return self._carried[1]
+
     def write_call(
         self, mode: str, data: dict[str, Any] | None, when: int | None = None
     ) -> tuple[list[str], list[Any]]:
@@ -197,13 +220,17 @@ class SessionStore(CacheSessionStore):
         # A token's life is its own (days); a browser's also ends with Django's expiry.
         ttl = (idle if self.kind == "token" else min(idle, self.get_expiry_age())) * 1000
         sid = keys.session_id(self.session_key)
+        shard = keys.id_shard(sid)
+        carry_from, carried = self._carry_from, []
+        if carry_from and keys.key_shard(carry_from) != shard:
+            carry_from, carried = None, self._take_carried()
         device = self._sign_in_device(user_id)  # first parse is slow: before the clock
         now = when or now_ms()
         dead_before = now - (conf.idle_timeout + conf.clock_slack) * 1000
         args = [
             mode,
             sid,
-            keys.prefix(),
+            keys.prefix(shard),
             now,
             ttl,
             absolute * 1000,
@@ -211,7 +238,7 @@ class SessionStore(CacheSessionStore):
             user_id,
             self.client.ip,
             self.client.user_agent[:MAX_USER_AGENT],
-            keys.session_id(self._carry_from) if self._carry_from else "",
+            keys.session_id(carry_from) if carry_from else "",
             backend,
             auth_hash,
             dead_before,
@@ -221,8 +248,9 @@ class SessionStore(CacheSessionStore):
             "t" if self.kind == "token" else "",
             self.name,
             device,
+            *carried,
         ]
-        return [keys.session_key_name(sid)], args
+        return [keys.session_key_name(sid), *keys.shard_keys(shard)], args
 
     def _sign_in_device(self, user_id: str) -> str:
         # The device label goes with a sign-in's event: only a write that may sign in
@@ -287,23 +315,3 @@ class SessionStore(CacheSessionStore):
     @classmethod
     def clear_expired(cls) -> None:
         prune()
-
-    # --- async twins: the client is synchronous, so each runs in a thread ---------------
-    async def aload(self) -> dict[str, Any]:
-        return await sync_to_async(self.load)()
-
-    async def aexists(self, session_key: str | None) -> bool:
-        return await sync_to_async(self.exists)(session_key)
-
-    async def asave(self, must_create: bool = False) -> None:
-        await sync_to_async(self.save)(must_create)
-
-    async def acycle_key(self) -> None:
-        await sync_to_async(self.cycle_key)()
-
-    async def adelete(self, session_key: str | None = None) -> None:
-        await sync_to_async(self.delete)(session_key)
-
-    @classmethod
-    async def aclear_expired(cls) -> None:
-        await sync_to_async(cls.clear_expired)()

@@ -22,13 +22,69 @@ from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_sc
 
 
 def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRecord]:
-    """Return ``count`` sessions from ``offset``, most recent activity first."""
+    """Return ``count`` sessions from ``offset``, most recent activity first.
+
+    The shards are merged: each gives its first ``offset + count`` entries (ids and
+    scores, one pipelined read), the merge keeps the page, and only the page's records
+    are read, shard by shard. A deep page costs its offset; ``page_after`` does not.
+    """
     name = "auth" if authenticated_only else "all"
-    return run_listing("PAGE", [name, active_since(), offset, count])
+    since = active_since()
+    with redis_errors():
+        pipe = redis_client().pipeline(transaction=False)
+        for shard in keys.shards():
+            pipe.zrevrange(f"{keys.prefix(shard)}:{name}", 0, offset + count - 1, withscores=True)
+        ranges = pipe.execute()
+    return _records(_entries(ranges, since)[offset : offset + count])
+
+
+def page_after(
+    *, authenticated_only: bool, cursor: tuple[float, str] | None, count: int
+) -> tuple[list[SessionRecord], tuple[float, str] | None]:
+    """Return ``count`` sessions after ``cursor`` (the (score, id) of the last one listed),
+    most recent activity first, and the next cursor (None at the end). Each shard reads
+    ``count`` entries from the cursor on, whatever the depth."""
+    name = "auth" if authenticated_only else "all"
+    since = active_since()
+    top, after = ("+inf", None) if cursor is None else (cursor[0], cursor)
+    with redis_errors():
+        pipe = redis_client().pipeline(transaction=False)
+        for shard in keys.shards():
+            # Inclusive of the cursor's score: entries tied with it are dropped below.
+            pipe.zrevrangebyscore(f"{keys.prefix(shard)}:{name}", top, since, start=0,
+                                  num=count + _TIES, withscores=True)  # fmt: skip
+        ranges = pipe.execute()
+    entries = _entries(ranges, since)
+    if after is not None:
+        entries = [e for e in entries if (e[0], e[1]) < after]
+    chosen = entries[:count]
+    more = len(entries) > count
+    records = _records(chosen)
+    return records, ((chosen[-1][0], chosen[-1][1]) if more and chosen else None)
+
+
+_TIES = 16  # entries of one shard sharing the cursor's exact score (ms and fraction)
+
+
+def _entries(ranges: list[list], since: int) -> list[tuple[float, str]]:
+    # Every shard's live entries, newest first: (score, id), ties by id as Redis orders.
+    merged = [
+        (float(score), member.decode() if isinstance(member, bytes) else member)
+        for entries in ranges
+        for member, score in entries
+        if float(score) >= since
+    ]
+    merged.sort(reverse=True)
+    return merged
+
+
+def _records(entries: list[tuple[float, str]]) -> list[SessionRecord]:
+    # Only the listed entries' records are read, one GET script per shard holding some.
+    return get([sid for _, sid in entries])
 
 
 SEARCH_BATCH = 25  # entries one script call examines: ~0.25 ms at 1,000,000 sessions
-SEARCH_MAX = 25_000  # entries one search examines at most
+SEARCH_MAX = 25_000  # entries one search examines at most, shared out over the shards
 
 
 @dataclass(frozen=True)
@@ -49,81 +105,106 @@ def search(
     count: int = 50,
 ) -> SearchResult:
     """Return sessions matching ``needle`` (in IP or user agent) or one of ``user_ids``,
-    of ``kind`` ("browser", "token"; "" any).
+    of ``kind`` ("browser", "token"; "" any), most recent activity first.
 
-    Scans the activity index newest first in batches of SEARCH_BATCH, each a single
-    short script, and stops after SEARCH_MAX entries: Redis is never blocked for long.
+    Each shard's activity index is scanned newest first in batches of SEARCH_BATCH, each
+    a single short script, up to its share of SEARCH_MAX entries: Redis is never blocked
+    for long, and the search covers about the newest SEARCH_MAX sessions overall.
     """
     since = active_since()
     name = "auth" if authenticated_only else "all"
     uids = "," + ",".join(user_ids) + "," if user_ids else ""
-    found: list[SessionRecord] = []
-    matches = examined = 0
+    filters = [needle.lower(), uids, "1" if anonymous_only else "0",
+               {"browser": "b", "token": "t"}.get(kind, "")]  # fmt: skip
+    rows: list[list] = []
+    complete = True
+    for shard in keys.shards():
+        shard_rows, finished = _search_shard(shard, name, since, filters)
+        rows.extend(shard_rows)
+        complete = complete and finished
+    rows.sort(key=lambda row: int(row[3]), reverse=True)  # last activity
     now = now_ms()
-    while examined < SEARCH_MAX:
-        reply = run_script(
-            "SEARCH",
-            [],
-            [keys.prefix(), name, since, examined, SEARCH_BATCH, needle.lower(), uids,
-             "1" if anonymous_only else "0", {"browser": "b", "token": "t"}.get(kind, "")],
-        )  # fmt: skip
-        scanned, rows = int(reply[0]), reply[1:]
-        for row in rows:
-            if offset <= matches < offset + count:
-                found.append(record_from_row(row, now))
-            matches += 1
+    found = [record_from_row(row, now) for row in rows[offset : offset + count]]
+    return SearchResult(found, len(rows), complete)
+
+
+def _search_shard(shard: int, name: str, since: int, filters: list) -> tuple[list[list], bool]:
+    # One shard's matching rows, and whether its live entries were all examined.
+    budget = -(-SEARCH_MAX // len(keys.shards()))
+    rows: list[list] = []
+    examined = 0
+    while examined < budget:
+        batch = min(SEARCH_BATCH, budget - examined)
+        args = [keys.prefix(shard), name, since, examined, batch, *filters]
+        reply = run_script("SEARCH", keys.shard_keys(shard), args)
+        scanned = int(reply[0])
+        rows.extend(reply[1:])
         examined += scanned
-        if scanned < SEARCH_BATCH:
-            return SearchResult(found, matches, complete=True)
-    return SearchResult(found, matches, complete=False)
+        if scanned < batch:
+            return rows, True
+    return rows, False
 
 
 def anonymous_ids(batch: int = SEARCH_BATCH) -> Iterator[tuple[list[str], int]]:
     """Yield (ids of guest sessions, entries examined) batch by batch, over the whole index.
 
-    For commands, not requests: it walks every entry, in short script calls.
+    For commands, not requests: it walks every entry of every shard, in short script calls.
     """
-    since, offset = active_since(), 0
-    while True:
-        reply = run_script(
-            "SEARCH", [], [keys.prefix(), "all", since, offset, batch, "", "", "1", ""]
-        )
-        scanned = int(reply[0])
-        yield [row[0].decode() for row in reply[1:]], scanned
-        offset += scanned
-        if scanned < batch:
-            return
+    since = active_since()
+    for shard in keys.shards():
+        offset = 0
+        while True:
+            args = [keys.prefix(shard), "all", since, offset, batch, "", "", "1", ""]
+            reply = run_script("SEARCH", keys.shard_keys(shard), args)
+            scanned = int(reply[0])
+            yield [row[0].decode() for row in reply[1:]], scanned
+            offset += scanned
+            if scanned < batch:
+                break
 
 
 def index_size() -> int:
-    """Return how many entries the activity index holds (live and ended)."""
+    """Return how many entries the activity index holds (live and ended), all shards."""
     with redis_errors():
-        return int(redis_client().zcard(keys.all_index()))
+        pipe = redis_client().pipeline(transaction=False)
+        for shard in keys.shards():
+            pipe.zcard(keys.all_index(shard))
+        return sum(pipe.execute())
 
 
 def user_sessions(user_id: str, limit: int = 1000) -> list[SessionRecord]:
-    """Return a user's live sessions, most recent activity first."""
-    return run_listing("USER_PAGE", [user_id, limit])
+    """Return a user's live sessions, most recent activity first (one script, in the
+    user's shard)."""
+    uk = keys.user_index(user_id)
+    return run_listing("USER_PAGE", keys.user_shard(user_id), [uk], [user_id, limit])
 
 
 def get(ids: list[str]) -> list[SessionRecord]:
     """Return the records of the given ids that are still alive, in the same order."""
-    return run_listing("GET", ids) if ids else []
+    found: dict[str, SessionRecord] = {}
+    for shard, group in keys.by_shard(ids).items():
+        for record in run_listing("GET", shard, [], group):
+            found[record.id] = record
+    return [found[sid] for sid in ids if sid in found]
 
 
 def counts(windows_seconds: tuple[int, ...] = ()) -> dict[str, int]:
-    """Return live counts: sessions, authenticated sessions, users, and per activity window."""
+    """Return live counts: sessions, authenticated sessions, users, and per activity
+    window, summed over the shards (a user's sessions all sit in one shard)."""
     since = active_since()
-    client = redis_client()
     now = now_ms()
+    bounds = [max(since, now - seconds * 1000) for seconds in windows_seconds]
     with redis_errors():
-        pipe = client.pipeline(transaction=False)
-        pipe.zcount(keys.all_index(), since, "+inf")
-        pipe.zcount(keys.auth_index(), since, "+inf")
-        pipe.zcount(keys.users_index(), since, "+inf")
-        for seconds in windows_seconds:
-            pipe.zcount(keys.all_index(), max(since, now - seconds * 1000), "+inf")
-        active, auth, users, *windows = pipe.execute()
-    result = {"active": active, "authenticated": auth, "users": users}
-    result.update({f"last_{s}s": n for s, n in zip(windows_seconds, windows, strict=True)})
+        pipe = redis_client().pipeline(transaction=False)
+        for shard in keys.shards():
+            pipe.zcount(keys.all_index(shard), since, "+inf")
+            pipe.zcount(keys.auth_index(shard), since, "+inf")
+            pipe.zcount(keys.users_index(shard), since, "+inf")
+            for bound in bounds:
+                pipe.zcount(keys.all_index(shard), bound, "+inf")
+        replies = pipe.execute()
+    width = 3 + len(bounds)
+    totals = [sum(replies[i::width]) for i in range(width)]
+    result = {"active": totals[0], "authenticated": totals[1], "users": totals[2]}
+    result.update({f"last_{s}s": n for s, n in zip(windows_seconds, totals[3:], strict=True)})
     return result

@@ -68,8 +68,8 @@ def active_since() -> int:
     return now_ms() - get_settings().idle_timeout * 1000
 
 
-def run_listing(name: str, args: list) -> list[SessionRecord]:
-    """Run a listing script (PAGE, USER_PAGE, GET) and return its records."""
+def run_listing(name: str, shard: int, script_keys: list[str], args: list) -> list[SessionRecord]:
+    """Run a listing script (PAGE, USER_PAGE, GET) in one shard and return its records."""
     now = now_ms()
-    rows = run_script(name, [], [keys.prefix(), *args])
+    rows = run_script(name, [*script_keys, *keys.shard_keys(shard)], [keys.prefix(shard), *args])
     return [record_from_row(row, now) for row in rows]

@@ -26,20 +26,28 @@ def prune() -> int:
     """
     conf = get_settings()
     dead_before = now_ms() - (conf.idle_timeout + conf.clock_slack) * 1000
-    removed, batch = 0, PRUNE_BATCH
-    while batch == PRUNE_BATCH:
-        args = [keys.prefix(), dead_before, PRUNE_BATCH, now_ms(), conf.idle_timeout * 1000]
-        reply = run_script("PRUNE", [], args)
-        batch = script_status(reply)
-        removed += int(reply[2])
+    removed = 0
+    for shard in keys.shards():
+        removed += _prune_shard(shard, dead_before, conf.idle_timeout * 1000)
     sweep_sign_ins()
     with redis_errors():
         pipe = redis_client().pipeline(transaction=False)
-        pipe.zremrangebyscore(keys.users_index(), "-inf", f"({dead_before}")
-        pipe.zremrangebyscore(
-            keys.auth_index(), "-inf", f"({dead_before - conf.index_grace * 1000}"
-        )
+        for shard in keys.shards():
+            pipe.zremrangebyscore(keys.users_index(shard), "-inf", f"({dead_before}")
+            pipe.zremrangebyscore(
+                keys.auth_index(shard), "-inf", f"({dead_before - conf.index_grace * 1000}"
+            )
         pipe.execute()
+    return removed
+
+
+def _prune_shard(shard: int, dead_before: int, idle_ms: int) -> int:
+    removed, batch = 0, PRUNE_BATCH
+    while batch == PRUNE_BATCH:
+        args = [keys.prefix(shard), dead_before, PRUNE_BATCH, now_ms(), idle_ms]
+        reply = run_script("PRUNE", keys.shard_keys(shard), args)
+        batch = script_status(reply)
+        removed += int(reply[2])
     return removed
 
 
@@ -48,12 +56,16 @@ def sweep_sign_ins() -> int:
     many. A safety net for records an older release's scripts left behind: walked with
     HSCAN in batches, by the prune command only, never on a request."""
     client = redis_client()
-    found, cursor = 0, 0
-    while True:
-        with redis_errors():
-            cursor, entries = client.hscan(keys.sign_ins(), cursor, count=PRUNE_BATCH)
-        if entries:
-            sids = [k.decode() if isinstance(k, bytes) else k for k in entries]
-            found += script_status(run_script("SWEEP", [], [keys.prefix(), *sids]))
-        if not cursor:
-            return found
+    found = 0
+    for shard in keys.shards():
+        cursor = 0
+        while True:
+            with redis_errors():
+                cursor, entries = client.hscan(keys.sign_ins(shard), cursor, count=PRUNE_BATCH)
+            if entries:
+                sids = [k.decode() if isinstance(k, bytes) else k for k in entries]
+                reply = run_script("SWEEP", keys.shard_keys(shard), [keys.prefix(shard), *sids])
+                found += script_status(reply)
+            if not cursor:
+                break
+    return found

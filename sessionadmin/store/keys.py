@@ -6,26 +6,40 @@ SECRET_KEY, shortened to 96 bits. A Redis dump, a MONITOR trace or a log line th
 yields no usable cookie (Rack's fix for CVE-2019-16782). The same id is the session's
 public, opaque identifier in listings and URLs.
 
-Every key starts with the hash tag ``{prefix}``, so all of them share one Redis Cluster
-slot: the index is updated in the same Lua script as the session, and a script may only
-touch keys of one slot.
+The store is split into ``SESSIONADMIN_SHARDS`` shards (16 by default), each with a hash
+tag of its own, so a Redis Cluster spreads them over its masters while everything one
+script touches stays in one slot:
+
+- a shard holds its sessions, its activity sets, its users' sets and generations, its
+  sign-in records and its part of the event log;
+- a session's shard is part of its id: the first two hex digits, from an unkeyed hash of
+  its key (so a SECRET_KEY rotation moves a session within its shard);
+- a signed-in session lives in its user's shard: a sign-in draws keys until one lands
+  there (``draw_key``), so per-user limits and revocations stay one atomic script;
+- each shard's tag is picked so that the tags fall in equal ranges of the 16,384 cluster
+  slots: a cluster that splits its slots evenly (``redis-cli --cluster create``) holds
+  the same number of shards on each master.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from functools import cache
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from sessionadmin.conf import get_settings
 
 TOKEN_PREFIX = "sat_"  # noqa: S105 - marks a token: never taken from a cookie, nor back
-ID_HEX_CHARS = 24  # 96 bits: collisions are negligible even among billions of sessions
+ID_HEX_CHARS = 24  # the shard (2) and 88 bits of HMAC: no collision among billions
 _SALT = b"sessionadmin.keys.session_id"
+_SHARD_SALT = b"sessionadmin.keys.shard"
+KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"  # Django's VALID_KEY_CHARS
 
 
 @cache
@@ -38,11 +52,48 @@ def _hmac_template(secret: str) -> hmac.HMAC:
 def _hash(session_key: str, secret: str) -> str:
     mac = _hmac_template(secret).copy()
     mac.update(session_key.encode())
-    return mac.hexdigest()[:ID_HEX_CHARS]
+    return f"{key_shard(session_key):02x}" + mac.hexdigest()[: ID_HEX_CHARS - 2]
+
+
+def _shard_of(salted: bytes) -> int:
+    # Unkeyed, so it survives a SECRET_KEY rotation; it tells an attacker nothing usable
+    # about a key of 190 random bits.
+    digest = hashlib.sha256(_SHARD_SALT + salted).digest()
+    return int.from_bytes(digest[:4], "big") % get_settings().shards
+
+
+def key_shard(session_key: str) -> int:
+    """Return the shard of a session key (also the first two hex digits of its id)."""
+    return _shard_of(b"k:" + session_key.encode())
+
+
+def user_shard(user_id: str) -> int:
+    """Return the shard holding a user's signed-in sessions and per-user keys."""
+    return _shard_of(b"u:" + str(user_id).encode())
+
+
+def id_shard(sid: str) -> int:
+    """Return the shard of a public session id (any id: a forged one maps somewhere)."""
+    try:
+        return int(sid[:2], 16) % get_settings().shards
+    except ValueError:
+        return 0
+
+
+def draw_key(shard: int, prefix: str = "", length: int = 32) -> str:
+    """Return a new random session key whose shard is ``shard``: a sign-in draws until
+    its key lands in the user's shard. The last character is varied over its 36 values
+    before drawing a new stem, so a draw costs about SESSIONADMIN_SHARDS hashes."""
+    while True:
+        stem = prefix + "".join(secrets.choice(KEY_CHARS) for _ in range(length - 1))
+        for last in KEY_CHARS:
+            if key_shard(stem + last) == shard:
+                return stem + last
 
 
 def session_id(session_key: str) -> str:
-    """Return the public id of a session: a keyed hash of its key under SECRET_KEY."""
+    """Return the public id of a session: its shard, then a keyed hash of its key under
+    SECRET_KEY."""
     return _hash(session_key, settings.SECRET_KEY)
 
 
@@ -60,62 +111,106 @@ def is_session_id(value: str) -> bool:
 def _reset(*, setting: str, **kwargs: object) -> None:
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
         _hmac_template.cache_clear()
+    if setting in {"SESSIONADMIN_KEY_PREFIX", "SESSIONADMIN_SHARDS"}:
+        _tags.cache_clear()
 
 
-def _tag() -> str:
-    return "{" + get_settings().key_prefix + "}"
+@cache
+def _tags(prefix: str, count: int) -> tuple[str, ...]:
+    # Shard n's tag is the first "{prefix:<j>}" (j = 0, 1, ... in base 36) whose slot falls
+    # in the n-th of ``count`` equal slot ranges: the shards spread evenly over any cluster
+    # that gives its masters equal contiguous ranges, whatever the prefix.
+    found: dict[int, str] = {}
+    span = REDIS_CLUSTER_HASH_SLOTS / count
+    j = 0
+    while len(found) < count:
+        name = f"{prefix}:{_base36(j)}"
+        found.setdefault(int(key_slot(name.encode()) // span), "{" + name + "}")
+        j += 1
+    return tuple(found[n] for n in range(count))
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = digits[n % 36]
+    while n >= 36:
+        n //= 36
+        out = digits[n % 36] + out
+    return out
+
+
+def shards() -> range:
+    """Return the shard numbers, to walk every shard (listings, counts, upkeep)."""
+    return range(get_settings().shards)
+
+
+def prefix(shard: int) -> str:
+    """Return shard ``shard``'s hash tag, the start of its keys (Lua scripts extend it)."""
+    conf = get_settings()
+    return _tags(conf.key_prefix, conf.shards)[shard]
 
 
 def session_key_name(sid: str) -> str:
     """Hash: the session's payload and metadata (fields listed in the README)."""
-    return f"{_tag()}:s:{sid}"
+    return f"{prefix(id_shard(sid))}:s:{sid}"
 
 
-def all_index() -> str:
-    """Sorted set: every session id, scored by last activity (ms since the epoch)."""
-    return f"{_tag()}:all"
+def all_index(shard: int) -> str:
+    """Sorted set: a shard's session ids, scored by last activity (ms since the epoch)."""
+    return f"{prefix(shard)}:all"
 
 
-def auth_index() -> str:
-    """Sorted set: ids of authenticated sessions, scored by last activity."""
-    return f"{_tag()}:auth"
+def auth_index(shard: int) -> str:
+    """Sorted set: a shard's ids of authenticated sessions, scored by last activity."""
+    return f"{prefix(shard)}:auth"
 
 
-def users_index() -> str:
-    """Sorted set: user ids with a session, scored by their latest activity."""
-    return f"{_tag()}:users"
+def users_index(shard: int) -> str:
+    """Sorted set: a shard's user ids with a session, scored by their latest activity."""
+    return f"{prefix(shard)}:users"
 
 
 def user_index(user_id: str) -> str:
     """Sorted set: one user's session ids, scored by last activity."""
-    return f"{_tag()}:u:{user_id}"
+    return f"{prefix(user_shard(user_id))}:u:{user_id}"
 
 
 def user_generation(user_id: str) -> str:
     """String: a counter bumped by every change of the user (auth/usercache.py)."""
-    return f"{_tag()}:g:{user_id}"
+    return f"{prefix(user_shard(user_id))}:g:{user_id}"
 
 
-def sign_ins() -> str:
-    """Hash: each signed-in session's sign-in, "uid\tip\tdevice" (store/lua/events.lua)."""
-    return f"{_tag()}:w"
+def sign_ins(shard: int) -> str:
+    """Hash: a shard's signed-in sessions' sign-ins, "uid\tip\tdevice" (lua/events.lua)."""
+    return f"{prefix(shard)}:w"
 
 
-def events_log() -> str:
-    """Stream: the capped log of session events (sessionadmin/events.py)."""
-    return f"{_tag()}:ev"
+def events_log(shard: int) -> str:
+    """Stream: a shard's part of the capped log of session events (events.py)."""
+    return f"{prefix(shard)}:ev"
 
 
-def prefix() -> str:
-    """Return the common start of every key, which Lua scripts extend for user keys."""
-    return _tag()
+def by_shard(ids: list[str]) -> dict[int, list[str]]:
+    """Group public session ids by shard, keeping their order within each."""
+    groups: dict[int, list[str]] = {}
+    for sid in ids:
+        groups.setdefault(id_shard(sid), []).append(sid)
+    return groups
+
+
+def shard_keys(shard: int) -> list[str]:
+    """Return the keys of a shard every script may touch, declared in its KEYS so any
+    cluster client routes it (keys derived from ids found in the index, such as another
+    session's hash, share the same tag and slot)."""
+    return [all_index(shard), auth_index(shard), users_index(shard), sign_ins(shard),
+            events_log(shard)]  # fmt: skip
 
 
 def login_attempts(bucket: str) -> str:
     """String: failed sign-ins counted in one bucket ("ip:..." or "acct:...") per window.
 
     Their own hash tag: a sign-in's buckets are checked and counted in one script, apart
-    from any session's slot.
+    from any session's slot (small, short-lived keys: one slot carries them).
     """
     return "{" + get_settings().key_prefix + ":login}:" + bucket
 

@@ -38,6 +38,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "LOAD": ("agent", "load"),
     "WRITE": ("events", "unindex", "agent", "write"),
     "DELETE": ("events", "unindex", "delete"),
+    "TAKE": ("events", "unindex", "take"),
     "REKEY": ("unindex", "rekey"),
     "FORGET": ("events", "forget"),
     "USER_FILL": ("user_fill",),
@@ -60,7 +61,9 @@ _PARTS: dict[str, tuple[str, ...]] = {
 
 def source(name: str) -> str:
     """Return the Lua source of script ``name`` (LOAD, WRITE, PAGE...)."""
-    return _source(name, get_settings().events_max)
+    conf = get_settings()
+    # Each shard keeps its part of the log: the cap is shared out.
+    return _source(name, -(-conf.events_max // conf.shards))
 
 
 @cache

@@ -250,7 +250,7 @@ def test_logout_deletes_the_session_its_index_entries_and_clears_the_cookie(api,
     uid = str(user.pk)
     assert redis.exists(keys.session_key_name(sid))
     assert redis.zscore(keys.user_index(uid), sid) is not None
-    assert redis.zscore(keys.auth_index(), sid) is not None
+    assert redis.zscore(keys.auth_index(keys.id_shard(sid)), sid) is not None
 
     response = post(api, "/api/logout")
     assert response.status_code == 200
@@ -261,9 +261,10 @@ def test_logout_deletes_the_session_its_index_entries_and_clears_the_cookie(api,
     assert cleared["max-age"] == 0 or "1970" in cleared["expires"]
 
     assert not redis.exists(keys.session_key_name(sid))
-    for index_key in (keys.all_index(), keys.auth_index(), keys.user_index(uid)):
+    shard = keys.id_shard(sid)
+    for index_key in (keys.all_index(shard), keys.auth_index(shard), keys.user_index(uid)):
         assert redis.zscore(index_key, sid) is None
-    assert redis.zscore(keys.users_index(), uid) is None
+    assert redis.zscore(keys.users_index(shard), uid) is None
     assert services.list_user_sessions(user.pk) == []
 
     replay = Client()

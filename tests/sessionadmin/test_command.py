@@ -18,7 +18,7 @@ from sessionadmin import services
 from sessionadmin.conf import get_settings
 from sessionadmin.store import keys
 from sessionadmin.store.client import now_ms
-from tests.helpers import SESSION_KEYS, sid
+from tests.helpers import SESSION_KEYS, index_members, sid
 
 PROJECT = Path(__file__).resolve().parents[2]
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -210,7 +210,7 @@ def test_revoke_one(scene, redis):
     assert output.strip() == "revoked 1 session(s)"
     assert services.get_session(ids["bob"]) is None
     assert not redis.exists(keys.session_key_name(ids["bob"]))
-    assert ids["bob"] not in members(redis, keys.all_index())
+    assert ids["bob"] not in index_members(redis, "all")
     assert services.list_user_sessions(scene["bob"].pk) == []
     assert len(services.list_sessions().results) == 4
     with pytest.raises(CommandError, match="no active session"):
@@ -352,25 +352,26 @@ def test_prune_drops_the_entry_of_a_vanished_session(scene, redis, age):
     if age == "past the grace period":
         seconds = conf.idle_timeout + conf.index_grace + 60
     old = now_ms() - seconds * 1000  # ... and its last activity is that long ago
-    redis.zadd(keys.all_index(), {gone: old}, xx=True)
-    redis.zadd(keys.auth_index(), {gone: old}, xx=True)
-    assert gone in members(redis, keys.all_index())
+    shard = keys.id_shard(gone)
+    redis.zadd(keys.all_index(shard), {gone: old}, xx=True)
+    redis.zadd(keys.auth_index(shard), {gone: old}, xx=True)
+    assert gone in index_members(redis, "all")
     output = run("prune")
     assert output.strip() == "pruned 1 index entry"
-    assert gone not in members(redis, keys.all_index())
+    assert gone not in index_members(redis, "all")
     # The auth entry tells a late request which timeout ended the session: it stays for
     # the grace period after the idle timeout, then goes too.
     past_grace = age == "past the grace period"
-    assert (gone in members(redis, keys.auth_index())) is not past_grace
+    assert (gone in index_members(redis, "auth")) is not past_grace
     others = {v for k, v in ids.items() if k != "alice_ff"}
-    assert members(redis, keys.all_index()) == others
+    assert index_members(redis, "all") == others
     assert run("prune").strip() == "pruned 0 index entries"
 
 
 def test_prune_keeps_live_sessions(scene, redis):
-    before = members(redis, keys.all_index())
+    before = index_members(redis, "all")
     assert run("prune").strip() == "pruned 0 index entries"
-    assert members(redis, keys.all_index()) == before
+    assert index_members(redis, "all") == before
     assert len(services.list_sessions().results) == 5
 
 

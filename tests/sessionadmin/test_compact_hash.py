@@ -52,9 +52,12 @@ def hour() -> int:
     return int(time.time() * 1000) // 3_600_000
 
 
-def agents_key() -> str:
-    """The agent table of the current hour (agent.lua)."""
-    return f"{keys.prefix()}:ua:{hour()}"
+def agents_key(username: str = "alice") -> str:
+    """The agent table of the current hour (agent.lua) in the user's shard."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username=username)
+    return f"{keys.prefix(keys.user_shard(str(user.pk)))}:ua:{hour()}"
 
 
 def ref(agent: str) -> bytes:

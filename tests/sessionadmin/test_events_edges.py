@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from sessionadmin import events, services
 from sessionadmin.index import actions, upkeep
 from sessionadmin.store import keys
-from tests.helpers import browser, client_id, grant
+from tests.helpers import browser, client_id, grant, guest_write_in_shard, sign_in_count
 
 PASSWORD = "correct horse 9"
 
@@ -28,7 +28,7 @@ def test_revoking_a_session_whose_ttl_just_fired_reports_its_timeout(make_user, 
     assert not redis.exists(keys.session_key_name(sid))
     assert services.revoke_session(sid, by="staff") is False
     assert endings(signals) == [(sid, "idle", "")]
-    assert not redis.hexists(keys.sign_ins(), sid)
+    assert not redis.hexists(keys.sign_ins(keys.id_shard(sid)), sid)
 
 
 @override_settings(SESSION_MAX_PER_USER=0)
@@ -41,7 +41,7 @@ def test_thousands_of_endings_in_one_script_are_all_reported(
     signals.clear()
     assert services.revoke_user_sessions(user.pk, by="staff") == 3000
     assert len(endings(signals)) == 3000
-    assert redis.hlen(keys.sign_ins()) == 0
+    assert sign_in_count(redis) == 0
 
 
 def test_an_entry_written_by_a_slow_clock_is_rescored_not_reported(make_user, redis, signals):
@@ -49,10 +49,13 @@ def test_an_entry_written_by_a_slow_clock_is_rescored_not_reported(make_user, re
     client = browser(user)
     sid = client_id(client)
     # Its last write came from an app server 200 s behind: scored as long ended.
-    redis.zadd(keys.all_index(), {sid: time.time() * 1000 - 200_000 - 1800_000})
-    Client().get("/api/session")  # another write's trim reaches it
+    redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: time.time() * 1000 - 200_000 - 1800_000})
+    guest_write_in_shard(keys.id_shard(sid))  # another write's trim reaches it
     assert endings(signals) == []
-    assert redis.zscore(keys.all_index(), sid) > time.time() * 1000 - 1800_000 - 5_000
+    assert (
+        redis.zscore(keys.all_index(keys.id_shard(sid)), sid)
+        > time.time() * 1000 - 1800_000 - 5_000
+    )
     assert client.get("/api/profile").status_code == 200
     assert client.post("/api/logout").status_code == 200
     assert [e[:2] for e in endings(signals)] == [(sid, "logout")]
@@ -76,10 +79,10 @@ def test_prune_reports_a_sign_in_record_an_older_script_left_behind(make_user, r
     # As a script of an older release did: the session and its index entries go, the
     # sign-in record stays.
     redis.delete(keys.session_key_name(sid))
-    redis.zrem(keys.all_index(), sid)
+    redis.zrem(keys.all_index(keys.id_shard(sid)), sid)
     upkeep.prune()
     assert [e[:2] for e in endings(signals)] == [(sid, "idle")]
-    assert redis.hlen(keys.sign_ins()) == 0
+    assert sign_in_count(redis) == 0
 
 
 def test_the_signal_says_who_revoked(make_user, redis, signals):
@@ -88,7 +91,7 @@ def test_the_signal_says_who_revoked(make_user, redis, signals):
     assert endings(signals) == [(sid, "revoked", "command")]
 
 
-@pytest.mark.parametrize("cursor", ["١-١", "0-0", "99999999999999-0-0", " "])
+@pytest.mark.parametrize("cursor", ["١-١", "0-0", "0-0-3", "99999999999999-0-0-0", " "])
 def test_a_cursor_redis_cannot_use_is_a_400(make_user, redis, cursor):
     staff = browser(grant(make_user("boss", is_staff=True), "sessionadmin.view_activesession"))
     response = staff.get("/api/admin/sessions/events", {"cursor": cursor})
@@ -159,16 +162,17 @@ def test_a_slow_scored_session_stays_in_every_set_and_is_revoked_with_its_user(
     slow, other = browser(user), browser(user)
     sid = client_id(slow)
     long_ago = time.time() * 1000 - 40 * 60_000 - 1800_000  # its writer's clock 40 min behind
-    for index in (keys.all_index(), keys.auth_index(), keys.user_index(str(user.pk))):
+    shard = keys.id_shard(sid)
+    for index in (keys.all_index(shard), keys.auth_index(shard), keys.user_index(str(user.pk))):
         redis.zadd(index, {sid: long_ago})
-    for _ in range(30):  # older dead entries ahead of it in the trims' first 25
-        redis.zadd(keys.all_index(), {f"{_:024x}": long_ago - 1})
-        redis.zadd(keys.auth_index(), {f"{_:024x}": long_ago - 1})
+    for _ in range(30):  # older dead entries of its shard ahead of it in the trims' first 25
+        redis.zadd(keys.all_index(shard), {sid[:2] + f"{_:022x}": long_ago - 1})
+        redis.zadd(keys.auth_index(shard), {sid[:2] + f"{_:022x}": long_ago - 1})
     other.post("/api/session/keepalive")  # the same user's write trims its sets
-    Client().get("/api/session")  # and others' writes reach it in `all`
-    Client().get("/api/session")
+    guest_write_in_shard(shard)  # and others' writes reach it in `all`
+    guest_write_in_shard(shard)
     assert redis.zscore(keys.user_index(str(user.pk)), sid) is not None
-    assert redis.zscore(keys.auth_index(), sid) is not None
+    assert redis.zscore(keys.auth_index(keys.id_shard(sid)), sid) is not None
     assert services.revoke_user_sessions(user.pk, by="staff") == 2
     assert slow.get("/api/profile").status_code == 401
     assert sorted(e[0] for e in endings(signals)) == sorted([sid, client_id(other)])
@@ -177,18 +181,22 @@ def test_a_slow_scored_session_stays_in_every_set_and_is_revoked_with_its_user(
 def test_a_session_without_a_ttl_is_not_reported_ended(make_user, redis, signals):
     sid = client_id(browser(make_user("alice")))
     redis.persist(keys.session_key_name(sid))
-    redis.zadd(keys.all_index(), {sid: 1000})
+    redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: 1000})
     upkeep.prune()
     assert endings(signals) == []
-    assert redis.hexists(keys.sign_ins(), sid)
+    assert redis.hexists(keys.sign_ins(keys.id_shard(sid)), sid)
 
 
 def test_the_sweep_counts_what_it_reported(make_user, redis, signals):
     sid = client_id(browser(make_user("alice")))
     redis.delete(keys.session_key_name(sid))
-    redis.zrem(keys.all_index(), sid)
+    redis.zrem(keys.all_index(keys.id_shard(sid)), sid)
     from sessionadmin.store.client import run_script
 
-    reply = run_script("SWEEP", [], [keys.prefix(), sid, sid, "f" * 24])
+    reply = run_script(
+        "SWEEP",
+        keys.shard_keys(keys.id_shard(sid)),
+        [keys.prefix(keys.id_shard(sid)), sid, sid, "f" * 24],
+    )
     assert events.script_status(reply) == 1
     assert len(endings(signals)) == 1

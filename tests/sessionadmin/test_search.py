@@ -22,7 +22,10 @@ def pause() -> None:
 
 
 @pytest.fixture
-def small_bounds(monkeypatch):
+def small_bounds(monkeypatch, settings):
+    # One shard: the bound is then exactly "the SEARCH_MAX newest entries" (with more,
+    # each shard examines its share; see test_each_shard_examines_its_share).
+    settings.SESSIONADMIN_SHARDS = 1
     monkeypatch.setattr(index, "SEARCH_BATCH", 5)
     monkeypatch.setattr(index, "SEARCH_MAX", 20)
 
@@ -165,3 +168,19 @@ def test_dashboard_says_when_a_search_is_incomplete(small_bounds, thirty, make_u
     complete = client.get("/admin/sessionadmin/activesession/", {"q": "10.0.0."}).content.decode()
     assert "30 sessions ·" in complete
     assert "or more" not in complete
+
+
+def test_each_shard_examines_its_share_of_the_bound(redis, db, make_session, monkeypatch):
+    monkeypatch.setattr(index, "SEARCH_BATCH", 5)
+    monkeypatch.setattr(index, "SEARCH_MAX", 32)  # 2 entries from each of the 16 shards
+    made = [sid(make_session(user_agent=f"pytest/{n}")) for n in range(200)]
+    found = index.search(needle="pytest", count=500)
+    assert found.complete is False
+    assert found.matches == 32
+    per_shard = {}
+    for record in found.records:
+        per_shard[keys.id_shard(record.id)] = per_shard.get(keys.id_shard(record.id), 0) + 1
+    assert set(per_shard.values()) == {2}, per_shard
+    assert {r.id for r in found.records} <= set(made)
+    again = index.search(needle="pytest", count=500).records
+    assert [r.id for r in again] == [r.id for r in found.records]

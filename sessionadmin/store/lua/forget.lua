@@ -1,4 +1,4 @@
--- No KEYS (every key shares the prefix's slot). ARGV: prefix, ids... Removes index entries
+-- KEYS: the shard's keys (keys.shard_keys). ARGV: prefix, ids... Removes index entries
 -- of sessions whose hash is gone (their uid is unknown by then; per-user sets are pruned
 -- by score and on read), reporting each signed-in one as ended by its timeout.
 -- Returns {how many were removed, ENDED...}.

@@ -7,7 +7,9 @@
 -- session ended), 16 idle timeout (ms), 17 '1' when a sign-in starts a new login (and
 -- with it a new absolute deadline), even of the user already signed in; on create,
 -- 18 kind ('t' a token session, '' a browser's), 19 its name ('' none); 20 the client's
--- device label, kept with a sign-in's event (events.lua).
+-- device label, kept with a sign-in's event (events.lua); on a create carrying a session
+-- over from another shard (take.lua), 21 its created time, 22 its request count, 23 its
+-- flags, 24... its item fields and counts.
 -- Returns {status, ENDED, started}: status 1 written, 0 create refused (key exists), -1
 -- update (or a create carrying a session over, cycle_key) refused because the session is
 -- gone, -2 nothing written because the session has no time left (it is deleted); ENDED
@@ -54,6 +56,12 @@ if mode == 'create' then
     unindex(p, from, old_uid)
     old_uid = false
     if login and old[3] ~= uid then login = false end
+  end
+  if #ARGV >= 21 then
+    -- Carried from another shard by take.lua: its history and items, never its login.
+    created, requests = tonumber(ARGV[21]), tonumber(ARGV[22])
+    if ARGV[23] ~= '' then redis.call('HSET', key, 'f', ARGV[23]) end
+    for i = 24, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
   end
 else
   if not exists then return {-1} end

@@ -1,0 +1,38 @@
+"""The async methods of the session store: its Redis client is synchronous, so each runs
+its sync twin in a thread (as Django's own cache engine does through the cache)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+
+class SyncTwins:
+    """Mixed into the SessionStore ahead of Django's base, whose async methods it replaces."""
+
+    load: Any
+    exists: Any
+    save: Any
+    cycle_key: Any
+    delete: Any
+    clear_expired: Any
+
+    async def aload(self) -> dict[str, Any]:
+        return await sync_to_async(self.load)()
+
+    async def aexists(self, session_key: str | None) -> bool:
+        return await sync_to_async(self.exists)(session_key)
+
+    async def asave(self, must_create: bool = False) -> None:
+        await sync_to_async(self.save)(must_create)
+
+    async def acycle_key(self) -> None:
+        await sync_to_async(self.cycle_key)()
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        await sync_to_async(self.delete)(session_key)
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        await sync_to_async(cls.clear_expired)()
