@@ -123,9 +123,17 @@ def redis_url(name: str) -> str | None:
     if value.startswith("redis+sentinel://"):
         sentinel(name, value)  # checked now: a bad one stops start-up naming the variable
     elif value.startswith("redis+cluster://"):
-        fail(f"{name}: redis+cluster:// is not supported yet (one server or Sentinel for now)")
+        from sessionadmin.store.cluster import parse_cluster_url
+
+        try:
+            parse_cluster_url(value)
+        except ValueError as exc:
+            fail(f"{name} is not a redis+cluster://HOST:PORT[,HOST:PORT...] URL ({exc})")
     elif not re.match(r"^(rediss?|unix)://", value):
-        fail(f"{name}={value!r} is not a redis://, rediss://, unix:// or redis+sentinel:// URL")
+        fail(
+            f"{name}={value!r} is not a redis://, rediss://, unix://, redis+sentinel:// or "
+            "redis+cluster:// URL"
+        )
     return value
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from sessionsite import env
+from sessionsite.redis_config import redis_caches
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -92,44 +90,8 @@ if EMBEDDED_REDIS_DIR is not None:
 
     REDIS_URL = f"unix://{socket_path_for(EMBEDDED_REDIS_DIR)}?db=0"
 
-_REDIS_OPTIONS = {
-    "CLIENT_CLASS": "django_redis.client.DefaultClient",
-    # Never pickle: a store that can be written to must not be a way to run code.
-    "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-    # Without these a dead or wedged Redis hangs every request.
-    "SOCKET_CONNECT_TIMEOUT": 0.5,
-    "SOCKET_TIMEOUT": 1.0,
-    # One immediate retry replaces a pooled connection broken by a Redis restart; more
-    # (redis-py's default is three with backoff) would delay the 503 when Redis is down.
-    "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 1), "max_connections": 100},
-    "IGNORE_EXCEPTIONS": False,
-}
-_REDIS_LOCATION = REDIS_URL
-if REDIS_URL.startswith("redis+sentinel://"):
-    # Sentinel: django-redis asks the sentinels for the primary on every new connection,
-    # so after a failover the pool reconnects to the promoted replica by itself.
-    _sentinels, _service, _db, _auth = env.sentinel("REDIS_URL", REDIS_URL)
-    _REDIS_LOCATION = f"redis://{_auth + '@' if _auth else ''}{_service}/{_db}"
-    _REDIS_OPTIONS.update(
-        CLIENT_CLASS="django_redis.client.SentinelClient",
-        CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
-        SENTINELS=_sentinels,
-        SENTINEL_KWARGS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
-    )
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": _REDIS_LOCATION,
-        "KEY_PREFIX": "c",
-        "OPTIONS": dict(_REDIS_OPTIONS),
-    },
-    "sessions": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": _REDIS_LOCATION,
-        "KEY_PREFIX": "s",
-        "OPTIONS": dict(_REDIS_OPTIONS),
-    },
-}
+# One server, Sentinel or Redis Cluster, by the URL's scheme (sessionsite/redis_config.py).
+CACHES = redis_caches(REDIS_URL)
 
 # --- Sessions ---------------------------------------------------------------------------
 SESSION_ENGINE = "sessionadmin.backends.redis"

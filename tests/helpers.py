@@ -7,6 +7,7 @@ import time
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.test import Client
+from redis.cluster import RedisCluster
 
 from sessionadmin.store import keys
 
@@ -76,7 +77,7 @@ class StaffMember(User):
 def stored_keys(redis) -> set[bytes]:
     """Every key in the test database but the event log (which keeps what happened)."""
     logs = {keys.events_log(shard).encode() for shard in keys.shards()}
-    return {k for k in redis.keys("*") if k not in logs}
+    return {k for k in redis.keys("*", **every_master(redis)) if k not in logs}
 
 
 def index_members(redis, name: str) -> set[str]:
@@ -102,3 +103,9 @@ def guest_write_in_shard(shard: int) -> None:
     store._session_key = keys.draw_key(shard)
     store._session_cache = {"views": 1}  # new: never loaded (an unknown key is dropped)
     store.save(must_create=True)
+
+
+def every_master(redis) -> dict:
+    """Keyword arguments that send a server command to every master of a cluster (none
+    on one server)."""
+    return {"target_nodes": RedisCluster.PRIMARIES} if isinstance(redis, RedisCluster) else {}

@@ -1,12 +1,15 @@
-"""Real Redis topologies for tests: a Sentinel set (a primary, a replica, three sentinels),
-started from the same redis-server binary as the embedded Redis, on loopback ports of
+"""Real Redis topologies for tests: a Sentinel set (a primary, a replica, three sentinels)
+and a Redis Cluster (three masters, three replicas), started from the same redis-server
+binary as the embedded Redis (the cluster created by its redis-cli), on loopback ports of
 their own, in a temporary folder, and stopped after.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis as redis_py
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 from sessionsite.embedded import redis_server_binary
 from tests.servers import free_port
@@ -178,3 +183,103 @@ def kill_process_group(node: Node) -> None:
     if node.process.poll() is None:
         os.killpg(node.process.pid, signal.SIGKILL)
         node.process.wait(timeout=10)
+
+
+@dataclass
+class Cluster:
+    nodes: list[Node]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def client(self) -> RedisCluster:
+        live = next(n for n in self.nodes if n.process.poll() is None)
+        return RedisCluster(host="127.0.0.1", port=live.port, socket_timeout=2)
+
+    def layout(self) -> list[tuple[Node, bool, list[tuple[int, int]]]]:
+        """(node, is master, slot ranges) of each live node, as the cluster sees it."""
+        live = [n for n in self.nodes if n.process.poll() is None]
+        by_port = {n.port: n for n in self.nodes}
+        found = []
+        for address, info in live[0].client().cluster("nodes").items():
+            port = int(address.split("@")[0].rsplit(":", 1)[1])
+            flags = info["flags"]
+            master = "master" in flags and "fail" not in flags
+            ranges = [(int(r[0]), int(r[-1])) for r in info.get("slots", [])]
+            found.append((by_port[port], master, ranges))
+        return found
+
+    def masters(self) -> list[Node]:
+        return [node for node, master, ranges in self.layout() if master and ranges]
+
+    def master_of(self, key: str) -> Node:
+        """The master now serving ``key``'s slot."""
+        slot = key_slot(key.encode())
+        for node, master, ranges in self.layout():
+            if master and any(low <= slot <= high for low, high in ranges):
+                return node
+        raise LookupError(f"no master serves slot {slot}")
+
+
+def _cluster_port() -> int:
+    """A free loopback port whose cluster bus port (10,000 higher) is free too."""
+    while True:
+        port = random.randint(20_000, 45_000)
+        sockets = []
+        try:
+            for candidate in (port, port + 10_000):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", candidate))
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+def _cluster_config(folder: Path, port: int) -> str:
+    # A node is failed over after 1 s without an answer; slots of the other masters keep
+    # serving meanwhile (full coverage is not required).
+    return _data_config(folder, port) + "\n".join([
+        "cluster-enabled yes", f"cluster-config-file {folder / f'nodes-{port}.conf'}",
+        "cluster-node-timeout 1000", "cluster-require-full-coverage no",
+        "cluster-replica-validity-factor 0",
+    ]) + "\n"  # fmt: skip
+
+
+def _cluster_ok(cluster: Cluster) -> bool:
+    for node in cluster.nodes:
+        if node.client().cluster("info").get("cluster_state") != "ok":
+            return False
+    masters = [node for node, master, _ in cluster.layout() if master]
+    return len(masters) == 3 and all(
+        node.client().info("replication").get("connected_slaves", 0) >= 1 for node in masters
+    )
+
+
+@contextmanager
+def redis_cluster(folder: Path) -> Iterator[Cluster]:
+    """Start six cluster nodes, make them three masters with a replica each (redis-cli
+    --cluster create), yield the cluster; stop every node."""
+    binary = redis_server_binary()
+    cli = str(Path(binary).with_name("redis-cli"))
+    started: list[Node] = []
+    try:
+        for number in range(6):
+            port = _cluster_port()
+            sub = folder / f"node{number}"
+            started.append(_start(binary, sub, f"node{port}", _cluster_config(sub, port)))
+        addresses = [f"127.0.0.1:{n.port}" for n in started]
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        cluster = Cluster(started)
+        wait_for(lambda: _cluster_ok(cluster), 30, "the cluster did not come up")
+        yield cluster
+    finally:
+        for node in reversed(started):
+            node.stop()

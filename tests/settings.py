@@ -15,6 +15,8 @@ TEST_REDIS_DB = 15
 
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
+    if parts.scheme == "redis+cluster":
+        return url  # a cluster has database 0 only: the run flushes it (tests/conftest.py)
     if parts.scheme == "redis+sentinel":  # …/SERVICE[/DB]: the service stays
         service = url.split("/")[3]
         return f"{url.split('/', 3)[0]}//{url.split('/')[2]}/{service}/{db}"
@@ -47,7 +49,10 @@ from sessionsite.settings import DATABASES  # noqa: E402
 
 # A file, not :memory:, so that server processes started by tests see the same data.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    # TEST_SQLITE_NAME: a nested run's own (tests/sessionadmin/test_cluster.py).
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_SQLITE_NAME") or str(BASE_DIR / "var" / "test-db.sqlite3")
+    }
 
 # Argon2 at full cost would dominate the suite's time; production keeps it first.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -10,6 +10,7 @@ from sessionadmin.store.client import redis_client
 from sessionsite.http import api_view, json_body
 from sessionsite.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from sessionsite.urls import urlpatterns as site_patterns
+from tests.helpers import every_master
 
 
 def whoami(request: HttpRequest) -> JsonResponse:
@@ -45,7 +46,8 @@ def revoke_then_cycle(request: HttpRequest) -> JsonResponse:
 def pause_redis_after(request: HttpRequest) -> JsonResponse:
     """Finish the view's work, then make Redis refuse writes for longer than the
     client's timeouts: the lazy touch after the view is what fails."""
-    redis_client().client_pause(2500, all=False)
+    client = redis_client()
+    client.client_pause(2500, all=False, **every_master(client))
     return JsonResponse({"done": True})
 
 

@@ -14,7 +14,7 @@ from sessionadmin import items, services
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.logging import STORE_DOWN_ATTR, DropStoreUnavailable
 from sessionadmin.store import keys
-from tests.helpers import browser, client_id, grant, sid
+from tests.helpers import browser, client_id, every_master, grant, sid
 
 pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.usefixtures("redis")]
 
@@ -79,7 +79,7 @@ def test_a_failed_lazy_touch_keeps_the_finished_response(make_user, redis):
     try:
         response = client.get("/test/pause-redis-after")
     finally:
-        redis.client_unpause()
+        redis.client_unpause(**every_master(redis))
     assert response.status_code == 200
     assert response.json() == {"done": True}
     assert redis.hget(key, "a") == activity  # the touch was due, and did fail
