@@ -6,7 +6,6 @@ users by their primary key, of any type (``auth.users``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +16,9 @@ from sessionadmin.auth import limits, users
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
-from sessionadmin.errors import ValidationFailed
 from sessionadmin.index import actions, queries
 from sessionadmin.index.records import SessionRecord, at
+from sessionadmin.listing_params import MAX_PAGE_SIZE, parse_listing_filters
 from sessionadmin.store import keys
 from sessionadmin.timeouts import session_deadlines
 
@@ -46,7 +45,6 @@ __all__ = [
     "user_id_of",
 ]
 
-MAX_PAGE_SIZE = 200
 ACTIVITY_WINDOWS = (60, 300, 900, 3600, 86400)
 
 
@@ -57,6 +55,7 @@ class SessionPage:
     page_size: int
     results: list[SessionRecord]
     complete: bool = True  # False when a search stopped before examining every session
+    next_cursor: str | None = None  # with a cursor: where the next page starts (None: end)
 
 
 def current_session_id(session: SessionBase) -> str | None:
@@ -104,6 +103,7 @@ def list_sessions(
     user_id: Any = None,
     query: str = "",
     kind: str = "",
+    cursor: str | None = None,
 ) -> SessionPage:
     """Return one page of live sessions, most recent activity first.
 
@@ -141,6 +141,14 @@ def list_sessions(
         return SessionPage(found.matches, page, page_size, found.records, found.complete)
     totals = queries.counts()
     count = totals["authenticated"] if authenticated else totals["active"]
+    if cursor is not None:  # the same cost at any depth (index.queries.page_after)
+        results, after = queries.page_after(
+            authenticated_only=bool(authenticated), cursor=queries.decode_cursor(cursor),
+            count=page_size,
+        )  # fmt: skip
+        return SessionPage(
+            count, page, page_size, results, next_cursor=queries.encode_cursor(after)
+        )
     results = queries.page(authenticated_only=bool(authenticated), offset=offset, count=page_size)
     return SessionPage(count=count, page=page, page_size=page_size, results=results)
 
@@ -269,37 +277,4 @@ def session_to_dict(
         "kind": record.kind,
         "name": record.name or None,
         "suspicious": record.suspicious,
-    }
-
-
-def _whole(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not low <= int(raw) <= high:
-        raise ValidationFailed(fields={name: [f"Must be a whole number from {low} to {high}."]})
-    return int(raw)
-
-
-def parse_listing_filters(params: Mapping[str, str]) -> dict[str, Any]:
-    """Return list_sessions() arguments from query parameters; raise ValidationFailed."""
-    authenticated = params.get("authenticated", "")
-    if authenticated not in {"", "true", "false"}:
-        raise ValidationFailed(fields={"authenticated": ["Must be true or false."]})
-    kind = params.get("kind", "")
-    if kind not in {"", "browser", "token"}:
-        raise ValidationFailed(fields={"kind": ["Must be browser or token."]})
-    user = params.get("user", "").strip()
-    user_id = None
-    if user:
-        user_id = resolve_user_id(user)
-        if user_id is None:
-            raise ValidationFailed(fields={"user": ["No such user."]})
-    return {
-        "page": _whole(params, "page", 1, 1, 10**6),
-        "page_size": _whole(params, "page_size", 50, 1, MAX_PAGE_SIZE),
-        "authenticated": {"": None, "true": True, "false": False}[authenticated],
-        "user_id": user_id,
-        "query": params.get("q", "")[:200],
-        "kind": kind,
     }

@@ -29,6 +29,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
             "page_size": result.page_size,
             "complete": result.complete,
             "results": services.serialize_sessions(result.results, current_id=current),
+            **({"next_cursor": result.next_cursor} if "cursor" in request.GET else {}),
         }
     )
 

@@ -66,6 +66,22 @@ def page_after(
 _TIES = 16  # entries of one shard sharing the cursor's exact score (ms and fraction)
 
 
+def encode_cursor(position: tuple[float, str] | None) -> str | None:
+    """The API's form of a listing position: "<score>~<id>" (None at the end)."""
+    return None if position is None else f"{position[0]!r}~{position[1]}"
+
+
+def decode_cursor(value: str) -> tuple[float, str] | None:
+    """The position a cursor names, None for "" (the top); ValueError if it is not one."""
+    if not value:
+        return None
+    score, _, sid = value.partition("~")
+    number = float(score)
+    if not keys.is_session_id(sid) or number != number or abs(number) == float("inf"):
+        raise ValueError(value)
+    return number, sid
+
+
 def _entries(ranges: list[list], since: int) -> list[tuple[float, str]]:
     # Every shard's live entries, newest first: (score, id), ties by id as Redis orders.
     merged = [

@@ -35,6 +35,7 @@ SUITE = [
     "tests/sessionadmin/test_backend_django_suite.py",
     "tests/sessionadmin/test_index.py",
     "tests/sessionadmin/test_search.py",
+    "tests/sessionadmin/test_shards.py",
     "tests/sessionadmin/test_admin_api.py",
     "tests/sessionadmin/test_revocation_final.py",
     "tests/cart/test_concurrency.py",

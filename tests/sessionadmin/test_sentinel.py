@@ -51,9 +51,12 @@ def sign_in(base: str) -> tuple[Browser, str]:
 
 
 def test_a_bad_sentinel_or_cluster_url_stops_start_up_naming_the_variable():
-    for url in ("redis+sentinel://127.0.0.1/svc", "redis+sentinel://h:1,h:x/svc",
-                "redis+sentinel://127.0.0.1:26379", "redis+cluster://127.0.0.1",
-                "redis+cluster://h:1,h:x", "redis+cluster://h:1/0", "redis+clustr://h:1"):  # fmt: skip
+    bad = [
+        "redis+sentinel://127.0.0.1/svc", "redis+sentinel://h:1,h:x/svc",
+        "redis+sentinel://127.0.0.1:26379", "redis+cluster://127.0.0.1",
+        "redis+cluster://h:1,h:x", "redis+cluster://h:1/0", "redis+clustr://h:1",
+    ]  # fmt: skip
+    for url in bad:
         completed = subprocess.run(
             [sys.executable, "-c", "import sessionsite.settings"],
             cwd=BASE_DIR, env=server_env(REDIS_URL=url), capture_output=True, text=True,

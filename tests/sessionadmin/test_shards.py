@@ -1,0 +1,177 @@
+"""The sharded key layout (store/keys.py): where sessions land, a guest signing in moving
+to the user's shard with its cart, merged listings paged by cursor, and the merged event
+log, against the real Redis and database."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.test import Client, override_settings
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
+from cart.models import Product
+from sessionadmin import events
+from sessionadmin.backends.redis import SessionStore
+from sessionadmin.index import queries
+from sessionadmin.store import keys
+from tests.helpers import browser, client_id, grant, index_members, pause
+
+PASSWORD = "correct horse 9"
+
+
+def login(client: Client, username: str) -> None:
+    response = client.post(
+        "/api/login", {"username": username, "password": PASSWORD}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_the_shard_tags_fall_in_equal_slot_ranges():
+    span = REDIS_CLUSTER_HASH_SLOTS / len(keys.shards())
+    slots = [key_slot(keys.prefix(n)[1:-1].encode()) for n in keys.shards()]
+    assert [int(slot // span) for slot in slots] == list(keys.shards())
+    assert len({keys.prefix(n) for n in keys.shards()}) == 16
+
+
+def test_every_key_of_a_session_and_its_user_shares_one_slot(make_user, redis):
+    user = make_user("alice")
+    client = browser(user)
+    sid = client_id(client)
+    uid = str(user.pk)
+    assert keys.id_shard(sid) == keys.user_shard(uid)
+    slot = key_slot(keys.session_key_name(sid).encode())
+    for name in (
+        keys.user_index(uid), keys.user_generation(uid), keys.all_index(keys.id_shard(sid)),
+        keys.sign_ins(keys.id_shard(sid)), keys.events_log(keys.id_shard(sid)),
+    ):  # fmt: skip
+        assert key_slot(name.encode()) == slot, name
+
+
+def test_a_guest_signing_in_moves_to_the_users_shard_with_its_cart(make_user, redis):
+    alice = make_user("alice")
+    lamp = Product.objects.create(name="Lamp", price="12.50", stock=50)
+    alice_shard = keys.user_shard(str(alice.pk))
+    # New guests until one lands outside alice's shard: the move is then real.
+    for _ in range(50):
+        client = Client()
+        body = json.dumps({"product_id": lamp.pk, "quantity": 2})
+        response = client.post("/api/cart/items", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+        if keys.id_shard(client_id(client)) != alice_shard:
+            break
+    guest_id = client_id(client)
+    assert keys.id_shard(guest_id) != alice_shard
+    login(client, "alice")
+    signed_in = client_id(client)
+    assert keys.id_shard(signed_in) == alice_shard
+    assert not redis.exists(keys.session_key_name(guest_id))
+    assert guest_id not in index_members(redis, "all")
+    assert client.get("/api/cart").json()["total_items"] == 2
+    assert client.get("/api/profile").json()["user"]["username"] == "alice"
+
+
+def test_a_session_given_a_user_without_login_is_moved_to_the_users_shard(redis):
+    session = SessionStore()
+    session["views"] = 1
+    session.save()
+    for uid in map(str, range(1, 100)):
+        if keys.user_shard(uid) != keys.key_shard(session.session_key):
+            break
+    old = session.session_key
+    session[SESSION_KEY] = uid
+    session.save()
+    assert session.session_key != old
+    assert keys.key_shard(session.session_key) == keys.user_shard(uid)
+    assert not SessionStore().exists(old)
+    assert SessionStore(session.session_key).load()["views"] == 1
+
+
+def test_a_token_lands_in_its_users_shard(make_user, redis):
+    user = make_user("alice")
+    body = {"username": "alice", "password": PASSWORD, "name": "cli"}
+    response = Client().post("/api/tokens", body, content_type="application/json")
+    assert response.status_code in (200, 201), response.content
+    token = response.json()["token"]
+    assert keys.key_shard(token) == keys.user_shard(str(user.pk))
+
+
+@pytest.fixture
+def staff(make_user):
+    return browser(grant(make_user("boss", is_staff=True), "sessionadmin.view_activesession"))
+
+
+def test_the_listing_pages_by_cursor_over_every_shard(redis, make_session, staff):
+    made = []
+    for number in range(40):
+        made.append(keys.session_id(make_session(user_agent=f"pytest/{number}").session_key))
+        pause()
+    walked, cursor, pages = [], "", 0
+    while cursor is not None:
+        response = staff.get("/api/admin/sessions", {"cursor": cursor, "page_size": 7})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        walked += [row["id"] for row in body["results"]]
+        cursor = body["next_cursor"]
+        pages += 1
+    staff_id = client_id(staff)
+    assert sorted(walked) == sorted([staff_id, *made])  # none twice, none missed
+    assert [w for w in walked if w != staff_id] == list(reversed(made))  # newest first
+    assert pages == 6
+    assert len({keys.id_shard(sid) for sid in made}) > 8  # spread over the shards
+    by_page = [
+        row["id"]
+        for number in range(1, 8)
+        for row in staff.get("/api/admin/sessions", {"page": number, "page_size": 7}).json()[
+            "results"
+        ]
+    ]
+    assert by_page == walked
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "nonsense"},
+        {"cursor": "1.5~zz"},
+        {"cursor": "nan~" + "0" * 24},
+        {"cursor": "", "q": "pytest"},
+        {"cursor": "", "authenticated": "false"},
+    ],
+)
+def test_a_bad_cursor_or_a_filtered_one_is_a_400(staff, params):
+    response = staff.get("/api/admin/sessions", params)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert "cursor" in response.json()["fields"]
+
+
+def test_a_cursor_page_reads_a_bounded_range_from_each_shard(make_session, redis):
+    for number in range(60):
+        make_session(user_agent=f"pytest/{number}")
+    first, after = queries.page_after(authenticated_only=False, cursor=None, count=10)
+    second, _ = queries.page_after(authenticated_only=False, cursor=after, count=10)
+    assert len(first) == len(second) == 10
+    assert first[-1].last_activity >= second[0].last_activity
+    assert not {r.id for r in first} & {r.id for r in second}
+
+
+@override_settings(SESSIONADMIN_EVENTS_MAX=1000)
+def test_the_event_log_merges_the_shards_newest_first_by_cursor(make_user, redis):
+    for number in range(30):  # failed sign-ins of many addresses: logged in many shards
+        events.record("login_failed", ip=f"192.0.2.{number}")
+    shards = {keys.user_shard("ip:" + f"192.0.2.{n}") for n in range(30)}
+    assert len(shards) > 5
+    walked, cursor = [], ""
+    while True:
+        page, cursor = events.recent(cursor=cursor, limit=4)
+        walked += page
+        if cursor is None:
+            break
+    assert len(walked) == 30
+    assert len({e.id for e in walked}) == 30
+    assert {e.ip for e in walked} == {f"192.0.2.{n}" for n in range(30)}
+    # Newest first: entries of one millisecond in several shards go by shard.
+    assert all(a.at >= b.at for a, b in itertools.pairwise(walked))
