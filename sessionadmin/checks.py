@@ -75,6 +75,12 @@ E010 = Error(
     hint="List networks such as '127.0.0.0/8' or '10.0.0.0/8'.",
     id="sessionadmin.E010",
 )
+E011 = Error(
+    "SESSIONADMIN_SHARDS must be a whole number from 1 to 256.",
+    hint="Shards spread the store over a Redis Cluster's masters; the default, 16, suits "
+    "one server and clusters of up to 16 masters.",
+    id="sessionadmin.E011",
+)
 W001 = Warning(
     "SESSION_TOUCH_INTERVAL is not shorter than SESSION_IDLE_TIMEOUT.",
     hint="Active sessions would expire between touches; keep it well below the timeout.",
@@ -110,6 +116,8 @@ def check_session_store(app_configs: Any = None, **kwargs: Any) -> list:
         problems.append(W002)
     if conf.touch_interval >= conf.idle_timeout:
         problems.append(W001)
+    if not 1 <= conf.shards <= 256:  # a session id holds its shard in two hex digits
+        problems.append(E011)
     return problems
 
 

@@ -24,18 +24,54 @@ from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_sc
 def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRecord]:
     """Return ``count`` sessions from ``offset``, most recent activity first.
 
-    The shards are merged: each gives its first ``offset + count`` entries (ids and
-    scores, one pipelined read), the merge keeps the page, and only the page's records
-    are read, shard by shard. A deep page costs its offset; ``page_after`` does not.
+    The shards are merged. The page's top score is found first by bisection on counts
+    (``_score_at``: O(log N) commands, however deep the page); then each shard gives its
+    entries from that score on (ids and scores, one pipelined read), the merge keeps the
+    page, and only the page's records are read, one script per shard holding some.
     """
     name = "auth" if authenticated_only else "all"
     since = active_since()
+    top, skip = ("+inf", 0) if offset == 0 else _score_at(name, since, offset)
+    if top is None:
+        return []
     with redis_errors():
         pipe = redis_client().pipeline(transaction=False)
         for shard in keys.shards():
-            pipe.zrevrange(f"{keys.prefix(shard)}:{name}", 0, offset + count - 1, withscores=True)
+            pipe.zrevrangebyscore(f"{keys.prefix(shard)}:{name}", top, since, start=0,
+                                  num=skip + count, withscores=True)  # fmt: skip
         ranges = pipe.execute()
-    return _records(_entries(ranges, since)[offset : offset + count])
+    return _records(_entries(ranges, since)[skip : skip + count])
+
+
+def _score_at(name: str, since: int, offset: int) -> tuple[float | None, int]:
+    """Return (the lowest score S with fewer than ``offset`` entries above it, how many of
+    the entries scored S come before the page), or (None, 0) past the end. Scores are
+    whole or half milliseconds, so bisection on half milliseconds ends exactly."""
+    client = redis_client()
+
+    def above(half_ms: int) -> int:  # entries scored strictly above
+        with redis_errors():
+            pipe = client.pipeline(transaction=False)
+            for shard in keys.shards():
+                pipe.zcount(f"{keys.prefix(shard)}:{name}", f"({half_ms / 2}", "+inf")
+            return sum(pipe.execute())
+
+    with redis_errors():
+        pipe = client.pipeline(transaction=False)
+        for shard in keys.shards():
+            pipe.zrevrange(f"{keys.prefix(shard)}:{name}", 0, 0, withscores=True)
+        tops = [float(found[0][1]) for found in pipe.execute() if found]
+    low = since * 2 - 1  # above(low) > offset >= above(high), kept so while bisecting
+    if not tops or above(low) <= offset:
+        return None, 0
+    high = int(max(tops) * 2) + 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        if above(middle) > offset:
+            low = middle
+        else:
+            high = middle
+    return high / 2, offset - above(high)
 
 
 def page_after(

@@ -270,3 +270,11 @@ def test_check_command_fails_on_djangos_session_middleware_beside_ours():
         pytest.raises(SystemCheckError, match=r"sessionadmin\.E006"),
     ):
         call_command("check")
+
+
+@pytest.mark.parametrize(("shards", "fires"), [(0, True), (257, True), (1, False), (256, False)])
+def test_e011_a_shard_count_out_of_range(shards, fires):
+    from sessionadmin.checks import E011
+
+    with override_settings(SESSIONADMIN_SHARDS=shards):
+        assert (E011 in check_session_store()) is fires

@@ -175,3 +175,45 @@ def test_the_event_log_merges_the_shards_newest_first_by_cursor(make_user, redis
     assert {e.ip for e in walked} == {f"192.0.2.{n}" for n in range(30)}
     # Newest first: entries of one millisecond in several shards go by shard.
     assert all(a.at >= b.at for a, b in itertools.pairwise(walked))
+
+
+def test_deep_pages_are_found_by_bisection_and_match_the_cursor_walk(make_session, redis):
+    for number in range(45):
+        make_session(user_agent=f"pytest/{number}")
+    walked, cursor = [], None
+    while True:
+        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=4)
+        walked += [r.id for r in found]
+        if cursor is None:
+            break
+    by_page = [
+        r.id
+        for offset in range(0, 48, 4)
+        for r in queries.page(authenticated_only=False, offset=offset, count=4)
+    ]
+    assert by_page == walked
+    assert len(walked) == 45
+    assert queries.page(authenticated_only=False, offset=45, count=4) == []
+    assert [r.id for r in queries.page(authenticated_only=False, offset=44, count=4)] == [
+        walked[-1]
+    ]
+
+
+def test_pages_and_cursors_hold_with_tied_scores(make_session, redis):
+    made = [keys.session_id(make_session().session_key) for _ in range(30)]
+    tied = float(redis.zscore(keys.all_index(keys.id_shard(made[0])), made[0]))
+    for sid in made:  # all with one score: ties are ordered by id
+        redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: tied}, xx=True)
+    walked, cursor = [], None
+    while True:
+        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=7)
+        walked += [r.id for r in found]
+        if cursor is None:
+            break
+    assert walked == sorted(made, reverse=True)
+    by_page = [
+        r.id
+        for offset in range(0, 35, 7)
+        for r in queries.page(authenticated_only=False, offset=offset, count=7)
+    ]
+    assert by_page == walked
