@@ -99,6 +99,7 @@ def dashboard(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRespon
     filters = parsed_filters(model_admin, request, services.parse_listing_filters, "changelist")
     if isinstance(filters, HttpResponse):
         return filters
+    filters["cursor"] = None  # the dashboard pages by number (the API also by cursor)
     result = services.list_sessions(**filters)
     stats = services.session_stats()
     pages = max(1, -(-result.count // result.page_size))

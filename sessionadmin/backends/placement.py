@@ -1,13 +1,17 @@
 """Where a session's key lands: a guest's anywhere, a signed-in session's in its user's
-shard (store/keys.py); moving a session to a key in another shard, or to its id under the
-current SECRET_KEY."""
+shard (store/keys.py); moving a session to a key in another shard (read it, write the new
+key, end the old: take.lua), or to its id under the current SECRET_KEY."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
+from django.contrib.sessions.backends.base import UpdateError
+
 from sessionadmin.events import script_status
+from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.index.actions import delete_session
 from sessionadmin.store import keys
 from sessionadmin.store.client import run_script
 
@@ -22,15 +26,38 @@ def new_key(user_id: str | None, carry_from: str | None) -> str:
     return "".join(secrets.choice(keys.KEY_CHARS) for _ in range(32))
 
 
-def take(old_key: str) -> list[Any] | None:
-    """End the session ``old_key`` and return what a key in another shard inherits from
-    it (take.lua), or None if it ended meanwhile."""
+def take(old_key: str, *, end: bool) -> list[Any] | None:
+    """Return what a key in another shard inherits from the session ``old_key`` (take.lua),
+    ending it if ``end``; None if it is gone (ended meanwhile)."""
     sid = keys.session_id(old_key)
     shard = keys.id_shard(sid)
-    reply = run_script(
-        "TAKE", [keys.session_key_name(sid), *keys.shard_keys(shard)], [sid, keys.prefix(shard)]
-    )
+    script_keys = [keys.session_key_name(sid), *keys.shard_keys(shard)]
+    reply = run_script("TAKE", script_keys, [sid, keys.prefix(shard), "1" if end else ""])
     return reply[2:] if script_status(reply) == 1 else None
+
+
+def carried_fields(old_key: str) -> list[Any]:
+    """Read what a key in another shard inherits from ``old_key``; UpdateError if it
+    ended (revoked meanwhile: never carried on)."""
+    found = take(old_key, end=False)
+    if found is None:
+        raise UpdateError
+    return found
+
+
+def end_carried(old_key: str, new_key: str) -> None:
+    """The new key is written: end the old one. If that fails, or the old session ended
+    meanwhile (revoked: never carried on), the new one goes again, so a failure leaves
+    the old session whole and never both."""
+    new_id = keys.session_id(new_key)
+    try:
+        ended = take(old_key, end=True) is not None
+    except SessionStoreUnavailable:
+        delete_session(new_id, "revoked")
+        raise
+    if not ended:
+        delete_session(new_id, "revoked")
+        raise UpdateError
 
 
 def rekey(key: str) -> bool:

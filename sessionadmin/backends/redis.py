@@ -196,14 +196,11 @@ class SessionStore(SyncTwins, CacheSessionStore):
         # create() then draws again.
         return placement.new_key(self.loaded_user_id(), self._carry_from)
 
-    def _take_carried(self) -> list[Any]:
-        # Once per carried key (create() may retry): raises UpdateError if it ended.
+    def _read_carried(self) -> list[Any]:
+        # Read once per carried key (create() may retry after a key collision).
         old = self._carry_from or ""
         if self._carried is None or self._carried[0] != old:
-            taken = placement.take(old)
-            if taken is None:
-                raise UpdateError
-            self._carried = (old, taken)
+            self._carried = (old, placement.carried_fields(old))
         return self._carried[1]
 
     def write_call(
@@ -223,7 +220,7 @@ class SessionStore(SyncTwins, CacheSessionStore):
         shard = keys.id_shard(sid)
         carry_from, carried = self._carry_from, []
         if carry_from and keys.key_shard(carry_from) != shard:
-            carry_from, carried = None, self._take_carried()
+            carry_from, carried = None, self._read_carried()
         device = self._sign_in_device(user_id)  # first parse is slow: before the clock
         now = when or now_ms()
         dead_before = now - (conf.idle_timeout + conf.clock_slack) * 1000
@@ -266,6 +263,9 @@ class SessionStore(SyncTwins, CacheSessionStore):
         reply = run_script("WRITE", *self.write_call(mode, data, when))
         result = script_status(reply)
         self.started_sign_in = result == 1 and bool(reply[2])
+        old = self._carry_from
+        if result == 1 and old and keys.key_shard(old) != keys.key_shard(self.session_key):
+            placement.end_carried(old, self.session_key)
         if result == 1:
             self._stored = True
             if data is not None:

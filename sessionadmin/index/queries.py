@@ -34,6 +34,7 @@ def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRe
     top, skip = ("+inf", 0) if offset == 0 else _score_at(name, since, offset)
     if top is None:
         return []
+    skip = max(skip, 0)
     with redis_errors():
         pipe = redis_client().pipeline(transaction=False)
         for shard in keys.shards():
@@ -64,14 +65,17 @@ def _score_at(name: str, since: int, offset: int) -> tuple[float | None, int]:
     low = since * 2 - 1  # above(low) > offset >= above(high), kept so while bisecting
     if not tops or above(low) <= offset:
         return None, 0
-    high = int(max(tops) * 2) + 1
+    # The count seen at ``high`` is the one used: a write meanwhile moves a session above
+    # and would otherwise make the skip negative.
+    high, at_high = int(max(tops) * 2) + 1, 0
     while high - low > 1:
         middle = (low + high) // 2
-        if above(middle) > offset:
+        found = above(middle)
+        if found > offset:
             low = middle
         else:
-            high = middle
-    return high / 2, offset - above(high)
+            high, at_high = middle, found
+    return high / 2, offset - at_high
 
 
 def page_after(
@@ -83,12 +87,21 @@ def page_after(
     name = "auth" if authenticated_only else "all"
     since = active_since()
     top, after = ("+inf", None) if cursor is None else (cursor[0], cursor)
+    names = [f"{keys.prefix(shard)}:{name}" for shard in keys.shards()]
+    ties = [0] * len(names)
     with redis_errors():
-        pipe = redis_client().pipeline(transaction=False)
-        for shard in keys.shards():
+        client = redis_client()
+        if after is not None:  # entries tied with the cursor's score, read past below
+            pipe = client.pipeline(transaction=False)
+            for index in names:
+                pipe.zcount(index, after[0], after[0])
+            ties = pipe.execute()
+        pipe = client.pipeline(transaction=False)
+        for index, tied in zip(names, ties, strict=True):
             # Inclusive of the cursor's score: entries tied with it are dropped below.
-            pipe.zrevrangebyscore(f"{keys.prefix(shard)}:{name}", top, since, start=0,
-                                  num=count + _TIES, withscores=True)  # fmt: skip
+            # One more than the page: whether a next page exists.
+            pipe.zrevrangebyscore(index, top, since, start=0, num=count + 1 + tied,
+                                  withscores=True)  # fmt: skip
         ranges = pipe.execute()
     entries = _entries(ranges, since)
     if after is not None:
@@ -97,9 +110,6 @@ def page_after(
     more = len(entries) > count
     records = _records(chosen)
     return records, ((chosen[-1][0], chosen[-1][1]) if more and chosen else None)
-
-
-_TIES = 16  # entries of one shard sharing the cursor's exact score (ms and fraction)
 
 
 def encode_cursor(position: tuple[float, str] | None) -> str | None:

@@ -33,5 +33,5 @@ def test_memory_benchmark_smoke_mode_keeps_sessions_compact(tmp_path):
     # Bytes, not time: stable enough to guard against a regression such as a session hash
     # falling back from a listpack to a hash table (which measured 4.0 here). The bound was
     # 2.5 until each signed-in session gained its sign-in record for the session events
-    # (`{sa}:w`, 112 bytes: 2.49 here); the capped event log is measured apart.
+    # (`{sa:n}:w`, 112 bytes: 2.49 here); the capped event log is measured apart.
     assert 1.0 < ratio < 2.8, table

@@ -199,7 +199,9 @@ def test_deep_pages_are_found_by_bisection_and_match_the_cursor_walk(make_sessio
     ]
 
 
-def test_pages_and_cursors_hold_with_tied_scores(make_session, redis):
+@pytest.mark.parametrize("shards", [16, 1])
+def test_pages_and_cursors_hold_with_tied_scores(make_session, redis, settings, shards):
+    settings.SESSIONADMIN_SHARDS = shards
     made = [keys.session_id(make_session().session_key) for _ in range(30)]
     tied = float(redis.zscore(keys.all_index(keys.id_shard(made[0])), made[0]))
     for sid in made:  # all with one score: ties are ordered by id
@@ -217,3 +219,30 @@ def test_pages_and_cursors_hold_with_tied_scores(make_session, redis):
         for r in queries.page(authenticated_only=False, offset=offset, count=7)
     ]
     assert by_page == walked
+
+
+def test_a_move_whose_old_session_was_revoked_meanwhile_removes_the_new_one(make_user, redis):
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from sessionadmin import services
+    from sessionadmin.backends import placement
+
+    alice = make_user("alice")
+    guest = SessionStore()
+    guest["views"] = 1
+    guest.save()
+    while keys.key_shard(guest.session_key) == keys.user_shard(str(alice.pk)):
+        guest = SessionStore()
+        guest["views"] = 1
+        guest.save()
+    carried = placement.carried_fields(guest.session_key)  # read, not ended
+    assert SessionStore().exists(guest.session_key)
+    new = SessionStore()
+    new._session_key = keys.draw_key(keys.user_shard(str(alice.pk)))
+    new._session_cache = {SESSION_KEY: str(alice.pk), "views": 1}
+    new.save(must_create=True)
+    assert carried[:2]  # created, requests
+    services.revoke_session(keys.session_id(guest.session_key), by="staff")  # meanwhile
+    with pytest.raises(UpdateError):
+        placement.end_carried(guest.session_key, new.session_key)
+    assert not SessionStore().exists(new.session_key)  # a revocation is never carried on

@@ -1,12 +1,13 @@
--- KEYS[1] the old session hash (then the shard's keys). ARGV: old sid, prefix.
--- The first half of carrying a session to a key in another shard (a guest signing in
--- lands in the user's shard, keys.draw_key): deletes the old session and returns what
--- the new one inherits, which WRITE's create then stores (ARGV 21 on). Two scripts, as
--- the shards may sit on different cluster masters; a crash between them loses only that
--- session. The old sign-in, if any, was another user's (one user's sessions share a
--- shard), so it ended.
--- Returns {-1} when the session is gone (revoked meanwhile: never brought back), else
--- {1, ENDED, created, requests, flags, item field, item count, ...}.
+-- KEYS[1] the old session hash (then the shard's keys). ARGV: old sid, prefix, '1' to end
+-- it ('' to read only). Carrying a session to a key in another shard (a guest signing in
+-- lands in the user's shard, keys.draw_key) takes three scripts, as the shards may sit on
+-- different cluster masters: this one reads what the new key inherits, WRITE's create
+-- stores it there (ARGV 21 on), then this one ends the old session. A failure between
+-- them leaves the old session whole (the new one is removed again), never neither; an
+-- old session gone by the last step was revoked meanwhile, and the new one is removed.
+-- The old sign-in, if any, was another user's (one user's sessions share a shard).
+-- Returns {-1} when the session is gone, else {1, ENDED, created, requests, flags, item
+-- field, item count, ...}.
 local p, from = ARGV[2], ARGV[1]
 local old = redis.call('HMGET', KEYS[1], 'c', 'n', 'u', 'f')
 if not old[1] then return {-1} end
@@ -18,7 +19,9 @@ for i = 1, #all, 2 do
     out[#out + 1] = all[i + 1]
   end
 end
-redis.call('DEL', KEYS[1])
-if old[3] then ended(p, from, 'logout') end
-unindex(p, from, old[3])
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[1])
+  if old[3] then ended(p, from, 'logout') end
+  unindex(p, from, old[3])
+end
 return out
