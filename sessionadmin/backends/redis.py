@@ -280,15 +280,17 @@ class SessionStore(SyncTwins, CacheSessionStore):
         return result
 
     def cycle_key(self) -> None:
-        """Move the data to a new key; the old key dies in the same atomic step.
-
-        Raises UpdateError if the stored session ended meanwhile (a revocation while this
-        request ran): it is not recreated under the new key.
-        """
+        """Move the data to a new key; the old key dies in the same atomic step. Raises
+        UpdateError if the stored session ended meanwhile: it is not recreated."""
         data = self._session
         if self.kind == "token":
             return  # a token's key is the token its holder has: it never changes
-        self._carry_from = self.session_key if self._stored else None
+        if not self._stored:
+            # Nothing stored to retire: the next save makes the key, in the user's shard
+            # once login() has set the user (no throwaway write, then a move).
+            self._session_key, self._session_cache, self.modified = None, data, True
+            return
+        self._carry_from = self.session_key
         try:
             self.create()
         except UpdateError:
