@@ -186,7 +186,8 @@ def test_every_ending_reason_is_a_signal_an_event_a_row_and_a_line(served, users
         # A new guest each time: its session lands in any shard, and a write trims its
         # own shard's index (a site's traffic reaches every shard).
         Agent(base, source=f"127.0.{10 + n % 200}.5").call("GET", "/api/session")
-        if any(s["session_id"] == forgotten_id for s in signals_sent(signal_log)):
+        ended = [s for s in signals_sent(signal_log) if s["signal"] == "session_ended"]
+        if any(s["session_id"] == forgotten_id for s in ended):
             found_after = time.monotonic() - started
             break
         time.sleep(0.2)
