@@ -4,7 +4,9 @@ signed-in sessions keep their entry long enough to be told why they ended."""
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections import Counter
 
 import pytest
 from django.test import override_settings
@@ -25,21 +27,38 @@ def index_size(redis, name: str) -> int:
     return sum(redis.zcard(f"{keys.prefix(shard)}:{name}") for shard in keys.shards())
 
 
+def key_pool(needed: Counter) -> dict[int, list[str]]:
+    """Random session keys, ``needed[shard]`` of them in each shard (a hash apiece)."""
+    pool: dict[int, list[str]] = {shard: [] for shard in needed}
+    missing = sum(needed.values())
+    while missing:
+        key = secrets.token_hex(16)
+        found = pool.get(keys.key_shard(key))
+        if found is not None and len(found) < needed[keys.key_shard(key)]:
+            found.append(key)
+            missing -= 1
+    return pool
+
+
 def write_sessions(
     redis, count: int, *, signed_in: bool, first_uid: int = 1, agent=None, shard=None
 ):  # fmt: skip
     """Write ``count`` sessions through the engine's own write script, pipelined."""
     write = script(redis, "WRITE")
+    # Signed-in sessions in their users' shards; guests spread evenly over the shards (as
+    # heavy traffic does), or in one. Keys are found first: the writes then take a short
+    # time, well inside the idle timeout some tests set.
+    wanted = [
+        keys.user_shard(str(first_uid + n)) if signed_in
+        else (n % len(keys.shards()) if shard is None else shard)
+        for n in range(count)
+    ]  # fmt: skip
+    pool = key_pool(Counter(wanted))
+    session_keys = [pool[wanted_shard].pop() for wanted_shard in wanted]
     pipe = redis.pipeline(transaction=False)
     for n in range(count):
         store = SessionStore()
-        uid = str(first_uid + n)
-        if signed_in:
-            store._session_key = keys.draw_key(keys.user_shard(uid))
-        else:
-            # Guests spread evenly over the shards (as heavy traffic does), or in one.
-            in_shard = n % len(keys.shards()) if shard is None else shard
-            store._session_key = keys.draw_key(in_shard)
+        store._session_key = session_keys[n]
         store.client = ClientInfo("10.0.0.1", agent(n) if agent else "pytest")
         data = (
             {"_auth_user_id": str(first_uid + n), "_auth_user_backend": AUTH} if signed_in else {}
