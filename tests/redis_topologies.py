@@ -283,3 +283,64 @@ def redis_cluster(folder: Path) -> Iterator[Cluster]:
     finally:
         for node in reversed(started):
             node.stop()
+
+
+@dataclass
+class Recovery:
+    """What a signed-in client saw while its Redis node failed over."""
+
+    answers: list[int]
+    seconds: float  # from the kill to the first success after a 503
+    slowest: float  # the slowest answer meanwhile
+
+    def summary(self, what: str) -> str:
+        return (
+            f"{self.answers.count(503)} answers 503, then the session worked again "
+            f"{self.seconds:.1f} s after {what} was killed (slowest answer {self.slowest:.2f} s)"
+        )
+
+
+def ride_out_failover(browser, base: str, killed: float, limit: float = 20) -> Recovery:
+    """Read ``/api/profile`` every 0.1 s from ``killed`` on until it answers 200 after a
+    503; every answer meanwhile must be 200 or 503 SESSION_STORE_UNAVAILABLE."""
+    answers: list[int] = []
+    slowest = 0.0
+    while time.monotonic() - killed < limit:
+        started = time.monotonic()
+        status, _, body = browser.request("GET", f"{base}/api/profile")
+        slowest = max(slowest, time.monotonic() - started)
+        answers.append(status)
+        assert status in (200, 503), (status, body)
+        if status == 503:
+            assert body["code"] == "SESSION_STORE_UNAVAILABLE"
+        elif 503 in answers:
+            return Recovery(answers, time.monotonic() - killed, slowest)
+        time.sleep(0.1)
+    raise AssertionError(f"no recovery: {answers[-10:]}")
+
+
+def assert_session_survived(browser, base: str, csrf: dict[str, str], product_id: int) -> None:
+    """After a failover: the same signed-in session (alice's), its cart of 2, and a write
+    to the promoted node."""
+    status, _, body = browser.request("GET", f"{base}/api/profile")
+    assert status == 200 and body["user"]["username"] == "alice"
+    status, _, body = browser.request("GET", f"{base}/api/cart")
+    assert status == 200 and body["total_items"] == 2, body
+    status, _, body = browser.request(
+        "POST", f"{base}/api/cart/items", {"product_id": product_id}, headers=csrf
+    )
+    assert status == 200 and body["total_items"] == 3, body
+
+
+def signed_in_with_cart(base: str, product_id: int) -> tuple:
+    """Alice signed in over the JSON API with 2 of the product in her cart: the session a
+    failover test follows. Returns (browser, CSRF header)."""
+    from tests.servers import signed_in_browser
+
+    browser, csrf = signed_in_browser(base)
+    status, _, body = browser.request(
+        "POST", f"{base}/api/cart/items", {"product_id": product_id, "quantity": 2},
+        headers=csrf,
+    )  # fmt: skip
+    assert status == 200, body
+    return browser, csrf

@@ -123,3 +123,19 @@ class Browser:
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.jar if c.name == name), None)
+
+
+def signed_in_browser(
+    base: str, username: str = "alice", password: str = "correct horse 9"
+) -> tuple[Browser, dict[str, str]]:
+    """Return a browser signed in over the JSON API, and the CSRF header its unsafe
+    requests send."""
+    browser = Browser()
+    _, _, body = browser.request("GET", f"{base}/api/csrf")
+    status, _, answer = browser.request(
+        "POST", f"{base}/api/login", {"username": username, "password": password},
+        headers={"X-CSRFToken": body["csrfToken"]},
+    )  # fmt: skip
+    assert status == 200, answer
+    _, _, body = browser.request("GET", f"{base}/api/csrf")
+    return browser, {"X-CSRFToken": body["csrfToken"]}

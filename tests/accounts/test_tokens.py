@@ -11,7 +11,7 @@ import pytest
 from django.test import override_settings
 
 from cart.models import Product
-from tests.servers import Browser, gunicorn
+from tests.servers import Browser, gunicorn, signed_in_browser
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -45,19 +45,6 @@ def issue(base: str, name: str = "CI runner", password: str = PASSWORD):
     return Api(base).call(
         "POST", "/api/tokens", {"username": "alice", "password": password, "name": name}
     )
-
-
-def signed_in_browser(base: str) -> tuple[Browser, dict[str, str]]:
-    """Return a browser signed in as alice, and the CSRF header its unsafe requests send."""
-    browser = Browser()
-    _, _, body = browser.request("GET", f"{base}/api/csrf")
-    status, _, _ = browser.request(
-        "POST", f"{base}/api/login", {"username": "alice", "password": PASSWORD},
-        headers={"X-CSRFToken": body["csrfToken"]},
-    )  # fmt: skip
-    assert status == 200
-    _, _, body = browser.request("GET", f"{base}/api/csrf")
-    return browser, {"X-CSRFToken": body["csrfToken"]}
 
 
 def test_a_token_is_issued_once_and_used_without_cookie_or_csrf(alice):

@@ -177,15 +177,20 @@ def test_the_event_log_merges_the_shards_newest_first_by_cursor(make_user, redis
     assert all(a.at >= b.at for a, b in itertools.pairwise(walked))
 
 
+def walk_by_cursor(count: int) -> list[str]:
+    """Every listed session id, page by page from the top by cursor."""
+    walked, cursor = [], None
+    while True:
+        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=count)
+        walked += [r.id for r in found]
+        if cursor is None:
+            return walked
+
+
 def test_deep_pages_are_found_by_bisection_and_match_the_cursor_walk(make_session, redis):
     for number in range(45):
         make_session(user_agent=f"pytest/{number}")
-    walked, cursor = [], None
-    while True:
-        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=4)
-        walked += [r.id for r in found]
-        if cursor is None:
-            break
+    walked = walk_by_cursor(count=4)
     by_page = [
         r.id
         for offset in range(0, 48, 4)
@@ -206,12 +211,7 @@ def test_pages_and_cursors_hold_with_tied_scores(make_session, redis, settings, 
     tied = float(redis.zscore(keys.all_index(keys.id_shard(made[0])), made[0]))
     for sid in made:  # all with one score: ties are ordered by id
         redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: tied}, xx=True)
-    walked, cursor = [], None
-    while True:
-        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=7)
-        walked += [r.id for r in found]
-        if cursor is None:
-            break
+    walked = walk_by_cursor(count=7)
     assert walked == sorted(made, reverse=True)
     by_page = [
         r.id
