@@ -5,6 +5,7 @@ key, end the old: take.lua), or to its id under the current SECRET_KEY."""
 from __future__ import annotations
 
 import secrets
+from contextlib import suppress
 from typing import Any
 
 from django.contrib.sessions.backends.base import UpdateError
@@ -47,17 +48,22 @@ def carried_fields(old_key: str) -> list[Any]:
 
 def end_carried(old_key: str, new_key: str) -> None:
     """The new key is written: end the old one. If that fails, or the old session ended
-    meanwhile (revoked: never carried on), the new one goes again, so a failure leaves
-    the old session whole and never both."""
+    meanwhile (revoked: never carried on), the new one is discarded (it never reached its
+    client: no ending is reported), so a failure leaves the old session whole."""
     new_id = keys.session_id(new_key)
     try:
         ended = take(old_key, end=True) is not None
-    except SessionStoreUnavailable:
-        delete_session(new_id, "revoked")
+    except Exception:  # an outage, or a refusal (read-only replica, cluster down...)
+        _discard(new_id)
         raise
     if not ended:
-        delete_session(new_id, "revoked")
+        _discard(new_id)
         raise UpdateError
+
+
+def _discard(session_id: str) -> None:
+    with suppress(SessionStoreUnavailable):  # else it times out unseen; the request fails
+        delete_session(session_id, "discard")
 
 
 def rekey(key: str) -> bool:
@@ -73,3 +79,38 @@ def rekey(key: str) -> bool:
         ):
             return True
     return False
+
+
+class Placement:
+    """Mixed into the SessionStore: where its new keys land, and moving it to its user's
+    shard (``save()`` calls ``_move`` when a session's user lives in another shard)."""
+
+    session_key: Any
+    _carry_from: str | None
+    _carried: tuple[str, list[Any]] | None
+    _stored: bool
+    create: Any
+    loaded_user_id: Any
+    _forget_local: Any
+
+    def _move(self) -> None:
+        self._carry_from = self.session_key if self._stored else None
+        try:
+            self.create()
+        except UpdateError:
+            self._forget_local()  # ended meanwhile: nothing of it is saved or sent back
+            raise
+        finally:
+            self._carry_from, self._carried = None, None
+
+    def _get_new_session_key(self) -> str:
+        # No exists() round trip: WRITE's create refuses a key in use (CreateError), and
+        # create() then draws again.
+        return new_key(self.loaded_user_id(), self._carry_from)
+
+    def _read_carried(self) -> list[Any]:
+        # Read once per carried key (create() may retry after a key collision).
+        old = self._carry_from or ""
+        if self._carried is None or self._carried[0] != old:
+            self._carried = (old, carried_fields(old))
+        return self._carried[1]

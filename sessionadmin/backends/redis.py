@@ -23,7 +23,7 @@ from typing import Any
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 
-from sessionadmin.backends import placement
+from sessionadmin.backends.placement import Placement, end_carried, rekey
 from sessionadmin.backends.twins import SyncTwins
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
@@ -38,7 +38,7 @@ security_logger = logging.getLogger("django.security.SuspiciousSession")
 MAX_USER_AGENT = 512
 
 
-class SessionStore(SyncTwins, CacheSessionStore):
+class SessionStore(SyncTwins, Placement, CacheSessionStore):
     """Redis session store with hashed keys, atomic writes and an activity index."""
 
     def __init__(self, session_key: str | None = None) -> None:
@@ -136,7 +136,7 @@ class SessionStore(SyncTwins, CacheSessionStore):
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.
-        return self._load_hashed(keys.session_id(key)) if placement.rekey(key) else None
+        return self._load_hashed(keys.session_id(key)) if rekey(key) else None
 
     def exists(self, session_key: str | None) -> bool:
         if not session_key:
@@ -183,25 +183,6 @@ class SessionStore(SyncTwins, CacheSessionStore):
         if self.meta is not None:
             self.meta = replace(self.meta, last_activity=when)
         return True
-
-    def _move(self) -> None:
-        self._carry_from = self.session_key if self._stored else None
-        try:
-            self.create()
-        finally:
-            self._carry_from = None
-
-    def _get_new_session_key(self) -> str:
-        # No exists() round trip: WRITE's create refuses a key in use (CreateError), and
-        # create() then draws again.
-        return placement.new_key(self.loaded_user_id(), self._carry_from)
-
-    def _read_carried(self) -> list[Any]:
-        # Read once per carried key (create() may retry after a key collision).
-        old = self._carry_from or ""
-        if self._carried is None or self._carried[0] != old:
-            self._carried = (old, placement.carried_fields(old))
-        return self._carried[1]
 
     def write_call(
         self, mode: str, data: dict[str, Any] | None, when: int | None = None
@@ -265,7 +246,7 @@ class SessionStore(SyncTwins, CacheSessionStore):
         self.started_sign_in = result == 1 and bool(reply[2])
         old = self._carry_from
         if result == 1 and old and keys.key_shard(old) != keys.key_shard(self.session_key):
-            placement.end_carried(old, self.session_key)
+            end_carried(old, self.session_key)
         if result == 1:
             self._stored = True
             if data is not None:
@@ -287,7 +268,10 @@ class SessionStore(SyncTwins, CacheSessionStore):
             return  # a token's key is the token its holder has: it never changes
         if not self._stored:
             # Nothing stored to retire: the next save makes the key, in the user's shard
-            # once login() has set the user (no throwaway write, then a move).
+            # once login() has set the user (no throwaway write, then a move). A key never
+            # loaded (clear() without a load) is ended all the same.
+            if self._session_key:
+                delete_session(keys.session_id(self._session_key))
             self._session_key, self._session_cache, self.modified = None, data, True
             return
         self._carry_from = self.session_key
@@ -313,6 +297,8 @@ class SessionStore(SyncTwins, CacheSessionStore):
             session_key = self.session_key
         # Ended by its own request: a logout, unless the caller said why (a timeout).
         delete_session(keys.session_id(session_key), self.end_reason or "logout")
+        if session_key == self.session_key:
+            self._stored = False  # a login after a flush() makes its key afresh
 
     @classmethod
     def clear_expired(cls) -> None:

@@ -12,6 +12,8 @@ class SyncTwins:
     """Mixed into the SessionStore ahead of Django's base, whose async methods it replaces."""
 
     load: Any
+    create: Any
+    _get_new_session_key: Any
     exists: Any
     save: Any
     cycle_key: Any
@@ -36,3 +38,10 @@ class SyncTwins:
     @classmethod
     async def aclear_expired(cls) -> None:
         await sync_to_async(cls.clear_expired)()
+
+    async def acreate(self) -> None:
+        await sync_to_async(self.create)()
+
+    async def _aget_new_session_key(self) -> str:
+        # The store's own draw (the user's shard, no exists() round trip), not Django's.
+        return self._get_new_session_key()

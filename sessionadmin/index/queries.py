@@ -45,7 +45,7 @@ def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRe
 
 
 def _score_at(name: str, since: int, offset: int) -> tuple[float | None, int]:
-    """Return (the lowest score S with fewer than ``offset`` entries above it, how many of
+    """Return (the lowest score S with at most ``offset`` entries above it, how many of
     the entries scored S come before the page), or (None, 0) past the end. Scores are
     whole or half milliseconds, so bisection on half milliseconds ends exactly."""
     client = redis_client()
@@ -83,7 +83,7 @@ def page_after(
 ) -> tuple[list[SessionRecord], tuple[float, str] | None]:
     """Return ``count`` sessions after ``cursor`` (the (score, id) of the last one listed),
     most recent activity first, and the next cursor (None at the end). Each shard reads
-    ``count`` entries from the cursor on, whatever the depth."""
+    ``count + 1`` entries from the cursor on (and those tied with it), whatever the depth."""
     name = "auth" if authenticated_only else "all"
     since = active_since()
     top, after = ("+inf", None) if cursor is None else (cursor[0], cursor)

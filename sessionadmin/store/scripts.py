@@ -36,14 +36,14 @@ from sessionadmin.conf import get_settings
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
     "LOAD": ("agent", "load"),
-    "WRITE": ("events", "unindex", "agent", "write"),
+    "WRITE": ("events", "unindex", "agent", "moving", "write"),
     "DELETE": ("events", "unindex", "delete"),
-    "TAKE": ("events", "unindex", "take"),
+    "TAKE": ("events", "unindex", "moving", "take"),
     "REKEY": ("unindex", "rekey"),
     "FORGET": ("events", "forget"),
     "USER_FILL": ("user_fill",),
     "USER_FORGET": ("user_forget",),
-    "ITEMS": ("items",),
+    "ITEMS": ("moving", "items"),
     "PAGE": ("agent", "records", "page"),
     "USER_PAGE": ("agent", "records", "user_page"),
     "GET": ("agent", "records", "get"),

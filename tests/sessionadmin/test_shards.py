@@ -221,28 +221,105 @@ def test_pages_and_cursors_hold_with_tied_scores(make_session, redis, settings, 
     assert by_page == walked
 
 
-def test_a_move_whose_old_session_was_revoked_meanwhile_removes_the_new_one(make_user, redis):
+def guest_outside(user) -> SessionStore:
+    """A stored guest session (2 lamps in its cart) in a shard other than ``user``'s."""
+    from sessionadmin import items
+
+    while True:
+        guest = SessionStore()
+        guest["views"] = 1
+        guest.save()
+        if keys.key_shard(guest.session_key) != keys.user_shard(str(user.pk)):
+            items.change_item(
+                guest, "cart", "7", 2, add=True, cap=99, max_per_item=99, max_items=50
+            )
+            return guest
+
+
+def new_key_for(user, carried) -> SessionStore:
+    """The second step of a move: the new key in the user's shard, written."""
+    new = SessionStore()
+    new._session_key = keys.draw_key(keys.user_shard(str(user.pk)))
+    new._session_cache = {SESSION_KEY: str(user.pk), "views": 1}
+    new.save(must_create=True)
+    return new
+
+
+def test_a_move_whose_old_session_was_revoked_meanwhile_discards_the_new_one(
+    make_user, redis, signals
+):
     from django.contrib.sessions.backends.base import UpdateError
 
     from sessionadmin import services
     from sessionadmin.backends import placement
 
     alice = make_user("alice")
-    guest = SessionStore()
-    guest["views"] = 1
-    guest.save()
-    while keys.key_shard(guest.session_key) == keys.user_shard(str(alice.pk)):
-        guest = SessionStore()
-        guest["views"] = 1
-        guest.save()
+    guest = guest_outside(alice)
     carried = placement.carried_fields(guest.session_key)  # read, not ended
     assert SessionStore().exists(guest.session_key)
-    new = SessionStore()
-    new._session_key = keys.draw_key(keys.user_shard(str(alice.pk)))
-    new._session_cache = {SESSION_KEY: str(alice.pk), "views": 1}
-    new.save(must_create=True)
-    assert carried[:2]  # created, requests
+    new = new_key_for(alice, carried)
     services.revoke_session(keys.session_id(guest.session_key), by="staff")  # meanwhile
+    signals.clear()
     with pytest.raises(UpdateError):
         placement.end_carried(guest.session_key, new.session_key)
     assert not SessionStore().exists(new.session_key)  # a revocation is never carried on
+    assert signals == []  # the discarded key never reached a client: no ending reported
+
+
+def test_a_session_being_moved_takes_no_change_that_its_end_would_lose(make_user, redis):
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from sessionadmin import items
+    from sessionadmin.backends import placement
+
+    alice = make_user("alice")
+    guest = guest_outside(alice)
+    carried = placement.carried_fields(guest.session_key)
+    other = SessionStore(guest.session_key)  # a parallel request of the same browser
+    other.load()
+    with pytest.raises(items.SessionGone):
+        items.change_item(other, "cart", "7", 1, add=True, cap=99, max_per_item=99, max_items=50)
+    other["views"] = 5
+    with pytest.raises(UpdateError):
+        other.save()
+    new = new_key_for(alice, carried)
+    placement.end_carried(guest.session_key, new.session_key)
+    assert not SessionStore().exists(guest.session_key)
+    assert carried[3:] == [b"i:cart:7", b"2"]  # what the new key got: the change failed
+
+
+def test_a_failed_move_frees_the_old_session_after_a_few_seconds(make_user, redis):
+    from sessionadmin.backends import placement
+
+    alice = make_user("alice")
+    guest = guest_outside(alice)
+    placement.carried_fields(guest.session_key)  # the move stops after its first step
+    old = keys.session_key_name(keys.session_id(guest.session_key))
+    redis.hset(old, "mv", int(redis.time()[0]) * 1000 - 6000)  # as if 6 s ago
+    again = SessionStore(guest.session_key)
+    again["views"] = 2
+    again.save()  # takes writes again
+    assert SessionStore(guest.session_key).load()["views"] == 2
+
+
+def test_a_flushed_session_signing_in_again_gets_a_fresh_key(make_user, redis):
+    alice = make_user("alice")
+    session = SessionStore()
+    session["views"] = 1
+    session.save()
+    session.flush()
+    assert session.session_key is None and not session._stored
+    session[SESSION_KEY] = str(alice.pk)
+    session.save()
+    assert keys.key_shard(session.session_key) == keys.user_shard(str(alice.pk))
+
+
+def test_acreate_draws_the_key_in_the_users_shard(make_user, redis):
+    import asyncio
+
+    alice = make_user("alice")
+    session = SessionStore()
+    session._session_cache = {SESSION_KEY: str(alice.pk)}
+    asyncio.run(session.acreate())
+    assert keys.key_shard(session.session_key) == keys.user_shard(str(alice.pk))
+    assert SessionStore().exists(session.session_key)

@@ -9,7 +9,8 @@
 -- Returns {status, current quantity of the item, item, quantity, ...}: status 1 ok,
 -- -1 no such session, -2 over the item's cap, -3 over the max per item, -4 too many items.
 local key, op = KEYS[1], ARGV[1]
-if redis.call('EXISTS', key) == 0 then return {-1, 0} end
+-- A session moving to another shard takes no change: it would be lost (moving.lua).
+if redis.call('EXISTS', key) == 0 or moving(key) then return {-1, 0} end
 local prefix = 'i:' .. ARGV[2] .. ':'
 local function snapshot(status, current)
   local out = {status, current}

@@ -2,7 +2,8 @@
 -- it ('' to read only). Carrying a session to a key in another shard (a guest signing in
 -- lands in the user's shard, keys.draw_key) takes three scripts, as the shards may sit on
 -- different cluster masters: this one reads what the new key inherits, WRITE's create
--- stores it there (ARGV 21 on), then this one ends the old session. A failure between
+-- stores it there (ARGV 21 on), then this one ends the old session; meanwhile the old
+-- session takes no writes (moving.lua), so no change is lost with it. A failure between
 -- them leaves the old session whole (the new one is removed again), never neither; an
 -- old session gone by the last step was revoked meanwhile, and the new one is removed.
 -- The old sign-in, if any, was another user's (one user's sessions share a shard).
@@ -23,5 +24,7 @@ if ARGV[3] == '1' then
   redis.call('DEL', KEYS[1])
   if old[3] then ended(p, from, 'logout') end
   unindex(p, from, old[3])
+else
+  mark_moving(KEYS[1])  -- no change lands on it until it ends (moving.lua)
 end
 return out

@@ -64,7 +64,8 @@ if mode == 'create' then
     for i = 24, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
   end
 else
-  if not exists then return {-1} end
+  -- Gone, or being carried to another shard (a change now would be lost: moving.lua).
+  if not exists or moving(key) then return {-1} end
   local old = redis.call('HMGET', key, 'u', 'l', 'k')
   old_uid, login, token = old[1], old[2], old[3] == 't'
   if mode == 'touch' then uid = old_uid or '' end
