@@ -34,7 +34,7 @@ from sessionadmin.errors import ValidationFailed
 from sessionadmin.index.records import at
 from sessionadmin.signals import ENDED_REASONS
 from sessionadmin.store import keys
-from sessionadmin.store.client import now_ms, redis_client, redis_errors
+from sessionadmin.store.client import now_ms, on_every_shard, redis_client, redis_errors
 
 logger = logging.getLogger("sessionadmin")
 
@@ -187,11 +187,7 @@ def _newest_first(
 
 def log_length() -> int:
     """Return how many events the log holds now, all shards."""
-    with redis_errors():
-        pipe = redis_client().pipeline(transaction=False)
-        for shard in keys.shards():
-            pipe.xlen(keys.events_log(shard))
-        return sum(pipe.execute())
+    return sum(on_every_shard(lambda pipe, shard: pipe.xlen(keys.events_log(shard))))
 
 
 def _event(raw_id: bytes | str, fields: dict, shard: int) -> Event:

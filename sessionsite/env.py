@@ -140,21 +140,19 @@ def redis_url(name: str) -> str | None:
 _SENTINEL = re.compile(
     r"^redis\+sentinel://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@]+)/(?P<service>[^/]+)(?:/(?P<db>\d+))?/?$"
 )
-_HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
 
 def sentinel(name: str, value: str) -> tuple[list[tuple[str, int]], str, int, str]:
     """Return (sentinels, service, db, auth) of ``redis+sentinel://HOST:PORT[,HOST:PORT…]/
     SERVICE[/DB]`` (``auth`` is the "user:password" of the data nodes, "" none)."""
+    from sessionadmin.store.cluster import parse_nodes
+
     match = _SENTINEL.match(value)
-    hosts = []
-    for part in match.group("hosts").split(",") if match else []:
-        found = _HOST_PORT.match(part.strip())
-        if found is None or not 0 < int(found.group("port")) < 65536:
-            hosts = []
-            break
-        hosts.append((found.group("host").strip("[]"), int(found.group("port"))))
-    if not hosts:
+    try:
+        hosts = parse_nodes(match.group("hosts")) if match else []
+    except ValueError:
+        hosts = []
+    if not match or not hosts:
         fail(
             f"{name} is not a redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE[/DB] URL "
             "(each sentinel as HOST:PORT)"

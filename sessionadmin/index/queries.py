@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sessionadmin.index.records import (
     SessionRecord,
@@ -18,7 +19,7 @@ from sessionadmin.index.records import (
     run_listing,
 )
 from sessionadmin.store import keys
-from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script
+from sessionadmin.store.client import now_ms, on_every_shard, run_script
 
 
 def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRecord]:
@@ -35,33 +36,35 @@ def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRe
     if top is None:
         return []
     skip = max(skip, 0)
-    with redis_errors():
-        pipe = redis_client().pipeline(transaction=False)
-        for shard in keys.shards():
-            pipe.zrevrangebyscore(f"{keys.prefix(shard)}:{name}", top, since, start=0,
-                                  num=skip + count, withscores=True)  # fmt: skip
-        ranges = pipe.execute()
+    ranges = on_every_shard(
+        lambda pipe, shard: pipe.zrevrangebyscore(
+            _index(shard, name), top, since, start=0, num=skip + count, withscores=True
+        )
+    )
     return _records(_entries(ranges, since)[skip : skip + count])
+
+
+def _index(shard: int, name: str) -> str:
+    # A shard's activity set: "all" or "auth" (keys.all_index, keys.auth_index).
+    return f"{keys.prefix(shard)}:{name}"
 
 
 def _score_at(name: str, since: int, offset: int) -> tuple[float | None, int]:
     """Return (the lowest score S with at most ``offset`` entries above it, how many of
     the entries scored S come before the page), or (None, 0) past the end. Scores are
     whole or half milliseconds, so bisection on half milliseconds ends exactly."""
-    client = redis_client()
 
     def above(half_ms: int) -> int:  # entries scored strictly above
-        with redis_errors():
-            pipe = client.pipeline(transaction=False)
-            for shard in keys.shards():
-                pipe.zcount(f"{keys.prefix(shard)}:{name}", f"({half_ms / 2}", "+inf")
-            return sum(pipe.execute())
+        return sum(
+            on_every_shard(
+                lambda pipe, shard: pipe.zcount(_index(shard, name), f"({half_ms / 2}", "+inf")
+            )
+        )
 
-    with redis_errors():
-        pipe = client.pipeline(transaction=False)
-        for shard in keys.shards():
-            pipe.zrevrange(f"{keys.prefix(shard)}:{name}", 0, 0, withscores=True)
-        tops = [float(found[0][1]) for found in pipe.execute() if found]
+    firsts = on_every_shard(
+        lambda pipe, shard: pipe.zrevrange(_index(shard, name), 0, 0, withscores=True)
+    )
+    tops = [float(found[0][1]) for found in firsts if found]
     low = since * 2 - 1  # above(low) > offset >= above(high), kept so while bisecting
     if not tops or above(low) <= offset:
         return None, 0
@@ -87,22 +90,23 @@ def page_after(
     name = "auth" if authenticated_only else "all"
     since = active_since()
     top, after = ("+inf", None) if cursor is None else (cursor[0], cursor)
-    names = [f"{keys.prefix(shard)}:{name}" for shard in keys.shards()]
-    ties = [0] * len(names)
-    with redis_errors():
-        client = redis_client()
-        if after is not None:  # entries tied with the cursor's score, read past below
-            pipe = client.pipeline(transaction=False)
-            for index in names:
-                pipe.zcount(index, after[0], after[0])
-            ties = pipe.execute()
-        pipe = client.pipeline(transaction=False)
-        for index, tied in zip(names, ties, strict=True):
-            # Inclusive of the cursor's score: entries tied with it are dropped below.
-            # One more than the page: whether a next page exists.
-            pipe.zrevrangebyscore(index, top, since, start=0, num=count + 1 + tied,
-                                  withscores=True)  # fmt: skip
-        ranges = pipe.execute()
+    ties = [0] * len(keys.shards())
+    if after is not None:  # entries tied with the cursor's score, read past below
+        ties = on_every_shard(
+            lambda pipe, shard: pipe.zcount(_index(shard, name), after[0], after[0])
+        )
+    # Inclusive of the cursor's score (entries tied with it are dropped below), and one
+    # more than the page: whether a next page exists.
+    ranges = on_every_shard(
+        lambda pipe, shard: pipe.zrevrangebyscore(
+            _index(shard, name),
+            top,
+            since,
+            start=0,
+            num=count + 1 + ties[shard],
+            withscores=True,
+        )
+    )
     entries = _entries(ranges, since)
     if after is not None:
         entries = [e for e in entries if (e[0], e[1]) < after]
@@ -227,11 +231,7 @@ def anonymous_ids(batch: int = SEARCH_BATCH) -> Iterator[tuple[list[str], int]]:
 
 def index_size() -> int:
     """Return how many entries the activity index holds (live and ended), all shards."""
-    with redis_errors():
-        pipe = redis_client().pipeline(transaction=False)
-        for shard in keys.shards():
-            pipe.zcard(keys.all_index(shard))
-        return sum(pipe.execute())
+    return sum(on_every_shard(lambda pipe, shard: pipe.zcard(keys.all_index(shard))))
 
 
 def user_sessions(user_id: str, limit: int = 1000) -> list[SessionRecord]:
@@ -256,15 +256,14 @@ def counts(windows_seconds: tuple[int, ...] = ()) -> dict[str, int]:
     since = active_since()
     now = now_ms()
     bounds = [max(since, now - seconds * 1000) for seconds in windows_seconds]
-    with redis_errors():
-        pipe = redis_client().pipeline(transaction=False)
-        for shard in keys.shards():
-            pipe.zcount(keys.all_index(shard), since, "+inf")
-            pipe.zcount(keys.auth_index(shard), since, "+inf")
-            pipe.zcount(keys.users_index(shard), since, "+inf")
-            for bound in bounds:
-                pipe.zcount(keys.all_index(shard), bound, "+inf")
-        replies = pipe.execute()
+
+    def queue(pipe: Any, shard: int) -> None:
+        for index, bound in ((keys.all_index(shard), since), (keys.auth_index(shard), since),
+                             (keys.users_index(shard), since),
+                             *((keys.all_index(shard), b) for b in bounds)):  # fmt: skip
+            pipe.zcount(index, bound, "+inf")
+
+    replies = on_every_shard(queue)
     width = 3 + len(bounds)
     totals = [sum(replies[i::width]) for i in range(width)]
     result = {"active": totals[0], "authenticated": totals[1], "users": totals[2]}

@@ -7,10 +7,18 @@ Every write of a session already trims a few dead entries from the sets it touch
 
 from __future__ import annotations
 
+from typing import Any
+
 from sessionadmin.conf import get_settings
 from sessionadmin.events import script_status
 from sessionadmin.store import keys
-from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script
+from sessionadmin.store.client import (
+    now_ms,
+    on_every_shard,
+    redis_client,
+    redis_errors,
+    run_script,
+)
 
 PRUNE_BATCH = 500
 
@@ -30,14 +38,13 @@ def prune() -> int:
     for shard in keys.shards():
         removed += _prune_shard(shard, dead_before, conf.idle_timeout * 1000)
     sweep_sign_ins()
-    with redis_errors():
-        pipe = redis_client().pipeline(transaction=False)
-        for shard in keys.shards():
-            pipe.zremrangebyscore(keys.users_index(shard), "-inf", f"({dead_before}")
-            pipe.zremrangebyscore(
-                keys.auth_index(shard), "-inf", f"({dead_before - conf.index_grace * 1000}"
-            )
-        pipe.execute()
+    grace_before = dead_before - conf.index_grace * 1000
+
+    def queue(pipe: Any, shard: int) -> None:
+        pipe.zremrangebyscore(keys.users_index(shard), "-inf", f"({dead_before}")
+        pipe.zremrangebyscore(keys.auth_index(shard), "-inf", f"({grace_before}")
+
+    on_every_shard(queue)
     return removed
 
 

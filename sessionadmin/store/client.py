@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.metrics import STORE_ROUND_TRIP
+from sessionadmin.store import keys
 from sessionadmin.store.scripts import script
 
 
@@ -46,3 +47,14 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
             return script(client, name)(keys=script_keys, args=args, client=client)
     finally:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+
+
+def on_every_shard(queue: Callable[[Any, int], object]) -> list[Any]:
+    """Call ``queue(pipeline, shard)`` for every shard, then send the pipeline: one round
+    trip on one server, one per master on a cluster. Return the replies in order; a Redis
+    outage raises SessionStoreUnavailable."""
+    with redis_errors():
+        pipe = redis_client().pipeline(transaction=False)
+        for shard in keys.shards():
+            queue(pipe, shard)
+        return pipe.execute()

@@ -27,18 +27,25 @@ _URL = re.compile(r"^redis\+cluster://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@]+)/?$
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
 
-def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str, str]:
-    """Return (nodes, username, password) of ``redis+cluster://[user:pass@]HOST:PORT[,...]``;
-    raise ValueError if it is not one."""
-    match = _URL.match(url)
+def parse_nodes(hosts: str) -> list[tuple[str, int]]:
+    """Return the (host, port) pairs of "HOST:PORT[,HOST:PORT...]" (IPv6 in brackets);
+    raise ValueError unless every part is one. Also read by sessionsite's Sentinel URLs."""
     nodes = []
-    for part in match.group("hosts").split(",") if match else []:
+    for part in hosts.split(","):
         found = _HOST_PORT.match(part.strip())
         if found is None or not 0 < int(found.group("port")) < 65536:
             raise ValueError("each node must be HOST:PORT")
         nodes.append((found.group("host").strip("[]"), int(found.group("port"))))
-    if not nodes:
+    return nodes
+
+
+def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str, str]:
+    """Return (nodes, username, password) of ``redis+cluster://[user:pass@]HOST:PORT[,...]``;
+    raise ValueError if it is not one."""
+    match = _URL.match(url)
+    if match is None:
         raise ValueError("expected redis+cluster://HOST:PORT[,HOST:PORT...]")
+    nodes = parse_nodes(match.group("hosts"))
     auth = unquote(match.group("auth") or "")
     user, _, password = auth.rpartition(":") if ":" in auth else ("", "", auth)
     return nodes, user, password

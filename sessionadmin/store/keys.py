@@ -111,11 +111,9 @@ def is_session_id(value: str) -> bool:
 def _reset(*, setting: str, **kwargs: object) -> None:
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
         _hmac_template.cache_clear()
-    if setting in {"SESSIONADMIN_KEY_PREFIX", "SESSIONADMIN_SHARDS"}:
-        _tags.cache_clear()
 
 
-@cache
+@cache  # keyed by its arguments: a changed prefix or count needs no reset
 def _tags(prefix: str, count: int) -> tuple[str, ...]:
     # Shard n's tag is the first "{prefix:<j>}" (j = 0, 1, ... in base 36) whose slot falls
     # in the n-th of ``count`` equal slot ranges: the shards spread evenly over any cluster
