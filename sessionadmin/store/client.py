@@ -9,6 +9,12 @@ from typing import Any
 
 from django.core.cache import caches
 from redis import Redis
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    ReadOnlyError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -17,6 +23,13 @@ from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.metrics import STORE_ROUND_TRIP
 from sessionadmin.store import keys
 from sessionadmin.store.scripts import script
+
+# An outage: no connection, no answer in time, or a failover under way (a cluster whose
+# slot lost its master, a Sentinel primary demoted to a read-only replica).
+STORE_DOWN = (
+    RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, MasterDownError,
+    ReadOnlyError,
+)  # fmt: skip
 
 
 def now_ms() -> int:
@@ -29,7 +42,7 @@ def redis_errors() -> Iterator[None]:
     """Turn a Redis outage into SessionStoreUnavailable (one handler makes it a 503)."""
     try:
         yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
+    except STORE_DOWN as exc:
         raise SessionStoreUnavailable(str(exc)) from exc
 
 

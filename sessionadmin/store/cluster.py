@@ -19,9 +19,9 @@ from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+
+from sessionadmin.store.client import STORE_DOWN
 
 _URL = re.compile(r"^redis\+cluster://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@]+)/?$")
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
@@ -80,7 +80,7 @@ class ClusterClient(DefaultClient):
             return {}
         try:
             values = client.mget_nonatomic(list(named))  # split by slot
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except STORE_DOWN as exc:
             raise ConnectionInterrupted(connection=client) from exc
         return {
             named[key]: self.decode(value)

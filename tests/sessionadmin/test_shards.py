@@ -323,3 +323,19 @@ def test_acreate_draws_the_key_in_the_users_shard(make_user, redis):
     asyncio.run(session.acreate())
     assert keys.key_shard(session.session_key) == keys.user_shard(str(alice.pk))
     assert SessionStore().exists(session.session_key)
+
+
+@pytest.mark.parametrize("error", ["CLUSTERDOWN The cluster is down", "TRYAGAIN", "READONLY"])
+def test_a_failover_refusal_is_the_store_unavailable_not_a_bad_request(error):
+    from redis.exceptions import ClusterDownError, ReadOnlyError, TryAgainError
+
+    from sessionadmin.exceptions import SessionStoreUnavailable
+    from sessionadmin.store.client import redis_errors
+
+    raised = {
+        "CLUSTERDOWN": ClusterDownError,
+        "TRYAGAIN": TryAgainError,
+        "READONLY": ReadOnlyError,
+    }
+    with pytest.raises(SessionStoreUnavailable), redis_errors():
+        raise raised[error.split()[0]](error)
