@@ -108,9 +108,10 @@ def record(
         shard = keys.user_shard(user_id)
     else:
         shard = keys.id_shard(session_id) if session_id else keys.user_shard("ip:" + ip)
-    per_shard = -(-cap // len(keys.shards()))
     with redis_errors():
-        redis_client().xadd(keys.events_log(shard), fields, maxlen=per_shard, approximate=True)
+        redis_client().xadd(
+            keys.events_log(shard), fields, maxlen=keys.per_shard(cap), approximate=True
+        )
 
 
 def matches(entry: Event, user_id: str | None, kind: str) -> bool:

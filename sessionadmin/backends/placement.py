@@ -4,11 +4,11 @@ key, end the old: take.lua), or to its id under the current SECRET_KEY."""
 
 from __future__ import annotations
 
-import secrets
 from contextlib import suppress
 from typing import Any
 
 from django.contrib.sessions.backends.base import UpdateError
+from django.utils.crypto import get_random_string
 
 from sessionadmin.events import script_status
 from sessionadmin.exceptions import SessionStoreUnavailable
@@ -24,7 +24,7 @@ def new_key(user_id: str | None, carry_from: str | None) -> str:
         return keys.draw_key(keys.user_shard(user_id))
     if carry_from:
         return keys.draw_key(keys.key_shard(carry_from))
-    return "".join(secrets.choice(keys.KEY_CHARS) for _ in range(32))
+    return get_random_string(32, keys.KEY_CHARS)
 
 
 def take(old_key: str, *, end: bool) -> list[Any] | None:

@@ -20,6 +20,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 
@@ -51,6 +52,8 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
         self.user_generation: bytes = b""  # the user's generation when loaded (the same)
         self._carry_from: str | None = None
         self._carried: tuple[str, list[Any]] | None = None  # taken from another shard
+        self._id_of: tuple[str, str] | None = None  # (key, secret) of the id memoised
+        self._id = ""
         self._stored = False  # the key was found in or written to the store
         self._last_write: tuple | None = None  # what this object last wrote (see save)
         self.restart_login = False  # set on a sign-in: the next write starts a new login
@@ -63,8 +66,14 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
     # --- identity -----------------------------------------------------------------------
     @property
     def session_id(self) -> str | None:
-        """Return the public id (keyed hash) of the current key, or None."""
-        return keys.session_id(self.session_key) if self.session_key else None
+        """Return the public id (keyed hash) of the current key, or None; hashed once per
+        key (a request reads it several times)."""
+        key = self.session_key
+        if not key:
+            return None
+        if self._id_of != (key, settings.SECRET_KEY):
+            self._id_of, self._id = (key, settings.SECRET_KEY), keys.session_id(key)
+        return self._id
 
     @property
     def cache_key(self) -> str:
@@ -88,8 +97,8 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
             key = None  # a token sent as a cookie, or the reverse: never even looked up
         if key:
             with redis_errors():
-                found = self._load_hashed(keys.session_id(key))
-                if found is None and keys.fallback_session_ids(key):
+                found = self._load_hashed(self.session_id)
+                if found is None and settings.SECRET_KEY_FALLBACKS:
                     found = self._load_from_fallbacks(key)
             if found is not None:
                 self._stored = True
@@ -136,7 +145,7 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.
-        return self._load_hashed(keys.session_id(key)) if rekey(key) else None
+        return self._load_hashed(self.session_id) if rekey(key) else None
 
     def exists(self, session_key: str | None) -> bool:
         if not session_key:
@@ -155,7 +164,7 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
             return self.create()
         mode = "create" if must_create else "update"
         user_id = str(data.get(codec.AUTH_USER_KEY) or "")
-        if user_id and keys.key_shard(self.session_key) != keys.user_shard(user_id):
+        if user_id and keys.id_shard(self.session_id) != keys.user_shard(user_id):
             # Signed in on a guest session (or a key from elsewhere): the session moves
             # to a key in its user's shard, like cycle_key.
             return self._move()
@@ -197,7 +206,7 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
         idle, absolute = conf.timeouts(self.kind)
         # A token's life is its own (days); a browser's also ends with Django's expiry.
         ttl = (idle if self.kind == "token" else min(idle, self.get_expiry_age())) * 1000
-        sid = keys.session_id(self.session_key)
+        sid = self.session_id
         shard = keys.id_shard(sid)
         carry_from, carried = self._carry_from, []
         if carry_from and keys.key_shard(carry_from) != shard:
@@ -244,9 +253,8 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
         reply = run_script("WRITE", *self.write_call(mode, data, when))
         result = script_status(reply)
         self.started_sign_in = result == 1 and bool(reply[2])
-        old = self._carry_from
-        if result == 1 and old and keys.key_shard(old) != keys.key_shard(self.session_key):
-            end_carried(old, self.session_key)
+        if result == 1 and self._carried is not None:  # carried over from another shard
+            end_carried(self._carry_from or "", self.session_key)
         if result == 1:
             self._stored = True
             if data is not None:
@@ -274,14 +282,7 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
                 delete_session(keys.session_id(self._session_key))
             self._session_key, self._session_cache, self.modified = None, data, True
             return
-        self._carry_from = self.session_key
-        try:
-            self.create()
-        except UpdateError:
-            self._forget_local()
-            raise
-        finally:
-            self._carry_from = None
+        self._move()
         self._session_cache = data
 
     def _forget_local(self) -> None:

@@ -8,7 +8,7 @@ sessions, and no listing ever scans the keyspace.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,26 +30,21 @@ def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRe
     entries from that score on (ids and scores, one pipelined read), the merge keeps the
     page, and only the page's records are read, one script per shard holding some.
     """
-    name = "auth" if authenticated_only else "all"
+    index = keys.auth_index if authenticated_only else keys.all_index
     since = active_since()
-    top, skip = ("+inf", 0) if offset == 0 else _score_at(name, since, offset)
+    top, skip = ("+inf", 0) if offset == 0 else _score_at(index, since, offset)
     if top is None:
         return []
     skip = max(skip, 0)
     ranges = on_every_shard(
         lambda pipe, shard: pipe.zrevrangebyscore(
-            _index(shard, name), top, since, start=0, num=skip + count, withscores=True
+            index(shard), top, since, start=0, num=skip + count, withscores=True
         )
     )
     return _records(_entries(ranges, since)[skip : skip + count])
 
 
-def _index(shard: int, name: str) -> str:
-    # A shard's activity set: "all" or "auth" (keys.all_index, keys.auth_index).
-    return f"{keys.prefix(shard)}:{name}"
-
-
-def _score_at(name: str, since: int, offset: int) -> tuple[float | None, int]:
+def _score_at(index: Callable[[int], str], since: int, offset: int) -> tuple[float | None, int]:
     """Return (the lowest score S with at most ``offset`` entries above it, how many of
     the entries scored S come before the page), or (None, 0) past the end. Scores are
     whole or half milliseconds, so bisection on half milliseconds ends exactly."""
@@ -57,12 +52,12 @@ def _score_at(name: str, since: int, offset: int) -> tuple[float | None, int]:
     def above(half_ms: int) -> int:  # entries scored strictly above
         return sum(
             on_every_shard(
-                lambda pipe, shard: pipe.zcount(_index(shard, name), f"({half_ms / 2}", "+inf")
+                lambda pipe, shard: pipe.zcount(index(shard), f"({half_ms / 2}", "+inf")
             )
         )
 
     firsts = on_every_shard(
-        lambda pipe, shard: pipe.zrevrange(_index(shard, name), 0, 0, withscores=True)
+        lambda pipe, shard: pipe.zrevrange(index(shard), 0, 0, withscores=True)
     )
     tops = [float(found[0][1]) for found in firsts if found]
     low = since * 2 - 1  # above(low) > offset >= above(high), kept so while bisecting
@@ -87,19 +82,17 @@ def page_after(
     """Return ``count`` sessions after ``cursor`` (the (score, id) of the last one listed),
     most recent activity first, and the next cursor (None at the end). Each shard reads
     ``count + 1`` entries from the cursor on (and those tied with it), whatever the depth."""
-    name = "auth" if authenticated_only else "all"
+    index = keys.auth_index if authenticated_only else keys.all_index
     since = active_since()
     top, after = ("+inf", None) if cursor is None else (cursor[0], cursor)
     ties = [0] * len(keys.shards())
     if after is not None:  # entries tied with the cursor's score, read past below
-        ties = on_every_shard(
-            lambda pipe, shard: pipe.zcount(_index(shard, name), after[0], after[0])
-        )
+        ties = on_every_shard(lambda pipe, shard: pipe.zcount(index(shard), after[0], after[0]))
     # Inclusive of the cursor's score (entries tied with it are dropped below), and one
     # more than the page: whether a next page exists.
     ranges = on_every_shard(
         lambda pipe, shard: pipe.zrevrangebyscore(
-            _index(shard, name),
+            index(shard),
             top,
             since,
             start=0,
@@ -196,7 +189,7 @@ def search(
 
 def _search_shard(shard: int, name: str, since: int, filters: list) -> tuple[list[list], bool]:
     # One shard's matching rows, and whether its live entries were all examined.
-    budget = -(-SEARCH_MAX // len(keys.shards()))
+    budget = keys.per_shard(SEARCH_MAX)
     rows: list[list] = []
     examined = 0
     while examined < budget:

@@ -68,7 +68,7 @@ class ClusterClient(DefaultClient):
             max_connections=pool.get("max_connections", 100),
             # A master that died is replaced by its replica in a few seconds: each request
             # meanwhile fails fast (a 503), and the next one finds the new layout.
-            retry=Retry(NoBackoff(), 1),
+            retry=pool.get("retry") or Retry(NoBackoff(), 1),
         )
 
     def get_many(

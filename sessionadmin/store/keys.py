@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from functools import cache
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.crypto import get_random_string
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from sessionadmin.conf import get_settings
@@ -39,7 +40,7 @@ TOKEN_PREFIX = "sat_"  # noqa: S105 - marks a token: never taken from a cookie, 
 ID_HEX_CHARS = 24  # the shard (2) and 88 bits of HMAC: no collision among billions
 _SALT = b"sessionadmin.keys.session_id"
 _SHARD_SALT = b"sessionadmin.keys.shard"
-KEY_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"  # Django's VALID_KEY_CHARS
+KEY_CHARS = VALID_KEY_CHARS  # a drawn key is shaped as Django's own
 
 
 @cache
@@ -85,7 +86,7 @@ def draw_key(shard: int, prefix: str = "", length: int = 32) -> str:
     its key lands in the user's shard. The last character is varied over its 36 values
     before drawing a new stem, so a draw costs about SESSIONADMIN_SHARDS hashes."""
     while True:
-        stem = prefix + "".join(secrets.choice(KEY_CHARS) for _ in range(length - 1))
+        stem = prefix + get_random_string(length - 1, KEY_CHARS)
         for last in KEY_CHARS:
             if key_shard(stem + last) == shard:
                 return stem + last
@@ -188,6 +189,11 @@ def events_log(shard: int) -> str:
     return f"{prefix(shard)}:ev"
 
 
+def per_shard(total: int) -> int:
+    """Each shard's share of a store-wide bound (the event log's cap, a search's budget)."""
+    return -(-total // get_settings().shards)
+
+
 def by_shard(ids: list[str]) -> dict[int, list[str]]:
     """Group public session ids by shard, keeping their order within each."""
     groups: dict[int, list[str]] = {}
@@ -200,8 +206,8 @@ def shard_keys(shard: int) -> list[str]:
     """Return the keys of a shard every script may touch, declared in its KEYS so any
     cluster client routes it (keys derived from ids found in the index, such as another
     session's hash, share the same tag and slot)."""
-    return [all_index(shard), auth_index(shard), users_index(shard), sign_ins(shard),
-            events_log(shard)]  # fmt: skip
+    tag = prefix(shard)
+    return [f"{tag}:all", f"{tag}:auth", f"{tag}:users", f"{tag}:w", f"{tag}:ev"]
 
 
 def login_attempts(bucket: str) -> str:

@@ -32,6 +32,7 @@ from redis import Redis
 from redis.commands.core import Script
 
 from sessionadmin.conf import get_settings
+from sessionadmin.store import keys
 
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
@@ -61,9 +62,8 @@ _PARTS: dict[str, tuple[str, ...]] = {
 
 def source(name: str) -> str:
     """Return the Lua source of script ``name`` (LOAD, WRITE, PAGE...)."""
-    conf = get_settings()
     # Each shard keeps its part of the log: the cap is shared out.
-    return _source(name, -(-conf.events_max // conf.shards))
+    return _source(name, keys.per_shard(get_settings().events_max))
 
 
 @cache
