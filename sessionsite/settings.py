@@ -132,6 +132,11 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_RATE_LIMIT = env.rate("LOGIN_RATE_LIMIT", "5/15m")
+# The user fields cached beside each session (sessionadmin.auth.usercache): those every page
+# shows, so a signed-in page, the profile included, makes no database query.
+SESSION_USER_CACHE_FIELDS = (
+    "username", "email", "date_joined", "is_active", "is_staff", "is_superuser",
+)  # fmt: skip
 # The trusted-device cookie of the login limit (sessionadmin.auth.trusted).
 SESSIONADMIN_DEVICE_COOKIE_NAME = "__Host-sa_device" if HTTPS else "sa_device"
 SESSIONADMIN_DEVICE_LOGIN_LIMIT = env.rate("DEVICE_LOGIN_LIMIT", "5/15m")

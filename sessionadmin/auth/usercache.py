@@ -2,10 +2,11 @@
 
 Django's AuthenticationMiddleware loads the user row on every request. Here the first
 request of a session does that as usual (and verifies the session's auth hash), then keeps
-a few of the user's fields (``SESSION_USER_CACHE_FIELDS``: by default the username and the
-``is_*`` flags) in the session's own hash, field ``x``. It arrives with the session in the
-request's one round trip, and ``request.user`` is built from it; the other fields are
-deferred, so reading one costs a query, as for any deferred field.
+a few of the user's fields (``SESSION_USER_CACHE_FIELDS``: by default the username, the email
+and the ``is_*`` flags) in the session's own hash, fields ``x`` and ``x1`` (two 64-byte
+parts: a longer value would turn the hash from a listpack into a table). It arrives with
+the session in the request's one round trip, and ``request.user`` is built from it; the
+other fields are deferred, so reading one costs a query, as for any deferred field.
 
 A copy is ``<generation>.<made at, base 36 seconds>.<schema digest>`` then the JSON
 values, and it is used only while all three still hold:
@@ -33,6 +34,7 @@ import hashlib
 import logging
 import time
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -42,7 +44,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.dispatch import receiver
 
 from sessionadmin.auth.users import user_key
@@ -54,21 +56,19 @@ from sessionadmin.store.client import run_script
 from sessionadmin.store.codec import AUTH_HASH_KEY
 
 logger = logging.getLogger("sessionadmin")
-MAX_VALUE = 64  # bytes: longer would turn the session's hash from a listpack into a table
+MAX_VALUE = 128  # bytes: two hash values of 64 (x, x1; user_fill.lua), each a listpack's
 MAX_HEADER = 16  # generation, time and digest before the values
 MAX_BLOB = MAX_VALUE - MAX_HEADER  # the JSON values
 _SIMPLE = (str, bool, int, type(None))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @cache
 def cached_fields() -> tuple[str, ...]:
     """The attribute names kept in the cache, in order (those the user model has)."""
     model = get_user_model()
-    wanted = getattr(
-        settings,
-        "SESSION_USER_CACHE_FIELDS",
-        (model.USERNAME_FIELD, "is_active", "is_staff", "is_superuser"),
-    )
+    default = (model.USERNAME_FIELD, model.get_email_field_name(), "is_active", "is_staff")
+    wanted = getattr(settings, "SESSION_USER_CACHE_FIELDS", (*default, "is_superuser"))
     # In the model's field order: Model.from_db() fills deferred fields by that order.
     return tuple(
         f.attname
@@ -91,10 +91,17 @@ def max_age() -> int:
 
 
 def encode(user: AbstractBaseUser) -> bytes | None:
-    """Return the cached values of ``user``, or None if they cannot be kept (too long...)."""
+    """Return the cached values of ``user``, or None if they cannot be kept (too long...).
+
+    An aware datetime (``date_joined``, ``last_login``) is kept as whole microseconds since
+    the epoch, exactly: a save() of the user built from the copy writes it back unchanged.
+    """
     values = [getattr(user, name) for name in cached_fields()]
-    if not all(isinstance(v, _SIMPLE) for v in values):
-        return None
+    for i, value in enumerate(values):
+        if isinstance(value, datetime) and value.utcoffset() is not None:
+            values[i] = (value - _EPOCH) // timedelta(microseconds=1)
+        elif not isinstance(value, _SIMPLE):
+            return None  # a naive datetime, a date, a Decimal...: not kept
     blob = orjson.dumps(values)
     return blob if len(blob) <= MAX_BLOB else None
 
@@ -126,8 +133,27 @@ def decode(copy: bytes, user_id: str, generation: bytes) -> AbstractBaseUser | N
         pk_value = pk.to_python(user_id)
     except ValidationError:  # a malformed id is a miss, never a 500
         return None
+    for i in _datetimes():
+        if values[i] is not None:
+            if type(values[i]) is not int:
+                return None
+            try:
+                values[i] = _EPOCH + timedelta(microseconds=values[i])
+            except OverflowError:
+                return None
     values.insert(pk_position, pk_value)
     return model.from_db(DEFAULT_DB_ALIAS, field_names, values)
+
+
+@cache
+def _datetimes() -> tuple[int, ...]:
+    """Where the cached values hold a DateTimeField's (stored as microseconds)."""
+    fields = {f.attname: f for f in get_user_model()._meta.concrete_fields}
+    return tuple(
+        i
+        for i, name in enumerate(cached_fields())
+        if isinstance(fields[name], models.DateTimeField)
+    )
 
 
 def _base36(number: int) -> bytes:
@@ -234,3 +260,4 @@ def _reset(*, setting: str, **kwargs: object) -> None:
         cached_fields.cache_clear()
         schema_digest.cache_clear()
         _shape.cache_clear()
+        _datetimes.cache_clear()

@@ -8,7 +8,8 @@ SHA (redis-py's ``Script`` falls back to EVAL after a server restart).
 
 Hash fields of a session (``keys.session_key_name``): ``d`` payload (JSON, absent when
 empty), ``u`` user id, ``b`` auth backend (a digest of its path), ``h`` session auth hash
-(32 raw bytes), ``x`` cached user (``auth.usercache``), all four absent when anonymous;
+(32 raw bytes), ``x`` and ``x1`` the cached user (``auth.usercache``, in two
+64-byte parts), all absent when anonymous;
 ``c`` created, ``a`` last activity, ``l`` login time (all ms since the epoch), ``n``
 request count, ``ip``, ``ua`` (or a reference into the ``:ua`` table, see agent.lua),
 ``f`` hijack flags (flag.lua), and ``i:<namespace>:<item>`` item counts

@@ -14,6 +14,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory, override_settings
@@ -36,7 +37,13 @@ def redis_key(client: Client) -> str:
 
 
 def cached_copy(redis, client: Client) -> bytes | None:
-    return redis.hget(redis_key(client), "x")
+    """The stored copy, whole: it is kept in two 64-byte parts, x and x1."""
+    return b"".join(part for part in redis.hmget(redis_key(client), "x", "x1") if part) or None
+
+
+def store_copy(redis, client: Client, copy: bytes) -> None:
+    """Write a copy as USER_FILL does, in its two parts."""
+    redis.hset(redis_key(client), mapping={"x": copy[:64], "x1": copy[64:]})
 
 
 def copy_values(copy: bytes) -> list:
@@ -124,7 +131,8 @@ def test_the_copy_carries_the_flags_and_defers_other_fields(signed_in, alice, re
 
 
 def test_a_copy_is_not_used_for_a_malformed_user_id(redis):
-    copy = usercache.make_copy(orjson.dumps([False, "alice", False, True]), b"0")
+    someone = get_user_model()(username="alice", email="alice@example.com")
+    copy = usercache.make_copy(usercache.encode(someone), b"0")
     assert usercache.decode(copy, "1", b"0") is not None  # the same copy is good for "1"
     assert usercache.decode(copy, "not-a-number", b"0") is None
     assert usercache.decode(b"-3", "1", b"0") is None
@@ -152,16 +160,15 @@ def test_the_after_commit_invalidation_runs_too(
     signed_in, alice, redis, django_capture_on_commit_callbacks
 ):
     whoami(signed_in)
+    old_row = usercache.encode(alice)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         alice.username = "renamed"
         alice.save()
     assert callbacks, "post_save must schedule an invalidation after the commit"
     # A request that read the old row between pre_save and the commit would have stored
     # the old name: simulate it, then check the commit callback makes it unusable.
-    stale = usercache.make_copy(
-        orjson.dumps([False, "alice", False, True]), generation(redis, alice)
-    )
-    redis.hset(redis_key(signed_in), "x", stale)
+    stale = usercache.make_copy(old_row, generation(redis, alice))
+    store_copy(redis, signed_in, stale)
     assert usable(redis, signed_in, alice)
     for callback in callbacks:
         callback()
@@ -291,8 +298,8 @@ def fill_args(key: str, user, seen: bytes, copy: bytes, auth_hash: str):
     return [key, keys.user_generation(uid)], [uid, seen, copy, bytes.fromhex(auth_hash)]
 
 
-def stale_copy(generation: bytes) -> bytes:
-    return usercache.make_copy(orjson.dumps([False, "alice", False, True]), generation)
+def stale_copy(user, generation: bytes) -> bytes:
+    return usercache.make_copy(usercache.encode(user), generation)
 
 
 def test_a_copy_read_before_an_invalidation_is_never_stored(signed_in, alice, redis):
@@ -304,21 +311,20 @@ def test_a_copy_read_before_an_invalidation_is_never_stored(signed_in, alice, re
     assert generation(redis, alice) != seen
 
     auth_hash = alice.get_session_auth_hash()
-    stale = stale_copy(seen)
+    stale = stale_copy(alice, seen)
     assert run_script("USER_FILL", *fill_args(key, alice, seen, stale, auth_hash)) == 0
     assert cached_copy(redis, signed_in) == before
 
     # A second invalidation: the generation of the first no longer matches either.
     first = generation(redis, alice)
     usercache.forget_user(alice.pk)
-    assert (
-        run_script("USER_FILL", *fill_args(key, alice, first, stale_copy(first), auth_hash)) == 0
-    )
+    stale = stale_copy(alice, first)
+    assert run_script("USER_FILL", *fill_args(key, alice, first, stale, auth_hash)) == 0
     assert cached_copy(redis, signed_in) == before
 
     # What the request saw now is accepted (the script can say yes).
     current = generation(redis, alice)
-    fresh = stale_copy(current)
+    fresh = stale_copy(alice, current)
     assert run_script("USER_FILL", *fill_args(key, alice, current, fresh, auth_hash)) == 1
     assert cached_copy(redis, signed_in) == fresh
 
@@ -330,7 +336,7 @@ def test_a_copy_is_never_stored_for_another_user_or_auth_hash(signed_in, alice, 
     before = cached_copy(redis, signed_in)
     bob = make_user("bob")
     seen = generation(redis, bob)
-    copy = usercache.make_copy(orjson.dumps([False, "bob", False, True]), seen)
+    copy = usercache.make_copy(usercache.encode(bob), seen)
     assert (
         run_script("USER_FILL", *fill_args(key, bob, seen, copy, alice.get_session_auth_hash()))
         == 0
@@ -346,7 +352,7 @@ def test_no_copy_is_stored_for_a_session_that_ended(signed_in, alice, redis):
     seen = generation(redis, alice)
     services.revoke_session(keys.session_id(signed_in.cookies[settings.SESSION_COOKIE_NAME].value))
     assert not redis.exists(key)
-    copy = stale_copy(seen)
+    copy = stale_copy(alice, seen)
     assert (
         run_script("USER_FILL", *fill_args(key, alice, seen, copy, alice.get_session_auth_hash()))
         == 0
@@ -401,13 +407,40 @@ def test_a_long_username_is_not_cached_and_requests_still_work(make_user, redis)
     assert cached_copy(redis, client) is None
 
 
-def test_the_longest_cached_copy_fits_the_limit(make_user, redis):
-    # [false,"...",false,true] (superuser, username, staff, active): 21 bytes around it.
-    fits = make_user("f" * (usercache.MAX_BLOB - 21))
-    too_long = make_user("t" * (usercache.MAX_BLOB - 20))
+def test_the_longest_cached_copy_fits_the_limit():
+    # The site caches username, email, date joined and flags: the username is the one
+    # value of variable length here.
+    def user(name: str):
+        return get_user_model()(username=name, email="e@example.com")
+
+    around = len(usercache.encode(user("a"))) - 1
+    fits = user("f" * (usercache.MAX_BLOB - around))
+    too_long = user("t" * (usercache.MAX_BLOB - around + 1))
     blob = usercache.encode(fits)
     assert blob is not None and len(blob) == usercache.MAX_BLOB
     assert usercache.encode(too_long) is None
+    # The longest copy, header included, is stored in two parts and used.
+    copy = usercache.make_copy(blob, b"123")
+    assert copy is not None and 64 < len(copy) <= usercache.MAX_VALUE
+
+
+def test_a_long_email_and_the_date_joined_are_cached_exactly(make_user, redis):
+    user = make_user("dora")
+    user.email = "dora.the.explorer.of.long.addresses@example-university.edu"
+    user.date_joined = user.date_joined.replace(microsecond=123457)
+    user.save()
+    client = Client()
+    client.force_login(user)
+    whoami(client)  # loads the user and stores the copy
+    copy = cached_copy(redis, client)
+    assert copy is not None and len(copy) > 64  # both parts used
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/api/profile").json()
+    assert user_queries(queries) == [], "email and the rest come from the copy"
+    assert body["user"]["email"] == user.email
+    cached = usercache.decode(copy, str(user.pk), generation(redis, user))
+    assert cached.date_joined == user.date_joined  # to the microsecond, time zone aware
+    assert cached.email == user.email
 
 
 @pytest.mark.parametrize(
@@ -425,7 +458,7 @@ def test_the_longest_cached_copy_fits_the_limit(make_user, redis):
 )
 def test_a_tampered_copy_is_a_miss_never_an_error(signed_in, alice, redis, tampered):
     whoami(signed_in)
-    redis.hset(redis_key(signed_in), "x", tampered)
+    store_copy(redis, signed_in, tampered)
     with CaptureQueriesContext(connection) as queries:
         body = whoami(signed_in)
     assert body["user"] == {"id": alice.pk, "username": "alice"}
@@ -511,7 +544,7 @@ def test_a_copy_within_its_maximum_age_makes_no_query_and_an_older_one_does(
     copy = cached_copy(redis, signed_in)
     values = copy[copy.index(b"[") :]
     old = usercache.make_copy(values, generation(redis, alice), now=time.time() - 61)
-    redis.hset(redis_key(signed_in), "x", old)
+    store_copy(redis, signed_in, old)
     with CaptureQueriesContext(connection) as queries:
         assert whoami(signed_in)["user"]["username"] == "alice"
     assert user_queries(queries), "a copy past SESSION_USER_CACHE_MAX_AGE is reloaded"

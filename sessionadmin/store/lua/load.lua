@@ -1,12 +1,13 @@
 -- KEYS[1] session hash. ARGV: sid, prefix, count ('1' adds one request).
 -- Returns {1, d, u, c, a, l, n, b, h, x, g, k, ip, ua, nm, ttl, f} when found (f: the
--- hijack flags, see flag.lua) (g: the signed-in
+-- hijack flags, see flag.lua) (x: the cached user, kept in two parts, x and x1, see
+-- user_fill.lua) (g: the signed-in
 -- user's generation, see auth/usercache.py, '' for a guest; k: 't' for a token session, ''
 -- for a browser's; ip, ua (resolved), nm and the TTL in ms complete the session's own
 -- record, so a page showing it needs no second round trip), else {0, auth index score or
 -- ''} (the tombstone).
 local v = redis.call('HMGET', KEYS[1], 'a', 'd', 'u', 'c', 'l', 'n', 'b', 'h', 'x', 'k', 'ip',
-                     'ua', 'nm', 'f')
+                     'ua', 'nm', 'f', 'x1')
 if not v[1] then
   -- Only signed-in sessions are told why they ended; a guest just gets a new session.
   local score = redis.call('ZSCORE', ARGV[2] .. ':auth', ARGV[1])
@@ -16,5 +17,5 @@ if ARGV[3] == '1' then v[6] = redis.call('HINCRBY', KEYS[1], 'n', 1) end
 local g = ''
 if v[3] then g = redis.call('GET', ARGV[2] .. ':g:' .. v[3]) or '0' end
 return {1, v[2] or '', v[3] or '', v[4] or '', v[1], v[5] or '', v[6] or 0, v[7] or '',
-        v[8] or '', v[9] or '', g, v[10] or '', v[11] or '', agent(ARGV[2], v[12]),
+        v[8] or '', (v[9] or '') .. (v[15] or ''), g, v[10] or '', v[11] or '', agent(ARGV[2], v[12]),
         v[13] or '', redis.call('PTTL', KEYS[1]), v[14] or ''}

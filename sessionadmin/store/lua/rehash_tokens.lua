@@ -8,7 +8,7 @@ for _, sid in ipairs(redis.call('ZRANGE', p .. ':u:' .. uid, 0, -1)) do
   local k = p .. ':s:' .. sid
   if redis.call('HGET', k, 'k') == 't' then
     redis.call('HSET', k, 'h', ARGV[3])
-    redis.call('HDEL', k, 'x')
+    redis.call('HDEL', k, 'x', 'x1')
     n = n + 1
   end
 end

@@ -5,5 +5,12 @@
 local v = redis.call('HMGET', KEYS[1], 'u', 'h')
 if v[1] ~= ARGV[1] or v[2] ~= ARGV[4] then return 0 end
 if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'x', ARGV[3])
+-- Stored in 64-byte parts (x, then x1), so the hash stays a listpack (scripts.py).
+local copy = ARGV[3]
+redis.call('HSET', KEYS[1], 'x', string.sub(copy, 1, 64))
+if #copy > 64 then
+  redis.call('HSET', KEYS[1], 'x1', string.sub(copy, 65))
+else
+  redis.call('HDEL', KEYS[1], 'x1')
+end
 return 1

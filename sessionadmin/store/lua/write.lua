@@ -97,7 +97,7 @@ end
 if mode ~= 'touch' then
   -- The cached user is only good for the user and auth hash it was cached with.
   if old_uid ~= uid or redis.call('HGET', key, 'h') ~= (ARGV[13] ~= '' and ARGV[13] or false) then
-    redis.call('HDEL', key, 'x')
+    redis.call('HDEL', key, 'x', 'x1')
   end
   -- Empty fields are dropped rather than kept as '' (the hash stays small).
   for i, field in ipairs({'d', 'b', 'h'}) do
@@ -128,7 +128,7 @@ end
 if uid ~= '' then
   redis.call('HSET', key, 'u', uid, 'l', login)
 else
-  redis.call('HDEL', key, 'u', 'l', 'x')
+  redis.call('HDEL', key, 'u', 'l', 'x', 'x1')
 end
 redis.call('PEXPIRE', key, ttl)
 -- The score is the moment the session would end, less the idle timeout: its last
