@@ -1,6 +1,20 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class CartConfig(AppConfig):
     name = "cart"
     verbose_name = "Cart"
+
+    def ready(self) -> None:
+        from cart import catalog
+        from cart.models import Product
+
+        def forget(sender, instance: Product, **kwargs: object) -> None:
+            catalog.forget([instance.pk])
+
+        # A product changed in this process is read again at once (catalog.py).
+        post_save.connect(forget, sender=Product, dispatch_uid="cart.catalog.forget", weak=False)
+        post_delete.connect(
+            forget, sender=Product, dispatch_uid="cart.catalog.forget.delete", weak=False
+        )

@@ -25,6 +25,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.db.models import F
 
+from cart import catalog
 from cart.models import Order, OrderItem, Product
 from sessionadmin import items as session_items
 from sessionadmin.errors import ApiError, NotFound, RateLimited, ValidationFailed
@@ -102,19 +103,23 @@ def parse_form_whole(value: str | None, field: str, *, maximum: int) -> int:
 
 def get_product(product_id: int) -> Product:
     """Return an active product, or raise 404."""
-    product = Product.objects.filter(pk=product_id, active=True).first()
-    if product is None:
+    product = catalog.products([product_id]).get(product_id)
+    if product is None or not product.active:
         raise NotFound("No such product.")
     return product
 
 
 def list_products() -> list[Product]:
-    return list(Product.objects.filter(active=True))
+    return catalog.active_products()
 
 
-def _view(items: dict[str, int]) -> CartView:
+def _view(items: dict[str, int], *, fresh: bool = False) -> CartView:
+    """The cart's lines with names and prices from the catalogue (``fresh``: read now)."""
     ids = [int(pid) for pid in items]
-    products = {p.pk: p for p in Product.objects.filter(pk__in=ids)}
+    if fresh:
+        products = {p.pk: p for p in Product.objects.filter(pk__in=ids)}
+    else:
+        products = catalog.products(ids)
     lines = []
     for pid in sorted(ids):
         product = products.get(pid)
@@ -207,10 +212,13 @@ def checkout(session: SessionBase, user: AbstractBaseUser) -> Order:
     if not taken:
         raise CartEmpty()
     try:
-        return _place_order(user, _view(taken))
+        # The prices paid are read in this request, never from the catalogue's cache.
+        return _place_order(user, _view(taken, fresh=True))
     except BaseException:
         _give_back(session, taken)
         raise
+    finally:
+        catalog.forget(int(pid) for pid in taken)  # their stock changed, or may have
 
 
 def _give_back(session: SessionBase, taken: dict[str, int]) -> None:

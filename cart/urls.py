@@ -12,6 +12,7 @@ urlpatterns = [
     path("cart/remove/", views.remove, name="remove"),
     path("cart/clear/", views.clear, name="clear"),
     path("cart/checkout/", views.checkout, name="checkout"),
+    path("orders/", views.orders, name="orders"),
     path("api/products", api.products),
     path("api/cart", api.cart),
     path("api/cart/items", api.add_item),

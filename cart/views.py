@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from cart import services
+from sessionadmin.decorators import login_required
 from sessionadmin.errors import ApiError, ValidationFailed
 
 
@@ -104,4 +105,16 @@ def checkout(request: HttpRequest) -> HttpResponse:
         messages.error(request, _error_text(error))
         return redirect("cart:cart")
     messages.success(request, f"Thank you! Order #{order.pk} is placed ({order.total}).")
-    return redirect("accounts:profile")
+    return redirect("cart:orders")
+
+
+ORDERS_SHOWN = 20
+
+
+@never_cache
+@login_required
+def orders(request: HttpRequest) -> HttpResponse:
+    """The user's latest orders, newest first (the profile links here)."""
+    return render(
+        request, "cart/orders.html", {"orders": services.list_orders(request.user, ORDERS_SHOWN)}
+    )

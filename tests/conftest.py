@@ -17,6 +17,14 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         test_settings.TEST_REDIS.stop()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_catalogue():
+    """No test sees catalogue rows another test's database held (cart.catalog's cache)."""
+    from cart import catalog
+
+    catalog.forget()
+
+
 @pytest.fixture
 def redis():
     """The real Redis the session store uses, on the tests' own database, flushed."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,7 +16,9 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.management.commands.seed_demo import DEMO_USERS
@@ -255,12 +258,34 @@ def test_totals_are_exact_decimal_strings(api, make_product):
 
 def test_names_and_prices_come_from_the_catalogue(api, mug):
     add(api, mug.pk, 2)
-    Product.objects.filter(pk=mug.pk).update(price=Decimal("15.00"), name="Big mug")
+    mug.price, mug.name = Decimal("15.00"), "Big mug"
+    mug.save()  # as the admin does: this process reads the row again at once
     body = get_cart(api)
     assert body["items"][0]["name"] == "Big mug"
     assert body["items"][0]["price"] == "15.00"
     assert body["items"][0]["line_total"] == "30.00"
     assert body["total_price"] == "30.00"
+
+
+def test_a_change_no_signal_reports_shows_within_the_catalogue_max_age(api, mug, settings):
+    settings.CART_CATALOG_MAX_AGE = 0.5
+    add(api, mug.pk, 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert get_cart(api)["items"][0]["price"] == "12.50"
+    assert not [q for q in queries if "cart_product" in q["sql"]], "read from the cache"
+    # Another process's change (or a QuerySet.update()): no signal reaches this process.
+    Product.objects.filter(pk=mug.pk).update(price=Decimal("15.00"))
+    assert get_cart(api)["items"][0]["price"] == "12.50"
+    time.sleep(0.6)
+    assert get_cart(api)["items"][0]["price"] == "15.00"
+
+
+def test_checkout_charges_the_databases_price_not_the_cached_one(alice_client, mug):
+    add(alice_client, mug.pk, 2)
+    assert get_cart(alice_client)["total_price"] == "25.00"  # now cached in this process
+    Product.objects.filter(pk=mug.pk).update(price=Decimal("20.00"))
+    order = send(alice_client, "POST", "/api/checkout").json()["order"]
+    assert (order["items"][0]["price"], order["total"]) == ("20.00", "40.00")
 
 
 def test_a_client_cannot_send_a_price_or_a_name(api, mug):
@@ -280,7 +305,8 @@ def test_a_deactivated_product_stays_in_the_cart_as_unavailable(api, mug, make_p
     kettle = make_product("Kettle", "49.00", 5)
     add(api, mug.pk, 2)
     add(api, kettle.pk, 1)
-    Product.objects.filter(pk=kettle.pk).update(active=False)
+    kettle.active = False
+    kettle.save()
     body = get_cart(api)
     lines = {i["product_id"]: i for i in body["items"]}
     assert lines[mug.pk]["available"] is True

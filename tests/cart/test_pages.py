@@ -211,7 +211,8 @@ def test_an_empty_cart_page_says_so(products):
 
 
 def test_cart_page_marks_unavailable_lines(shopper, products):
-    Product.objects.filter(pk=products["kettle"].pk).update(active=False)
+    products["kettle"].active = False
+    products["kettle"].save()
     page = text(shopper.get("/cart/"))
     assert "unavailable" in page
     assert "Remove the unavailable items before checking out." in page
@@ -279,12 +280,12 @@ def test_cart_forms_without_the_csrf_token_are_refused(shopper, products, action
 
 
 # --- Checkout and the profile ------------------------------------------------------------------
-def test_checkout_form_places_the_order_and_shows_it_on_the_profile(shopper, alice, products):
+def test_checkout_form_places_the_order_and_shows_it_on_the_orders_page(shopper, alice, products):
     page_login(shopper)
     assert cart_of(shopper) == {products["mug"].pk: 2, products["kettle"].pk: 1}  # kept
     assert 'action="/cart/checkout/"' in text(shopper.get("/cart/"))
     response = submit(shopper, "/cart/", "/cart/checkout/")
-    assert response.redirect_chain == [("/accounts/profile/", 302)]
+    assert response.redirect_chain == [("/orders/", 302)]
     order = Order.objects.get()
     assert order.user == alice
     assert order.total == Decimal("74.00")
@@ -329,7 +330,7 @@ def test_checkout_form_of_an_empty_cart_says_so(alice, products):
     assert Order.objects.count() == 0
 
 
-def test_profile_page_lists_only_the_users_orders_newest_first(alice, make_user, products):
+def test_orders_page_lists_only_the_users_orders_newest_first(alice, make_user, products):
     bob = make_user("bob")
     mug = products["mug"]
     older = Order.objects.create(user=alice, total=Decimal("12.50"))
@@ -343,16 +344,23 @@ def test_profile_page_lists_only_the_users_orders_newest_first(alice, make_user,
     bobs = Order.objects.create(user=bob, total=Decimal("1.00"))
     client = browser()
     page_login(client)
-    page = text(client.get("/accounts/profile/"))
+    assert 'href="/orders/"' in text(client.get("/accounts/profile/"))  # linked from there
+    page = text(client.get("/orders/"))
     assert f"Order #{newer.pk}" in page and f"Order #{older.pk}" in page
     assert page.index(f"Order #{newer.pk}") < page.index(f"Order #{older.pk}")
     assert f"Order #{bobs.pk}" not in page
 
 
-def test_profile_page_without_orders_says_so(alice, products):
+def test_orders_page_without_orders_says_so(alice, products):
     client = browser()
     page_login(client)
-    assert "No orders yet." in text(client.get("/accounts/profile/"))
+    assert "No orders yet." in text(client.get("/orders/"))
+
+
+def test_orders_page_needs_a_signed_in_user(products):
+    response = browser().get("/orders/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/orders/"
 
 
 def test_the_cart_is_gone_after_signing_out_through_the_page(shopper, alice, products, redis):
