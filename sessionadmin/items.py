@@ -6,12 +6,19 @@ one session never lose each other's updates and no lock is needed; the session's
 save never overwrites them (nor they it). They follow the session: ``cycle_key()`` (login)
 moves them to the new key, and deleting the session (logout, revocation, timeout) deletes
 them. See ``store/lua/items.lua``.
+
+With another session engine (Django's own, in a project that keeps it) the items live in
+the session's data instead, under the same rules but without the atomicity: concurrent
+requests may then lose each other's changes, as they may any value of such a session.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.sessions.backends.base import SessionBase
 
+from sessionadmin.backends.redis import SessionStore
 from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.store import keys
 from sessionadmin.store.client import run_script
@@ -53,7 +60,9 @@ def _ensure_saved(session: SessionBase) -> str:
     return keys.session_key_name(keys.session_id(session.session_key))
 
 
-def _call(session: SessionBase, *args: object, create: bool = False) -> tuple[int, int, dict]:
+def _call(session: SessionBase, *args: Any, create: bool = False) -> tuple[int, int, dict]:
+    if not isinstance(session, SessionStore):
+        return _in_payload(session, *args)
     if create:
         key = _ensure_saved(session)
     elif session.session_key is None:
@@ -64,6 +73,43 @@ def _call(session: SessionBase, *args: object, create: bool = False) -> tuple[in
     status, current, *flat = reply
     items = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
     return int(status), int(current), items
+
+
+def _in_payload(
+    session: SessionBase,
+    op: str,
+    namespace: str,
+    item: str = "",
+    quantity: int = 0,
+    cap: int = 0,
+    max_per_item: int = 0,
+    max_items: int = 0,
+    *flat: Any,
+) -> tuple[int, int, dict]:
+    """items.lua's operations on a map kept in the session's data (another engine)."""
+    name = f"_items:{namespace}"
+    items: dict[str, int] = dict(session.get(name) or {})
+    status, current = 1, items.get(item, 0)
+    if op in ("clear", "take"):
+        session.pop(name, None)
+        return 1, 0, items if op == "take" else {}
+    if op == "restore":
+        for i in range(0, len(flat), 2):
+            items[flat[i]] = items.get(flat[i], 0) + int(flat[i + 1])
+    elif op == "remove":
+        items.pop(item, None)
+    elif op in ("add", "set"):
+        wanted = current + quantity if op == "add" else quantity
+        if wanted > cap:
+            return -2, current, items
+        if wanted > max_per_item:
+            return -3, current, items
+        if current == 0 and len(items) >= max_items:
+            return -4, current, items
+        items[item], current = wanted, wanted
+    if op != "get":
+        session[name] = items
+    return status, current if op in ("add", "set") else 0, items
 
 
 def _check(status: int, current: int) -> None:

@@ -194,3 +194,35 @@ def test_a_session_that_was_never_saved_is_created_for_its_first_item(redis):
     assert change(session, "1", 1) == {"1": 1}
     assert session.session_key is not None
     assert items.get_items(SessionStore(session.session_key), NS) == {"1": 1}
+
+
+# --- Another session engine: the items live in the session's data ----------------------
+
+
+def test_with_django_s_own_engine_the_items_follow_the_same_rules_in_the_payload(redis):
+    from django.contrib.sessions.backends.cache import SessionStore as DjangoCacheStore
+
+    session = DjangoCacheStore()
+    limits = {"cap": 5, "max_per_item": 4, "max_items": 2}
+    assert items.get_items(session, "cart") == {}
+    assert items.change_item(session, "cart", "7", 2, add=True, **limits) == {"7": 2}
+    assert items.change_item(session, "cart", "7", 1, add=True, **limits) == {"7": 3}
+    with pytest.raises(items.OverItemLimit) as over:
+        items.change_item(session, "cart", "7", 2, add=True, **limits)
+    assert over.value.current == 3
+    with pytest.raises(items.OverCap):
+        items.change_item(session, "cart", "7", 6, add=False, **{**limits, "max_per_item": 9})
+    assert items.change_item(session, "cart", "8", 1, add=False, **limits) == {"7": 3, "8": 1}
+    with pytest.raises(items.TooManyItems):
+        items.change_item(session, "cart", "9", 1, add=True, **limits)
+    session.save()  # stored by Django's engine, as any of its values
+    again = DjangoCacheStore(session.session_key)
+    assert items.get_items(again, "cart") == {"7": 3, "8": 1}
+    assert items.remove_item(again, "cart", "8") == {"7": 3}
+    assert items.take_items(again, "cart") == {"7": 3}
+    assert items.get_items(again, "cart") == {}
+    items.restore_items(again, "cart", {"7": 3})
+    assert items.get_items(again, "cart") == {"7": 3}
+    items.clear_items(again, "cart")
+    assert items.get_items(again, "cart") == {}
+    assert not redis.keys("*:s:*"), "nothing written to the sessionadmin store"
