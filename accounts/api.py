@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts import services
 from sessionadmin import services as sessions
-from sessionadmin.decorators import login_required
+from sessionadmin.decorators import lists_own_sessions, login_required
 from sessionadmin.errors import ApiError, NotFound, json_response
 from sessionsite.http import BadJson, api_view, json_body
 
@@ -60,11 +60,12 @@ def password(request: HttpRequest) -> HttpResponse:
     return json_response({"ok": True})
 
 
+@lists_own_sessions  # read by the request's one LOAD
 @never_cache
 @api_view("GET")
 @login_required
 def my_sessions(request: HttpRequest) -> HttpResponse:
-    records = sessions.list_user_sessions(request.user.pk)
+    records = sessions.list_user_sessions(request.user.pk, session=request.session)
     current = sessions.current_session_id(request.session)
     rows = sessions.serialize_sessions(records, current_id=current, owner=request.user)
     return json_response({"results": rows})

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
 from sessionadmin import services as sessions
-from sessionadmin.decorators import login_required
+from sessionadmin.decorators import lists_own_sessions, login_required
 from sessionadmin.devices import device_label
 from sessionadmin.errors import ApiError, RateLimited, ValidationFailed
 
@@ -97,10 +97,11 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile.html")
 
 
+@lists_own_sessions  # read by the request's one LOAD
 @never_cache
 @login_required
 def my_sessions(request: HttpRequest) -> HttpResponse:
-    records = sessions.list_user_sessions(request.user.pk)
+    records = sessions.list_user_sessions(request.user.pk, session=request.session)
     current = sessions.current_session_id(request.session)
     rows = [
         {

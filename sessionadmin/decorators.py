@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 from sessionadmin.errors import AuthRequired, Forbidden, error_response, is_json_request
 
@@ -53,3 +54,25 @@ def permission_required(permission: str, *, json: bool | None = None) -> Callabl
     return _guard(
         lambda user: user.is_active and user.is_staff and user.has_perm(permission), json
     )
+
+
+def lists_own_sessions(view: View) -> View:
+    """Mark a view that lists the signed-in user's own sessions (``list_user_sessions``
+    with ``session=``): the session's one LOAD then reads them too, in the same round
+    trip, instead of a second script."""
+    view.lists_own_sessions = True  # type: ignore[attr-defined]
+    return view
+
+
+def wants_own_sessions(request: HttpRequest) -> bool:
+    """Whether the view this request goes to is marked with ``lists_own_sessions``."""
+    return _marked(getattr(request, "urlconf", None), request.path_info)
+
+
+@functools.lru_cache(maxsize=512)
+def _marked(urlconf: str | None, path: str) -> bool:
+    try:
+        match = resolve(path, urlconf)
+    except Resolver404:
+        return False
+    return getattr(match.func, "lists_own_sessions", False)

@@ -37,6 +37,7 @@ from sessionadmin.auth import limits, trusted, usercache
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
 from sessionadmin.conf import get_settings
+from sessionadmin.decorators import wants_own_sessions
 from sessionadmin.errors import (
     AuthRequired,
     RateLimited,
@@ -46,6 +47,7 @@ from sessionadmin.errors import (
     store_unavailable_response,
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.index.queries import USER_SESSIONS_LIMIT
 from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store import keys
@@ -88,6 +90,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         key = session.session_key
         if key is None or request.path.startswith(get_settings().exempt_paths):
             return None
+        if wants_own_sessions(request):
+            session.list_own = USER_SESSIONS_LIMIT
         try:
             session._get_session()  # the request's one round trip
             reason = timeout_reason(session)

@@ -153,8 +153,20 @@ def list_sessions(
     return SessionPage(count=count, page=page, page_size=page_size, results=results)
 
 
-def list_user_sessions(user_id: Any) -> list[SessionRecord]:
-    """Return the user's live sessions, most recent activity first."""
+def list_user_sessions(user_id: Any, session: SessionBase | None = None) -> list[SessionRecord]:
+    """Return the user's live sessions, most recent activity first.
+
+    With the request's ``session``, in a view marked ``decorators.lists_own_sessions``,
+    they are the ones its LOAD already read (no second round trip).
+    """
+    loaded = getattr(session, "preloaded", None)
+    if (
+        loaded is not None
+        and loaded.own_sessions is not None
+        and loaded.sid == session.session_id
+        and loaded.user_id == users.user_key(user_id)
+    ):
+        return list(loaded.own_sessions)
     return queries.user_sessions(users.user_key(user_id))
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 
+from sessionadmin.backends import preloaded
 from sessionadmin.backends.placement import Placement, end_carried, rekey
 from sessionadmin.backends.twins import SyncTwins
 from sessionadmin.conf import get_settings
@@ -49,6 +50,8 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
         self.meta: SessionMeta | None = None  # the stored record, once loaded
         self.ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
         self.cached_user: bytes = b""  # the user cached beside the session (auth.usercache)
+        self.list_own = 0  # set by the middleware: LOAD lists this many of the user's sessions
+        self.preloaded: preloaded.Preloaded | None = None  # what LOAD read beside it
         self.user_generation: bytes = b""  # the user's generation when loaded (the same)
         self._carry_from: str | None = None
         self._carried: tuple[str, list[Any]] | None = None  # taken from another shard
@@ -89,7 +92,7 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
 
     # --- reading ------------------------------------------------------------------------
     def load(self) -> dict[str, Any]:
-        self.meta = None
+        self.meta = self.preloaded = None
         self.ended_by = None
         self._stored = False
         key = self.session_key
@@ -112,13 +115,14 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
         reply = run_script(
             "LOAD",
             [keys.session_key_name(sid), *keys.shard_keys(shard)],
-            [sid, keys.prefix(shard), "1" if self.count_request else "0"],
+            [sid, keys.prefix(shard), "1" if self.count_request else "0", self.list_own],
         )
         if not reply[0]:
             self.ended_by = codec.reason_from_score(reply[1])
             return None
         _, payload, user_id, created, activity, login, requests, backend, auth_hash, *rest = reply
-        self.cached_user, self.user_generation, kind, ip, agent, name, ttl, flags = rest
+        self.cached_user, self.user_generation, kind, ip, agent, name, ttl, flags, *extra = rest
+        self.preloaded = preloaded.parse(sid, user_id.decode(), *extra, self.list_own > 0)
         if (kind == b"t") is not self.bearer:
             # A token is only ever a bearer, and a browser's key never one: a session
             # sent the other way is unknown, whatever it is.

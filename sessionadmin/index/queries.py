@@ -227,7 +227,10 @@ def index_size() -> int:
     return sum(on_every_shard(lambda pipe, shard: pipe.zcard(keys.all_index(shard))))
 
 
-def user_sessions(user_id: str, limit: int = 1000) -> list[SessionRecord]:
+USER_SESSIONS_LIMIT = 1000  # a user's sessions listed at most (the per-user limit is lower)
+
+
+def user_sessions(user_id: str, limit: int = USER_SESSIONS_LIMIT) -> list[SessionRecord]:
     """Return a user's live sessions, most recent activity first (one script, in the
     user's shard)."""
     uk = keys.user_index(user_id)

@@ -37,7 +37,7 @@ from sessionadmin.store import keys
 
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
-    "LOAD": ("agent", "load"),
+    "LOAD": ("agent", "records", "load"),
     "WRITE": ("events", "unindex", "agent", "moving", "write"),
     "DELETE": ("events", "unindex", "delete"),
     "TAKE": ("events", "unindex", "moving", "take"),

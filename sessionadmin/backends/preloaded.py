@@ -1,0 +1,38 @@
+"""What a session's one LOAD reads beside the session itself, for the request's views.
+
+- Its item counts (``sessionadmin.items``): a cart page reads no more.
+- On request, its user's own sessions (``lists_own_sessions`` views): a "your sessions"
+  page reads no more either.
+
+Both are what the store held when the request began, as any value of the session is; an
+item changed by this request replaces its namespace here (items.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sessionadmin.index.records import SessionRecord, record_from_row
+from sessionadmin.store import keys
+from sessionadmin.store.client import now_ms
+
+
+@dataclass
+class Preloaded:
+    sid: str  # the session id they were read with: a new key (login) reads anew
+    items: dict[str, dict[str, int]] = field(default_factory=dict)
+    user_id: str = ""
+    own_sessions: list[SessionRecord] | None = None  # None: not read
+
+
+def parse(sid: str, user_id: str, items: list[bytes], own: list, listed: bool) -> Preloaded:
+    """Build what LOAD returned after the session's fields."""
+    found = Preloaded(sid, user_id=user_id)
+    for i in range(0, len(items), 2):
+        _, namespace, item = items[i].decode().split(":", 2)
+        found.items.setdefault(namespace, {})[item] = int(items[i + 1])
+    # Listed only in the user's own shard, where a signed-in session always is.
+    if listed and user_id and keys.id_shard(sid) == keys.user_shard(user_id):
+        now = now_ms()
+        found.own_sessions = [record_from_row(row, now) for row in own]
+    return found
