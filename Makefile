@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 WORKERS ?= 2
+THREADS ?= 4
+# Where make serve's workers keep their metrics (one directory per server).
+METRICS_DIR ?= $(CURDIR)/var/prometheus
 # Development settings for every manage.py command of this checkout (git-ignored).
 DOTENV ?= .env
 
@@ -39,10 +42,10 @@ serve: $(STAMP)
 	DEBUG=0 SESSIONSITE_DOTENV= $(PY) manage.py collectstatic --noinput -v 0
 	DEBUG=0 SESSIONSITE_DOTENV= $(PY) manage.py migrate --noinput
 	@# The workers keep their metrics in files here, added up by /metrics (empty at start).
-	rm -rf $(CURDIR)/var/prometheus && mkdir -p $(CURDIR)/var/prometheus
-	DEBUG=0 SESSIONSITE_DOTENV= PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus \
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	DEBUG=0 SESSIONSITE_DOTENV= PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) \
 	  $(PY) -m gunicorn sessionsite.wsgi --bind 127.0.0.1:$(PORT) \
-	  --workers $(WORKERS) --threads 4 --access-logfile - --no-control-socket
+	  --workers $(WORKERS) --threads $(THREADS) --access-logfile - --no-control-socket
 
 ## Lint, then run every test (browser tests drive Debian's chromium, installed if missing).
 test: $(STAMP) tools

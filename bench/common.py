@@ -14,11 +14,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,24 +150,32 @@ def configure_django(redis_url: str, database: Path, **extra: str) -> None:
 
 @contextmanager
 def gunicorn(
-    env: dict[str, str], *, workers: int = 2, threads: int = 1, log: Path | None = None
+    env: dict[str, str], *, workers: int = 2, threads: int = 4, log: Path | None = None
 ) -> Iterator[str]:
-    """Run the project under gunicorn on a free port; yield its base URL."""
+    """Start the project as the README says production runs it, ``make serve``
+    (collectstatic, migrate, then gunicorn with DEBUG off), on a free port; yield its URL.
+
+    A step that ``make serve`` lacks (a static file missing from the manifest, say) then
+    fails the benchmark as it would fail a deployment.
+    """
     port = free_port()
+    metrics = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     command = [
-        PYTHON, "-m", "gunicorn", "sessionsite.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--graceful-timeout", "2",
-        "--no-control-socket", "--backlog", "2048",
+        "make", "-s", "serve", f"PORT={port}", f"WORKERS={workers}", f"THREADS={threads}",
+        f"METRICS_DIR={metrics}", f"PY={PYTHON}",
     ]  # fmt: skip
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=out)
+    process = subprocess.Popen(
+        command, cwd=BASE_DIR, env=env, stdout=out, stderr=out, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        if not wait_until_serving(base, process):
-            raise SystemExit(f"bench: gunicorn did not start (log: {log})")
+        if not wait_until_serving(base, process, seconds=90):
+            raise SystemExit(f"bench: make serve did not start (log: {log})")
         yield base
     finally:
-        stop_process(process)
+        stop_process(process, group=True)
+        shutil.rmtree(metrics, ignore_errors=True)
         if log:
             out.close()
 
@@ -189,14 +198,25 @@ def wait_until_serving(
             time.sleep(0.1)
 
 
-def stop_process(process: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
-    process.terminate()
+def stop_process(process: subprocess.Popen, *, group: bool = False) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s (``group``: the process and
+    its children, as ``make`` and the gunicorn it started)."""
+
+    def send(sig: int) -> None:
+        with suppress(ProcessLookupError):
+            if group:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
+
+    send(signal.SIGTERM)
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
-        process.kill()
+        send(signal.SIGKILL)
         process.wait(5)
+    if group:
+        send(signal.SIGKILL)  # a worker that outlived make
 
 
 @dataclass(frozen=True)
@@ -221,10 +241,18 @@ def _ms(text: str) -> float:
 
 
 def wrk(
-    url: str, *, seconds: float, connections: int, headers: dict[str, str] | None = None
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
 ) -> WrkResult:
-    """Drive ``url`` with wrk (one thread: the machine has few cores) and parse its report."""
+    """Drive ``url`` with wrk (one thread: the machine has few cores) and parse its report;
+    ``script``: a wrk Lua script making the requests (method, body)."""
     command = [wrk_binary(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        command += ["-s", str(script)]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
