@@ -14,7 +14,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 BENCHMARKS = {
-    "overhead": "Session-layer overhead and round trips",
+    "overhead": "The project's endpoints against stock Django",
     "memory": "Memory per session",
     "load": "Load and Redis failure under load",
     "listing": "Listing 1,000,000 sessions",

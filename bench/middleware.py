@@ -3,7 +3,8 @@
 - ``QueryCount`` (first, in every configuration): answers each request with the number of
   database queries it made, in ``X-Queries``, counted by Django's own execute wrapper.
 - ``NoSessionLayer`` (configuration ``none``, the baseline): the request is signed in as
-  the benchmark's user with no session layer at all. The user is read once per process;
+  the benchmark's user (when it sends a session cookie, whatever its value; else it is
+  anonymous) with no session layer at all. The user is read once per process;
   ``request.session`` is a session of this request only, holding that user's sign-in and
   the same 3-line cart as the other configurations' sessions, and stored nowhere. The
   views then do the same work as under a session layer, so the difference in time per
@@ -15,7 +16,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import connection
 
@@ -85,6 +88,8 @@ class NoSessionLayer:
                 "_items:cart": cart,  # where sessionadmin.items keeps it on this engine
             }
             self.user = user
-        request.session = RequestOnlySession(self.data)
-        request.user = self.user
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            request.session, request.user = RequestOnlySession(self.data), self.user
+        else:  # a new visitor, as the login benchmark's
+            request.session, request.user = RequestOnlySession({}), AnonymousUser()
         return self.get_response(request)

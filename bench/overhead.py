@@ -2,7 +2,7 @@
 """The project's own endpoints against stock Django doing the same work, per endpoint.
 
 Starts a throwaway redis-server and three servers of the project, each with ``make serve``
-(collectstatic, migrate, gunicorn: 2 workers of 4 threads, DEBUG off), settings
+(collectstatic, migrate, gunicorn: 2 sync workers, DEBUG off), settings
 ``bench.settings``, the same but for the session layer:
 
   (a) ``none``: no session layer; every request is the benchmark user's (the baseline);
@@ -24,7 +24,7 @@ round trip and 0 queries (judged in smoke mode too: counts are not timings).
 Passwords use a fast hash in every configuration (``bench.settings``): argon2's time is
 the same for all and would hide the session layer's share of a login.
 
-    python bench/overhead.py                 # 3 rounds of 4 s per endpoint and layer
+    python bench/overhead.py                 # 5 rounds of 2 s per endpoint and layer
     python bench/overhead.py --smoke         # 1 round of 1 s: proves the script works
 """
 
@@ -62,7 +62,7 @@ HEADER += ["(b) layer µs", "(c) layer µs", "(c)/(b)", "target"]
 LAYERS = {"none": "(a) none", "stock": "(b) stock", "ours": "(c) ours"}
 READER, LOGGER, PASSWORD = "alice", "bob", "correct horse battery staple"
 PRODUCTS = 6
-CLEAR_EVERY = 400  # cart adds between two emptyings: no line reaches its maximum of 99
+CLEAR_EVERY = 50  # cart adds between emptyings: no line nears its 99, even when stock loses one
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,9 @@ def sign_in(base: str, layer: str, products: list[int]) -> Client:
     """A client signed in as the reader with a 3-line cart (the baseline is signed in)."""
     client = Client(base, {})
     client.send("GET", "/api/csrf")
-    if layer != "none":
+    if layer == "none":
+        client.cookies["sessionid"] = "bench"  # bench.middleware.NoSessionLayer: signed in
+    else:
         login = json.dumps({"username": READER, "password": PASSWORD})
         status, _, content = client.send("POST", "/api/login", login)
         if status != 200:
@@ -197,6 +199,8 @@ def count(counter: CommandCounter, client: Client, endpoint: Endpoint, products:
 def measure(options, clients: dict[str, Client], scripts: dict[str, Path]) -> dict:
     rps: dict[tuple[str, str], list[float]] = {}
     timed = [e for e in ENDPOINTS if e.target is not None]
+    if options.only:
+        timed = [e for e in timed if options.only in e.name]
     for round_number in range(0 if options.smoke else -1, options.repeats):  # -1: warm-up
         for endpoint in timed:
             for layer, client in clients.items():
@@ -213,7 +217,10 @@ def measure(options, clients: dict[str, Client], scripts: dict[str, Path]) -> di
                 if round_number >= 0:
                     rps.setdefault((endpoint.name, layer), []).append(result.requests_per_second)
         if round_number >= 0:
-            print(f"  round {round_number + 1} done", file=sys.stderr)
+            print(f"  round {round_number + 1}: " + "; ".join(
+                f"{e.name} " + "/".join(f"{rps[(e.name, layer)][-1]:,.0f}" for layer in LAYERS)
+                for e in timed
+            ), file=sys.stderr)  # fmt: skip
     return rps
 
 
@@ -236,7 +243,8 @@ def run(options: argparse.Namespace, directory: Path) -> int:
                     BENCH_SESSIONS=layer, BENCH_USERNAME=READER, LOGIN_RATE_LIMIT="1000000/1m",
                 )  # fmt: skip
                 log = directory / f"serve-{layer}.log"
-                base = stack.enter_context(gunicorn(env, workers=2, threads=4, log=log))
+                # Sync workers (no keep-alive): each request is balanced over both anew.
+                base = stack.enter_context(gunicorn(env, workers=2, threads=1, log=log))
                 clients[layer] = sign_in(base, layer, products)
             for client in clients.values():  # every worker connected, its caches filled
                 for endpoint in (e for e in ENDPOINTS if e.method == "GET"):
@@ -256,7 +264,7 @@ def run(options: argparse.Namespace, directory: Path) -> int:
 
 def report(options, rps: dict, counts: dict) -> int:
     rows, failures = [], []
-    for endpoint in (e for e in ENDPOINTS if e.target is not None):
+    for endpoint in (e for e in ENDPOINTS if (e.name, "none") in rps):
         per = {layer: median(rps[(endpoint.name, layer)]) for layer in LAYERS}
         micro = {layer: 1e6 / value for layer, value in per.items()}
         layer_us = {layer: micro[layer] - micro["none"] for layer in ("stock", "ours")}
@@ -284,8 +292,8 @@ def report(options, rps: dict, counts: dict) -> int:
         if endpoint.read and (len(ours[0]) != 1 or ours[1] != "0"):
             failures.append(f"{endpoint.name}: {len(ours[0])} round trips, {ours[1]} queries")
     lines = [
-        f"Session layers on the project's endpoints: make serve (gunicorn 2 workers × 4 "
-        f"threads), wrk 1 thread {options.connections} connections, {options.repeats} rounds "
+        "Session layers on the project's endpoints: make serve (gunicorn 2 sync workers), "
+        f"wrk 1 thread {options.connections} connections, {options.repeats} rounds "
         f"of {options.seconds} s per endpoint and layer (medians), a signed-in user with a "
         "3-line cart",
         "",
@@ -311,10 +319,11 @@ def report(options, rps: dict, counts: dict) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--smoke", action="store_true", help="one round of one second")
+    parser.add_argument("--only", help="time only the endpoints whose name has this text")
     parser.add_argument("--output", type=Path, help="also write the table to this file")
     options = parser.parse_args()
     if options.smoke:

@@ -60,6 +60,8 @@ class SessionPage:
 
 def current_session_id(session: SessionBase) -> str | None:
     """Return the public id of a request's session, or None if it has no key yet."""
+    if isinstance(session, SessionStore):
+        return session.session_id  # hashed once per key
     return keys.session_id(session.session_key) if session.session_key else None
 
 
@@ -70,7 +72,7 @@ def current_session_record(session: SessionBase) -> SessionRecord | None:
     if meta is None or not session.session_key:
         return None
     return SessionRecord(
-        id=keys.session_id(session.session_key),
+        id=current_session_id(session),
         user_id=meta.user_id or None,
         ip=meta.ip,
         user_agent=meta.user_agent,
