@@ -9,7 +9,7 @@ for at most ``CART_CATALOG_MAX_AGE`` seconds (30 by default; 0 turns the cache o
 - another process's change (the admin in another worker, a ``QuerySet.update()``) is
   seen within the maximum age.
 
-What a shopper pays is never read from here: checkout reads the rows again inside its
+What a shopper pays is never read from here: checkout reads the rows again just before its
 transaction, and the stock it decrements is checked by the database (services.py).
 """
 
@@ -28,6 +28,7 @@ MAX_ENTRIES = 10_000  # products kept per process; more and the oldest reads are
 _lock = threading.Lock()
 _rows: dict[int, tuple[float, Product | None]] = {}  # id -> (read at, row or None: absent)
 _active: tuple[float, list[Product]] | None = None
+_forgotten = 0  # forget() calls so far: a read that began before one is not kept
 
 
 def max_age() -> float:
@@ -41,9 +42,11 @@ def active_products() -> list[Product]:
     cached = _active
     if cached is not None and now - cached[0] < max_age():
         return cached[1]
+    began = _forgotten
     products = list(Product.objects.filter(active=True))
     with _lock:
-        _active = (now, products)
+        if began == _forgotten:
+            _active = (now, products)
     return products
 
 
@@ -60,10 +63,13 @@ def products(ids: Iterable[int]) -> dict[int, Product]:
         elif entry[1] is not None:
             found[pid] = entry[1]
     if missing:
+        began = _forgotten
         read = {p.pk: p for p in Product.objects.filter(pk__in=missing)}
         found.update(read)
         if age > 0:
             with _lock:
+                if began != _forgotten:  # a product changed meanwhile: keep nothing read
+                    return found
                 if len(_rows) + len(missing) > MAX_ENTRIES:
                     _rows.clear()
                 _rows.update({pid: (now, read.get(pid)) for pid in missing})
@@ -72,8 +78,9 @@ def products(ids: Iterable[int]) -> dict[int, Product]:
 
 def forget(ids: Iterable[int] | None = None) -> None:
     """Drop what this process holds of these products (all of them when None)."""
-    global _active
+    global _active, _forgotten
     with _lock:
+        _forgotten += 1
         _active = None
         if ids is None:
             _rows.clear()

@@ -16,6 +16,7 @@ The common case costs two string comparisons: parsing happens only when they dif
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from functools import lru_cache
 
 from ua_parser import parse
@@ -71,6 +72,8 @@ def check(session: SessionStore) -> bool:
     for change in new:
         if flag(session.session_id, change, session.client.ip, label):
             metrics.FLAGGED.labels(change=change).inc()
+    # What this request shows of its own session (the profile, "your sessions") says so.
+    session.meta = replace(meta, flags=meta.flags + "".join(change[0] for change in new))
     if conf.on_suspicious == "end":
         session.end_reason = "revoked:suspicious"
         try:

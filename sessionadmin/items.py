@@ -75,7 +75,7 @@ def _call(session: SessionBase, *args: Any, create: bool = False) -> tuple[int, 
     items = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
     loaded = _preloaded(session)
     if loaded is not None and status != -1:  # what this request reads next
-        loaded.items[args[1]] = {} if args[0] in ("clear", "take") else dict(items)
+        loaded.replace_items(args[1], {} if args[0] in ("clear", "take") else items)
     return int(status), int(current), items
 
 
@@ -138,7 +138,7 @@ def get_items(session: SessionBase, namespace: str) -> dict[str, int]:
     """Return the session's items of ``namespace`` ({} if it has none or no session)."""
     loaded = _preloaded(session)
     if loaded is not None:  # read by the request's one LOAD (backends/preloaded.py)
-        return dict(loaded.items.get(namespace, {}))
+        return loaded.items(namespace)
     status, _, items = _call(session, "get", namespace)
     return items if status == 1 else {}
 

@@ -168,7 +168,9 @@ def list_user_sessions(user_id: Any, session: SessionBase | None = None) -> list
         and loaded.sid == session.session_id
         and loaded.user_id == users.user_key(user_id)
     ):
-        return list(loaded.own_sessions)
+        # The request's own session as it is now (a hijack flag raised after the LOAD).
+        current = current_session_record(session)
+        return [current if current and r.id == current.id else r for r in loaded.own_sessions]
     return queries.user_sessions(users.user_key(user_id))
 
 
@@ -211,6 +213,7 @@ def revoke_user_sessions(user_id: Any, keep: SessionBase | None = None, *, by: s
     ``by`` says who: "user" (signing out their other sessions), "staff", "command".
     """
     keep_id = current_session_id(keep) if keep is not None else None
+    _forget_listing(keep)
     return actions.revoke_user(users.user_key(user_id), keep_id, why=_why("revoked", by))
 
 
@@ -221,10 +224,18 @@ def end_other_sessions_after_password_change(user: Any, keep: SessionBase) -> in
     the new auth hash and go on.
     """
     key, why = users.user_key(user.pk), "password_changed"
+    _forget_listing(keep)
     if not get_settings().tokens_survive_password_change:
         return actions.revoke_user(key, current_session_id(keep), why=why)
     actions.keep_tokens_after_password_change(key, user.get_session_auth_hash())
     return actions.revoke_user(key, current_session_id(keep), spare_tokens=True, why=why)
+
+
+def _forget_listing(session: SessionBase | None) -> None:
+    # The user's sessions its LOAD listed are no longer what the store holds.
+    loaded = getattr(session, "preloaded", None)
+    if loaded is not None:
+        loaded.own_sessions = None
 
 
 def session_stats() -> dict[str, Any]:

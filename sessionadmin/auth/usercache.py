@@ -133,27 +133,42 @@ def decode(copy: bytes, user_id: str, generation: bytes) -> AbstractBaseUser | N
         pk_value = pk.to_python(user_id)
     except ValidationError:  # a malformed id is a miss, never a 500
         return None
-    for i in _datetimes():
-        if values[i] is not None:
-            if type(values[i]) is not int:
+    for i, (kind, nullable) in enumerate(_kinds()):
+        value = values[i]
+        if value is None:
+            if not nullable:
+                return None  # a tampered copy is a miss, never a broken user
+        elif kind is datetime:
+            if type(value) is not int:
                 return None
             try:
-                values[i] = _EPOCH + timedelta(microseconds=values[i])
+                values[i] = _EPOCH + timedelta(microseconds=value)
             except OverflowError:
                 return None
+        elif kind is not None and type(value) is not kind:
+            return None
     values.insert(pk_position, pk_value)
     return model.from_db(DEFAULT_DB_ALIAS, field_names, values)
 
 
 @cache
-def _datetimes() -> tuple[int, ...]:
-    """Where the cached values hold a DateTimeField's (stored as microseconds)."""
+def _kinds() -> tuple[tuple[type | None, bool], ...]:
+    """Per cached value: the Python type it must have (datetime: stored as microseconds;
+    None: any of the simple types) and whether it may be null."""
     fields = {f.attname: f for f in get_user_model()._meta.concrete_fields}
-    return tuple(
-        i
-        for i, name in enumerate(cached_fields())
-        if isinstance(fields[name], models.DateTimeField)
-    )
+    kinds = []
+    for name in cached_fields():
+        field = fields[name]
+        if isinstance(field, models.DateTimeField):
+            kind = datetime
+        elif isinstance(field, models.BooleanField):
+            kind = bool
+        elif isinstance(field, models.CharField | models.TextField):
+            kind = str
+        else:
+            kind = None
+        kinds.append((kind, field.null))
+    return tuple(kinds)
 
 
 def _base36(number: int) -> bytes:
@@ -260,4 +275,4 @@ def _reset(*, setting: str, **kwargs: object) -> None:
         cached_fields.cache_clear()
         schema_digest.cache_clear()
         _shape.cache_clear()
-        _datetimes.cache_clear()
+        _kinds.cache_clear()

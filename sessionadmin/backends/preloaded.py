@@ -20,17 +20,24 @@ from sessionadmin.store.client import now_ms
 @dataclass
 class Preloaded:
     sid: str  # the session id they were read with: a new key (login) reads anew
-    items: dict[str, dict[str, int]] = field(default_factory=dict)
+    fields: dict[str, int] = field(default_factory=dict)  # "i:<namespace>:<item>" -> count
     user_id: str = ""
-    own_sessions: list[SessionRecord] | None = None  # None: not read
+    own_sessions: list[SessionRecord] | None = None  # None: not read (or since revoked)
+
+    def items(self, namespace: str) -> dict[str, int]:
+        prefix = f"i:{namespace}:"  # as items.lua matches them
+        return {k[len(prefix) :]: v for k, v in self.fields.items() if k.startswith(prefix)}
+
+    def replace_items(self, namespace: str, items: dict[str, int]) -> None:
+        prefix = f"i:{namespace}:"
+        self.fields = {k: v for k, v in self.fields.items() if not k.startswith(prefix)}
+        self.fields.update({prefix + item: count for item, count in items.items()})
 
 
 def parse(sid: str, user_id: str, items: list[bytes], own: list, listed: bool) -> Preloaded:
     """Build what LOAD returned after the session's fields."""
     found = Preloaded(sid, user_id=user_id)
-    for i in range(0, len(items), 2):
-        _, namespace, item = items[i].decode().split(":", 2)
-        found.items.setdefault(namespace, {})[item] = int(items[i + 1])
+    found.fields = {items[i].decode(): int(items[i + 1]) for i in range(0, len(items), 2)}
     # Listed only in the user's own shard, where a signed-in session always is.
     if listed and user_id and keys.id_shard(sid) == keys.user_shard(user_id):
         now = now_ms()

@@ -107,10 +107,10 @@ def test_register_sign_out_sign_in_shop_as_guest_then_check_out(
     expect(cart_row(page, "Tea towel").locator("input[name=quantity]")).to_have_value("1")
     expect(page.locator("p.total")).to_contain_text("23.25")
 
-    # Check out: the order is on the profile page, and the cart is empty.
+    # Check out: the order is on the orders page, and the cart is empty.
     with page.expect_navigation():
         page.get_by_role("button", name="Check out").click()
-    assert path_of(page.url) == "/accounts/profile/"
+    assert path_of(page.url) == "/orders/"
     expect(page.locator("ul.messages")).to_contain_text(re.compile(r"Order #\d+ is placed"))
     order = page.locator("article.order")
     expect(order).to_have_count(1)
@@ -146,7 +146,8 @@ def test_pages_at_desktop_and_phone_widths(
         "products": ("/products/", page.get_by_role("heading", name="Blue mug")),
         "cart": ("/cart/", cart_row(page, "Blue mug")),
         "sessions": ("/accounts/sessions/", page.locator("table tbody tr").nth(1)),
-        "profile": ("/accounts/profile/", page.locator("article.order")),
+        "profile": ("/accounts/profile/", page.get_by_role("link", name="Your orders")),
+        "orders": ("/orders/", page.locator("article.order")),
         "admin-sessions": (
             "/admin/sessionadmin/activesession/",
             page.locator("#result_list tbody tr").nth(1),

@@ -443,6 +443,25 @@ def test_a_long_email_and_the_date_joined_are_cached_exactly(make_user, redis):
     assert cached.email == user.email
 
 
+# The site's fields, in the model's order: is_superuser, username, email, is_staff,
+# is_active, date_joined (microseconds).
+@pytest.mark.parametrize(
+    "values",
+    [
+        b'[false, 7, "a@example.com", false, true, 1]',
+        b'[false, "alice", "a@example.com", false, true, null]',
+        b'[false, "alice", "a@example.com", "yes", true, 1]',
+        b'[false, "alice", "a@example.com", false, true, 1.5]',
+        b'[false, "alice", "a@example.com", false, true, 99999999999999999999]',
+    ],
+    ids=["number-as-name", "null-date", "string-as-flag", "float-date", "date-overflow"],
+)
+def test_a_well_formed_copy_with_values_of_the_wrong_type_is_a_miss(values):
+    good = b'[false, "alice", "a@example.com", false, true, 1764460800123456]'
+    assert usercache.decode(usercache.make_copy(good, b"0"), "1", b"0").username == "alice"
+    assert usercache.decode(usercache.make_copy(values, b"0"), "1", b"0") is None
+
+
 @pytest.mark.parametrize(
     "tampered",
     [
