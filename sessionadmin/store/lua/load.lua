@@ -1,12 +1,12 @@
 -- KEYS[1] session hash. ARGV: sid, prefix, count ('1' adds one request), how many of
 -- the user's own sessions to list (0: none).
--- Returns {1, d, u, c, a, l, n, b, h, x, g, k, ip, ua, nm, ttl, f, items, own} when found (f: the
--- hijack flags, see flag.lua) (x: the cached user, kept in two parts, x and x1, see
--- user_fill.lua) (g: the signed-in
--- user's generation, see auth/usercache.py, '' for a guest; k: 't' for a token session, ''
--- for a browser's; ip, ua (resolved), nm and the TTL in ms complete the session's own
--- record, so a page showing it needs no second round trip), else {0, auth index score or
--- ''} (the tombstone).
+-- Returns {1, d, u, c, a, l, n, b, h, x, g, k, ip, ua, nm, ttl, f, items, own} when found,
+-- else {0, auth index score or ''} (the tombstone). x: the cached user, kept in two parts,
+-- x and x1 (user_fill.lua); g: the signed-in user's generation (auth/usercache.py), ''
+-- for a guest; k: 't' for a token session, '' for a browser's; ip, ua (resolved), nm and
+-- the TTL in ms complete the session's own record, so a page showing it needs no second
+-- round trip; f: the hijack flags (flag.lua); items: its item fields and counts; own: the
+-- user's own sessions as records.lua gives them, when asked.
 local v = redis.call('HMGET', KEYS[1], 'a', 'd', 'u', 'c', 'l', 'n', 'b', 'h', 'x', 'k', 'ip',
                      'ua', 'nm', 'f', 'x1')
 if not v[1] then
@@ -18,14 +18,7 @@ if ARGV[3] == '1' then v[6] = redis.call('HINCRBY', KEYS[1], 'n', 1) end
 local g = ''
 if v[3] then g = redis.call('GET', ARGV[2] .. ':g:' .. v[3]) or '0' end
 -- Its item counts (sessionadmin.items), so a page showing a cart reads nothing more.
-local items = {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if string.sub(all[i], 1, 2) == 'i:' then
-    items[#items + 1] = all[i]
-    items[#items + 1] = all[i + 1]
-  end
-end
+local items = item_fields(KEYS[1], {})
 -- ARGV[4] > 0: the view lists the user's own sessions; read them here, in the same step
 -- (the user's set is in the session's shard when the session is signed in).
 local own = {}
