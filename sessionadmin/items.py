@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
 
-from sessionadmin.backends.preloaded import Preloaded
+from sessionadmin.backends import preloaded
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.store import keys
@@ -73,17 +73,10 @@ def _call(session: SessionBase, *args: Any, create: bool = False) -> tuple[int, 
     reply = run_script("ITEMS", [key], list(args))
     status, current, *flat = reply
     items = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
-    loaded = _preloaded(session)
+    loaded = preloaded.of(session)
     if loaded is not None and status != -1:  # what this request reads next
         loaded.replace_items(args[1], {} if args[0] in ("clear", "take") else items)
     return int(status), int(current), items
-
-
-def _preloaded(session: SessionBase) -> Preloaded | None:
-    found = getattr(session, "preloaded", None)
-    if found is None or not session.session_key or found.sid != session.session_id:
-        return None
-    return found
 
 
 def _in_payload(
@@ -136,7 +129,7 @@ def _check(status: int, current: int) -> None:
 
 def get_items(session: SessionBase, namespace: str) -> dict[str, int]:
     """Return the session's items of ``namespace`` ({} if it has none or no session)."""
-    loaded = _preloaded(session)
+    loaded = preloaded.of(session)
     if loaded is not None:  # read by the request's one LOAD (backends/preloaded.py)
         return loaded.items(namespace)
     status, _, items = _call(session, "get", namespace)

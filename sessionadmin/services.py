@@ -13,6 +13,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 
 from sessionadmin.auth import limits, users
+from sessionadmin.backends import preloaded
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
@@ -161,13 +162,8 @@ def list_user_sessions(user_id: Any, session: SessionBase | None = None) -> list
     With the request's ``session``, in a view marked ``decorators.lists_own_sessions``,
     they are the ones its LOAD already read (no second round trip).
     """
-    loaded = getattr(session, "preloaded", None)
-    if (
-        loaded is not None
-        and loaded.own_sessions is not None
-        and loaded.sid == session.session_id
-        and loaded.user_id == users.user_key(user_id)
-    ):
+    loaded = preloaded.of(session)
+    if loaded and loaded.own_sessions is not None and loaded.user_id == users.user_key(user_id):
         # The request's own session as it is now (a hijack flag raised after the LOAD).
         current = current_session_record(session)
         return [current if current and r.id == current.id else r for r in loaded.own_sessions]

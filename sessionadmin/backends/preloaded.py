@@ -34,6 +34,14 @@ class Preloaded:
         self.fields.update({prefix + item: count for item, count in items.items()})
 
 
+def of(session: object) -> Preloaded | None:
+    """What the request's LOAD read beside ``session``, while it still has that key."""
+    found = getattr(session, "preloaded", None)
+    if found is None or not session.session_key or found.sid != session.session_id:
+        return None
+    return found
+
+
 def parse(sid: str, user_id: str, items: list[bytes], own: list, listed: bool) -> Preloaded:
     """Build what LOAD returned after the session's fields."""
     found = Preloaded(sid, user_id=user_id)

@@ -37,10 +37,10 @@ from sessionadmin.store import keys
 
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
-    "LOAD": ("agent", "records", "item_fields", "load"),
+    "LOAD": ("agent", "records", "hash_parts", "load"),
     "WRITE": ("events", "unindex", "agent", "moving", "write"),
     "DELETE": ("events", "unindex", "delete"),
-    "TAKE": ("events", "unindex", "moving", "item_fields", "take"),
+    "TAKE": ("events", "unindex", "moving", "hash_parts", "take"),
     "REKEY": ("unindex", "rekey"),
     "FORGET": ("events", "forget"),
     "USER_FILL": ("user_fill",),

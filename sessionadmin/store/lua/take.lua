@@ -12,7 +12,7 @@
 local p, from = ARGV[2], ARGV[1]
 local old = redis.call('HMGET', KEYS[1], 'c', 'n', 'u', 'f')
 if not old[1] then return {-1} end
-local out = item_fields(KEYS[1], {1, ENDED, old[1], old[2] or '0', old[4] or ''})
+local _, out = hash_parts(KEYS[1], {1, ENDED, old[1], old[2] or '0', old[4] or ''})
 if ARGV[3] == '1' then
   redis.call('DEL', KEYS[1])
   if old[3] then ended(p, from, 'logout') end
