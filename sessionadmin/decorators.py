@@ -13,6 +13,8 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
@@ -76,3 +78,9 @@ def _marked(urlconf: str | None, path: str) -> bool:
     except Resolver404:
         return False
     return getattr(match.func, "lists_own_sessions", False)
+
+
+@receiver(setting_changed)
+def _reset(*, setting: str, **kwargs: object) -> None:
+    if setting == "ROOT_URLCONF":  # as Django clears its own resolvers
+        _marked.cache_clear()
