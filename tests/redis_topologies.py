@@ -99,13 +99,17 @@ def _answers(node: Node) -> bool:
 
 
 def wait_for(check, timeout: float, message: str) -> float:
-    """Poll ``check`` until true; return the seconds it took; fail with ``message``."""
+    """Poll ``check`` until true; return the seconds it took; fail with ``message``.
+
+    A Redis error or a ``LookupError`` counts as "not yet": mid-failover a node may
+    refuse, or its view may name no master for a slot until the replica is promoted.
+    """
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
             if check():
                 return time.monotonic() - started
-        except redis_py.RedisError:
+        except (redis_py.RedisError, LookupError):
             pass
         time.sleep(0.05)
     raise RuntimeError(message)
