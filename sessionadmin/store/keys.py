@@ -81,14 +81,25 @@ def id_shard(sid: str) -> int:
         return 0
 
 
+_KEY_HASH = hashlib.sha256(_SHARD_SALT + b"k:")  # key_shard's hash, before the key
+
+
 def draw_key(shard: int, prefix: str = "", length: int = 32) -> str:
     """Return a new random session key whose shard is ``shard``: a sign-in draws until
     its key lands in the user's shard. The last character is varied over its 36 values
-    before drawing a new stem, so a draw costs about SESSIONADMIN_SHARDS hashes."""
+    before drawing a new stem, so a draw costs about SESSIONADMIN_SHARDS hashes.
+
+    Each candidate's hash continues one of the stem (``key_shard``'s, computed in fewer
+    steps: a draw is on every sign-in's path)."""
+    shards = get_settings().shards
     while True:
         stem = prefix + get_random_string(length - 1, KEY_CHARS)
+        hashed = _KEY_HASH.copy()
+        hashed.update(stem.encode())
         for last in KEY_CHARS:
-            if key_shard(stem + last) == shard:
+            candidate = hashed.copy()
+            candidate.update(last.encode())
+            if int.from_bytes(candidate.digest()[:4], "big") % shards == shard:
                 return stem + last
 
 
