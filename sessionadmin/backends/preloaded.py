@@ -20,18 +20,28 @@ from sessionadmin.store.client import now_ms
 @dataclass
 class Preloaded:
     sid: str  # the session id they were read with: a new key (login) reads anew
-    fields: dict[str, int] = field(default_factory=dict)  # "i:<namespace>:<item>" -> count
+    fields: dict[bytes, bytes] = field(default_factory=dict)  # the hash, as LOAD read it
     user_id: str = ""
     own_sessions: list[SessionRecord] | None = None  # None: not read (or since revoked)
 
     def items(self, namespace: str) -> dict[str, int]:
-        prefix = f"i:{namespace}:"  # as items.lua matches them
-        return {k[len(prefix) :]: v for k, v in self.fields.items() if k.startswith(prefix)}
+        """The item counts of ``namespace`` (fields "i:<namespace>:<item>", items.lua)."""
+        prefix = f"i:{namespace}:".encode()
+        size = len(prefix)
+        return {k[size:].decode(): int(v) for k, v in self.fields.items() if k[:size] == prefix}
 
     def replace_items(self, namespace: str, items: dict[str, int]) -> None:
-        prefix = f"i:{namespace}:"
-        self.fields = {k: v for k, v in self.fields.items() if not k.startswith(prefix)}
-        self.fields.update({prefix + item: count for item, count in items.items()})
+        prefix = f"i:{namespace}:".encode()
+        size = len(prefix)
+        self.fields = {k: v for k, v in self.fields.items() if k[:size] != prefix}
+        self.fields.update({prefix + item.encode(): b"%d" % n for item, n in items.items()})
+
+    def list_own(self, rows: list) -> None:
+        """Keep the user's own sessions LOAD listed; they are listed only in the user's
+        own shard, where a signed-in session always is."""
+        if self.user_id and keys.id_shard(self.sid) == keys.user_shard(self.user_id):
+            now = now_ms()
+            self.own_sessions = [record_from_row(row, now) for row in rows]
 
 
 def of(session: object) -> Preloaded | None:
@@ -39,15 +49,4 @@ def of(session: object) -> Preloaded | None:
     found = getattr(session, "preloaded", None)
     if found is None or not session.session_key or found.sid != session.session_id:
         return None
-    return found
-
-
-def parse(sid: str, user_id: str, items: list[bytes], own: list, listed: bool) -> Preloaded:
-    """Build what LOAD returned after the session's fields."""
-    found = Preloaded(sid, user_id=user_id)
-    found.fields = {items[i].decode(): int(items[i + 1]) for i in range(0, len(items), 2)}
-    # Listed only in the user's own shard, where a signed-in session always is.
-    if listed and user_id and keys.id_shard(sid) == keys.user_shard(user_id):
-        now = now_ms()
-        found.own_sessions = [record_from_row(row, now) for row in own]
     return found

@@ -23,6 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
+from django.core.cache import caches
+from django.core.signing import JSONSerializer
 
 from sessionadmin.backends import preloaded
 from sessionadmin.backends.placement import Placement, end_carried, rekey
@@ -43,28 +45,42 @@ MAX_USER_AGENT = 512
 class SessionStore(SyncTwins, Placement, CacheSessionStore):
     """Redis session store with hashed keys, atomic writes and an activity index."""
 
+    # What a request sets on its store, with their defaults: class attributes, as a
+    # request builds a store and most keep most of these.
+    count_request = False  # set by the middleware: load() counts one request
+    meta: SessionMeta | None = None  # the stored record, once loaded
+    ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
+    cached_user = b""  # the user cached beside the session (auth.usercache)
+    list_own = 0  # set by the middleware: LOAD lists this many of the user's sessions
+    preloaded: preloaded.Preloaded | None = None  # what LOAD read beside it
+    user_generation = b""  # the user's generation when loaded (the same)
+    _carry_from: str | None = None
+    _carried: tuple[str, list[Any]] | None = None  # taken from another shard
+    _id_of: tuple[str, str] | None = None  # (key, secret) of the id memoised
+    _id = ""
+    _stored = False  # the key was found in or written to the store
+    _last_write: tuple | None = None  # what this object last wrote (see save)
+    restart_login = False  # set on a sign-in: the next write starts a new login
+    kind = "browser"  # "token" for a bearer token's session (tokens.py)
+    name = ""  # a token's label, written when it is created
+    bearer = False  # loaded from an Authorization header, not from a cookie
+    end_reason: str | None = None  # why a delete() ends it (signals); else logout
+    started_sign_in = False  # the last write began a signed-in session (signals)
+    # Django's encode()/decode(); the store itself writes JSON (store.codec), never pickle.
+    serializer = JSONSerializer
+
     def __init__(self, session_key: str | None = None) -> None:
-        super().__init__(session_key)
+        # What Django's bases set, less the settings lookups of each request (a
+        # serializer by name, a cache alias this store does not read through).
+        self._session_key = session_key
+        self.accessed = False
+        self.modified = False
         self.client = ClientInfo()  # set by the middleware for the activity record
-        self.count_request = False  # set by the middleware: load() counts one request
-        self.meta: SessionMeta | None = None  # the stored record, once loaded
-        self.ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
-        self.cached_user: bytes = b""  # the user cached beside the session (auth.usercache)
-        self.list_own = 0  # set by the middleware: LOAD lists this many of the user's sessions
-        self.preloaded: preloaded.Preloaded | None = None  # what LOAD read beside it
-        self.user_generation: bytes = b""  # the user's generation when loaded (the same)
-        self._carry_from: str | None = None
-        self._carried: tuple[str, list[Any]] | None = None  # taken from another shard
-        self._id_of: tuple[str, str] | None = None  # (key, secret) of the id memoised
-        self._id = ""
-        self._stored = False  # the key was found in or written to the store
-        self._last_write: tuple | None = None  # what this object last wrote (see save)
-        self.restart_login = False  # set on a sign-in: the next write starts a new login
-        self.kind = "browser"  # "token" for a bearer token's session (tokens.py)
-        self.name = ""  # a token's label, written when it is created
-        self.bearer = False  # loaded from an Authorization header, not from a cookie
-        self.end_reason: str | None = None  # why a delete() ends it (signals); else logout
-        self.started_sign_in = False  # the last write began a signed-in session (signals)
+
+    @property
+    def _cache(self) -> Any:
+        # CacheSessionStore's; this store reaches Redis through store.client.
+        return caches[settings.SESSION_CACHE_ALIAS]
 
     # --- identity -----------------------------------------------------------------------
     @property
@@ -120,32 +136,26 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
         if not reply[0]:
             self.ended_by = codec.reason_from_score(reply[1])
             return None
-        _, payload, user_id, created, activity, login, requests, backend, auth_hash, *rest = reply
-        self.cached_user, self.user_generation, kind, ip, agent, name, ttl, flags, *extra = rest
-        self.preloaded = preloaded.parse(sid, user_id.decode(), *extra, self.list_own > 0)
-        if (kind == b"t") is not self.bearer:
+        _, pairs, self.user_generation, agent, ttl, own = reply
+        fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
+        get = fields.get
+        user_id = get(b"u", b"").decode()
+        self.cached_user = get(b"x", b"") + get(b"x1", b"")
+        self.preloaded = preloaded.Preloaded(sid, fields, user_id)
+        if self.list_own > 0:
+            self.preloaded.list_own(own)
+        token = get(b"k") == b"t"
+        if token is not self.bearer:
             # A token is only ever a bearer, and a browser's key never one: a session
             # sent the other way is unknown, whatever it is.
             return None
-        self.kind = "token" if kind == b"t" else "browser"
-        data = codec.loads(payload)
+        self.kind = "token" if token else "browser"
+        data = codec.loads(get(b"d", b""))
         if data is None:
             security_logger.warning("Session data corrupted (id %s)", sid)
             return None
-        self.meta = SessionMeta(
-            user_id=user_id.decode(),
-            created=codec.optional_int(created) or 0,
-            last_activity=codec.optional_int(activity) or 0,
-            login=codec.optional_int(login),
-            requests=int(requests or 0),
-            kind=self.kind,
-            ip=ip.decode(),
-            user_agent=agent.decode(errors="replace"),
-            name=name.decode(errors="replace"),
-            expires=now_ms() + max(int(ttl), 0),
-            flags=flags.decode(),
-        )
-        return codec.join_auth_fields(data, user_id.decode(), backend.decode(), auth_hash)
+        self.meta = codec.meta_from_fields(fields, agent, ttl, now_ms(), self.count_request)
+        return codec.join_auth_fields(data, user_id, get(b"b", b"").decode(), get(b"h", b""))
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.

@@ -140,3 +140,24 @@ class SessionMeta:
     name: str = ""  # a token's label
     expires: int = 0  # when its TTL runs out
     flags: str = ""  # hijack flags: "n" its network changed, "a" its agent (flag.lua)
+
+
+def meta_from_fields(
+    fields: dict[bytes, bytes], agent: bytes, ttl: int, now: int, counted: bool
+) -> SessionMeta:
+    """Return the record of a session from its hash's fields as LOAD read them (with its
+    agent resolved, its TTL in ms, and one request more if LOAD ``counted`` this one)."""
+    get = fields.get
+    return SessionMeta(
+        user_id=get(b"u", b"").decode(),
+        created=optional_int(get(b"c")) or 0,
+        last_activity=optional_int(get(b"a")) or 0,
+        login=optional_int(get(b"l")),
+        requests=int(get(b"n") or 0) + (1 if counted else 0),
+        kind="token" if get(b"k") == b"t" else "browser",
+        ip=get(b"ip", b"").decode(),
+        user_agent=agent.decode(errors="replace"),
+        name=get(b"nm", b"").decode(errors="replace"),
+        expires=now + max(int(ttl), 0),
+        flags=get(b"f", b"").decode(),
+    )

@@ -37,10 +37,10 @@ from sessionadmin.store import keys
 
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
-    "LOAD": ("agent", "records", "hash_parts", "load"),
+    "LOAD": ("agent", "records", "load"),
     "WRITE": ("events", "unindex", "agent", "moving", "write"),
     "DELETE": ("events", "unindex", "delete"),
-    "TAKE": ("events", "unindex", "moving", "hash_parts", "take"),
+    "TAKE": ("events", "unindex", "moving", "take"),
     "REKEY": ("unindex", "rekey"),
     "FORGET": ("events", "forget"),
     "USER_FILL": ("user_fill",),

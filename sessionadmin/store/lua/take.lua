@@ -12,7 +12,14 @@
 local p, from = ARGV[2], ARGV[1]
 local old = redis.call('HMGET', KEYS[1], 'c', 'n', 'u', 'f')
 if not old[1] then return {-1} end
-local _, out = hash_parts(KEYS[1], {1, ENDED, old[1], old[2] or '0', old[4] or ''})
+local out = {1, ENDED, old[1], old[2] or '0', old[4] or ''}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do  -- its item counts (sessionadmin.items): "i:<namespace>:<item>"
+  if string.sub(all[i], 1, 2) == 'i:' then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
+end
 if ARGV[3] == '1' then
   redis.call('DEL', KEYS[1])
   if old[3] then ended(p, from, 'logout') end
