@@ -137,12 +137,21 @@ def count_attempt(
         setattr(request, _ATTEMPT, Attempt(tuple(buckets)))
 
 
-def refund(request: HttpRequest | None) -> None:
-    """Take back the attempt this request counted: it succeeded."""
+def refund(request: HttpRequest | None, trust: trusted.Device | None = None) -> None:
+    """Take back the attempt this request counted: it succeeded. With ``trust``, the
+    device a sign-in trusts from now on is stored in the same step (trusted.py)."""
     attempt = getattr(request, _ATTEMPT, None)
+    buckets = list(attempt.buckets) if attempt is not None else []
     if attempt is not None:
         delattr(request, _ATTEMPT)
-        _hit(list(attempt.buckets), "refund")
+    if not buckets and trust is None:
+        return
+    names = [keys.login_attempts(b) for b in buckets]
+    args: list[object] = ["refund", 0, 0]  # (a refund needs no limit)
+    if trust is not None:
+        names.append(trust.record)
+        args += [trust.account, get_settings().device_cookie_age]
+    run_script("LOGIN_ATTEMPT", names, args)
 
 
 def refusal(request: HttpRequest) -> LoginLimited | None:

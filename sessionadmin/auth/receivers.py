@@ -42,9 +42,11 @@ def is_user_model(sender: Any) -> bool:
 
 
 def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
-    limits.refund(request)
-    if request is not None:
-        trusted.remember(request, limits.user_bucket(user))
+    # The attempt is taken back and the browser trusted for the account in one step.
+    device = None if request is None else trusted.to_remember(request, limits.user_bucket(user))
+    limits.refund(request, trust=device)
+    if device is not None:
+        trusted.issue(request, device)
     session = getattr(request, "session", None)
     if not isinstance(session, SessionStore):
         return

@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 
 from sessionadmin.conf import get_settings, parse_rate
 from sessionadmin.store import keys
-from sessionadmin.store.client import redis_client, redis_errors, run_script
+from sessionadmin.store.client import run_script
 
 _SALT = "sessionadmin.auth.trusted"
 _ISSUED = "_sessionadmin_device_issued"  # a cookie value to send with this response
@@ -75,20 +75,24 @@ def count_on_device(device: Device, account: str) -> str | None:
     return device.budget_bucket if int(counted) == 1 else None
 
 
-def remember(request: HttpRequest, account: str) -> None:
-    """Trust this browser for ``account`` from now on: store the nonce's hash, and have
-    the response set the cookie (``set_cookie``)."""
+def to_remember(request: HttpRequest, account: str) -> Device:
+    """The device a sign-in to ``account`` trusts from now on: the browser's own if it
+    presented one for that account, else a new one. Stored by ``limits.refund`` (in the
+    same step as the refund), then sent by ``issue``."""
     device = presented(request)
-    age = get_settings().device_cookie_age
     if device is None or device.account != account:
         device = Device(account, secrets.token_urlsafe(32))
-    with redis_errors():
-        redis_client().set(device.record, account, ex=age)  # (re)trusted for its age
-    setattr(request, _ISSUED, signing.Signer(salt=_SALT).sign(f"{account}:{device.nonce}"))
+    return device
+
+
+def issue(request: HttpRequest, device: Device) -> None:
+    """Have the response set the cookie of a device just stored (``set_cookie``)."""
+    value = signing.Signer(salt=_SALT).sign(f"{device.account}:{device.nonce}")
+    setattr(request, _ISSUED, value)
 
 
 def set_cookie(request: HttpRequest, response: HttpResponse) -> None:
-    """Send the device cookie ``remember()`` issued during this request, if any."""
+    """Send the device cookie ``issue()`` gave this request, if any."""
     value = getattr(request, _ISSUED, None)
     if value is None:
         return

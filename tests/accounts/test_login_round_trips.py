@@ -1,0 +1,43 @@
+"""A sign-in's round trips: the attempt's refund and the browser's trust are one script, so
+a password sign-in makes four (stock Django's makes five; bench/overhead.py counts both)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core import signing
+from django.test import Client
+
+from sessionadmin.conf import get_settings
+from sessionadmin.store import keys
+from tests.redis_tools import monitor
+from tests.settings import TEST_REDIS_DB
+
+PASSWORD = "correct horse 9"
+
+
+def test_a_sign_in_refunds_its_attempt_and_trusts_the_browser_in_one_step(make_user, redis):
+    make_user("bob", password=PASSWORD)
+    warm = {"username": "bob", "password": PASSWORD}  # the scripts loaded, as in service
+    assert Client().post("/api/login", warm, content_type="application/json").status_code == 200
+    user = make_user("alice", password=PASSWORD)
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    login = {"username": "alice", "password": PASSWORD}
+    with monitor(redis, TEST_REDIS_DB) as log:
+        response = client.post("/api/login", login, content_type="application/json")
+    assert response.status_code == 200
+    # Count the attempt, write the session, apply the per-user cap, refund and trust.
+    assert log.names() == ["EVALSHA"] * 4, log.commands
+    # Taken back from both buckets...
+    for bucket in ("ip:203.0.113.9", f"acct:{user.pk}"):
+        assert int(redis.get(keys.login_attempts(bucket)) or 0) == 0, bucket
+    # ...and the browser trusted for the account, for the cookie's age.
+    conf = get_settings()
+    cookie = client.cookies[conf.device_cookie_name].value
+    account, _, nonce = (
+        signing.Signer(salt="sessionadmin.auth.trusted").unsign(cookie).rpartition(":")
+    )
+    assert account == f"acct:{user.pk}"
+    record = keys.login_attempts("dev:" + hashlib.sha256(nonce.encode()).hexdigest()[:32])
+    assert redis.get(record) == account.encode()
+    assert conf.device_cookie_age - 5 <= redis.ttl(record) <= conf.device_cookie_age
