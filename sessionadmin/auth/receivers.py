@@ -4,8 +4,8 @@ Connected in ``SessionAdminConfig.ready()`` to Django's own signals, so they hol
 view called ``login()`` and whatever code saved the user:
 
 - ``user_logged_in``: the sign-in's attempt is taken back, the per-user session limit
-  is applied (one atomic script; racing logins cannot leave more than the limit), and
-  ``session_started`` is sent;
+  is applied (by the atomic script that writes the sign-in, cap.lua; racing logins
+  cannot leave more than the limit), and ``session_started`` is sent;
 - ``user_login_failed``: a ``login_failed`` (or ``rate_limited``) event is logged;
 - a user saved or deleted: cached copies are invalidated; a user made inactive or deleted
   loses every session once the transaction commits (a rolled-back change ends none).
@@ -56,7 +56,7 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     # index before the limit is applied, and racing logins see each other.
     session.save()
     limit = get_settings().max_per_user
-    if limit > 0:
+    if limit > 0 and not session.capped:  # (a browser's sign-in applied it as it wrote)
         enforce_limit(user_key(user.pk), limit, session.session_id)
     events.signed_in(request, session.session_id, user, new=session.started_sign_in)
 

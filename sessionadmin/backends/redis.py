@@ -28,9 +28,9 @@ from django.core.signing import JSONSerializer
 
 from sessionadmin.backends import preloaded
 from sessionadmin.backends.placement import Placement, end_carried, rekey
+from sessionadmin.backends.signing_in import SigningIn
 from sessionadmin.backends.twins import SyncTwins
 from sessionadmin.conf import get_settings
-from sessionadmin.devices import device_label
 from sessionadmin.events import script_status
 from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
@@ -42,7 +42,7 @@ security_logger = logging.getLogger("django.security.SuspiciousSession")
 MAX_USER_AGENT = 512
 
 
-class SessionStore(SyncTwins, Placement, CacheSessionStore):
+class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
     """Redis session store with hashed keys, atomic writes and an activity index."""
 
     # What a request sets on its store, with their defaults: class attributes, as a
@@ -249,16 +249,10 @@ class SessionStore(SyncTwins, Placement, CacheSessionStore):
             "t" if self.kind == "token" else "",
             self.name,
             device,
+            self._sign_in_cap(user_id),
             *carried,
         ]
         return [keys.session_key_name(sid), *keys.shard_keys(shard)], args
-
-    def _sign_in_device(self, user_id: str) -> str:
-        # The device label goes with a sign-in's event: only a write that may sign in
-        # needs it (a cached parse, but no work at all for the other writes).
-        meta = self.meta
-        new = self.restart_login or meta is None or meta.user_id != user_id
-        return device_label(self.client.user_agent) if user_id and new else ""
 
     def _write_state(self, data: dict[str, Any] | None) -> tuple:
         return (self.session_key, self.get_expiry_age(), self.client, repr(data))

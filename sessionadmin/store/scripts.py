@@ -38,7 +38,7 @@ from sessionadmin.store import keys
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
     "LOAD": ("agent", "records", "load"),
-    "WRITE": ("events", "unindex", "agent", "moving", "write"),
+    "WRITE": ("events", "unindex", "agent", "moving", "cap", "write"),
     "DELETE": ("events", "unindex", "delete"),
     "TAKE": ("events", "unindex", "moving", "take"),
     "REKEY": ("unindex", "rekey"),
@@ -51,7 +51,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "GET": ("agent", "records", "get"),
     "SEARCH": ("agent", "search"),
     "REVOKE_USER": ("events", "unindex", "revoke_user"),
-    "ENFORCE_LIMIT": ("events", "unindex", "enforce_limit"),
+    "ENFORCE_LIMIT": ("events", "unindex", "cap", "enforce_limit"),
     "FLAG": ("events", "flag"),
     "PRUNE": ("events", "prune"),
     "SWEEP": ("events", "sweep"),

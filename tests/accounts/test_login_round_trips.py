@@ -1,5 +1,6 @@
-"""A sign-in's round trips: the attempt's refund and the browser's trust are one script, so
-a password sign-in makes four (stock Django's makes five; bench/overhead.py counts both)."""
+"""A sign-in's round trips: the session's write also applies the user's session cap, and the
+attempt's refund and the browser's trust are one script, so a password sign-in makes three
+(stock Django's makes five; bench/overhead.py counts both)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def test_a_sign_in_refunds_its_attempt_and_trusts_the_browser_in_one_step(make_u
     with monitor(redis, TEST_REDIS_DB) as log:
         response = client.post("/api/login", login, content_type="application/json")
     assert response.status_code == 200
-    # Count the attempt, write the session, apply the per-user cap, refund and trust.
-    assert log.names() == ["EVALSHA"] * 4, log.commands
+    # Count the attempt; write the session and apply the user's cap; refund and trust.
+    assert log.names() == ["EVALSHA"] * 3, log.commands
     # Taken back from both buckets...
     for bucket in ("ip:203.0.113.9", f"acct:{user.pk}"):
         assert int(redis.get(keys.login_attempts(bucket)) or 0) == 0, bucket

@@ -51,8 +51,9 @@ def test_overhead_benchmark_smoke_mode_counts_round_trips_and_queries_per_endpoi
     for endpoint in SIGNED_IN_READS:
         assert rows[endpoint][2:] == ["1 (EVALSHA)", "0"], (endpoint, rows[endpoint])
     assert rows["GET /api/profile"][:2] == ["1 (GET)", "1"]  # stock loads the user
-    # One fewer than stock: the refund and the browser's trust are one script.
-    assert rows["POST /api/login"][2].startswith("4 ")
+    # Fewer than stock: the write applies the user's cap, and the refund and the browser's
+    # trust are one script.
+    assert rows["POST /api/login"][2].startswith("3 ")
     assert rows["POST /api/login"][0].startswith("5 ")
     assert "targets: met" in table
 

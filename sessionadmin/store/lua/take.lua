@@ -2,7 +2,7 @@
 -- it ('' to read only). Carrying a session to a key in another shard (a guest signing in
 -- lands in the user's shard, keys.draw_key) takes three scripts, as the shards may sit on
 -- different cluster masters: this one reads what the new key inherits, WRITE's create
--- stores it there (ARGV 21 on), then this one ends the old session; meanwhile the old
+-- stores it there (ARGV 22 on), then this one ends the old session; meanwhile the old
 -- session takes no writes (moving.lua), so no change is lost with it. A failure between
 -- them leaves the old session whole (the new one is removed again), never neither; an
 -- old session gone by the last step was revoked meanwhile, and the new one is removed.

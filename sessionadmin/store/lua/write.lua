@@ -7,9 +7,11 @@
 -- session ended), 16 idle timeout (ms), 17 '1' when a sign-in starts a new login (and
 -- with it a new absolute deadline), even of the user already signed in; on create,
 -- 18 kind ('t' a token session, '' a browser's), 19 its name ('' none); 20 the client's
--- device label, kept with a sign-in's event (events.lua); on a create carrying a session
--- over from another shard (take.lua), 21 its created time, 22 its request count, 23 its
--- flags, 24... its item fields and counts.
+-- device label, kept with a sign-in's event (events.lua); 21 the per-user cap this write
+-- applies (0: none; a sign-in's: the user's other sessions of its kind beyond it end, in
+-- the same step, cap.lua); on a create carrying a session over from another shard
+-- (take.lua), 22 its created time, 23 its request count, 24 its flags, 25... its item
+-- fields and counts.
 -- Returns {status, ENDED, started}: status 1 written, 0 create refused (key exists), -1
 -- update (or a create carrying a session over, cycle_key) refused because the session is
 -- gone, -2 nothing written because the session has no time left (it is deleted); ENDED
@@ -57,11 +59,11 @@ if mode == 'create' then
     old_uid = false
     if login and old[3] ~= uid then login = false end
   end
-  if #ARGV >= 21 then
+  if #ARGV >= 22 then
     -- Carried from another shard by take.lua: its history and items, never its login.
-    created, requests = tonumber(ARGV[21]), tonumber(ARGV[22])
-    if ARGV[23] ~= '' then redis.call('HSET', key, 'f', ARGV[23]) end
-    for i = 24, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+    created, requests = tonumber(ARGV[22]), tonumber(ARGV[23])
+    if ARGV[24] ~= '' then redis.call('HSET', key, 'f', ARGV[24]) end
+    for i = 25, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
   end
 else
   -- Gone, or being carried to another shard (a change now would be lost: moving.lua).
@@ -147,6 +149,9 @@ if uid ~= '' then
   redis.call('ZADD', uk, score, sid)
   if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
   redis.call('ZADD', p .. ':users', 'GT', score, uid)
+  -- Indexed first: racing sign-ins see each other, and cannot leave more than the cap.
+  local cap = tonumber(ARGV[21])
+  if cap > 0 then cap_sessions(p, uid, cap, sid, token and 't' or '') end
 else
   redis.call('ZREM', p .. ':auth', sid)
 end
