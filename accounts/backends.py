@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
+from sessionadmin import services as sessions
+
 
 class UsernameOrEmailBackend(ModelBackend):
     """Django's ModelBackend, looking the user up by username, then by email (any case)."""
@@ -21,11 +23,7 @@ class UsernameOrEmailBackend(ModelBackend):
     ):
         if not username or password is None:
             return None
-        users = get_user_model()._default_manager
-        user = (
-            users.filter(username__iexact=username).first()
-            or users.filter(email__iexact=username).first()
-        )
+        user = _first(request, "username", username) or _first(request, "email", username)
         if user is None:
             # Run the hasher anyway so an unknown name takes as long as a wrong password
             # (Django's ModelBackend does the same; see its ticket #20760).
@@ -34,3 +32,12 @@ class UsernameOrEmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+
+def _first(request: HttpRequest | None, field: str, name: str):
+    """The first user (by primary key) whose ``field`` is ``name`` in any case: as the
+    login limit just read it for this sign-in, else from the database."""
+    found = sessions.login_lookup(request, field, name)
+    if found is None:
+        return get_user_model()._default_manager.filter(**{f"{field}__iexact": name}).first()
+    return found[0] if found else None

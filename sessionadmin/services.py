@@ -34,6 +34,7 @@ __all__ = [
     "keep_alive",
     "list_sessions",
     "list_user_sessions",
+    "login_lookup",
     "login_refusal",
     "parse_listing_filters",
     "resolve_user_id",
@@ -258,6 +259,13 @@ def login_refusal(request: HttpRequest) -> limits.LoginLimited | None:
     answers itself can say so (429 with ``retry_after``) instead of "wrong password".
     """
     return limits.refusal(request)
+
+
+def login_lookup(request: HttpRequest | None, field: str, name: str) -> list[Any] | None:
+    """The users (first two by primary key) whose ``field`` is ``name`` in any case, as
+    the login limit read them during this request's sign-in; None if it did not. A
+    backend looking the user up the same way takes them from here: no second query."""
+    return limits.looked_up(request, field, name)
 
 
 def serialize_sessions(

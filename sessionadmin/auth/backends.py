@@ -38,7 +38,7 @@ class LoginLimitBackend:
     def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
         if credentials.get("password") is None:
             return None  # no password is checked (a remote user, a token...): not ours
-        account = limits.account_bucket(login_name(credentials))
+        account = limits.account_bucket(login_name(credentials), request)
         # A browser trusted for this account is judged on its own budget (trusted.py);
         # anything else raises LoginLimited over the limit, a PermissionDenied:
         # authenticate() then stops, checks no password and sends user_login_failed.

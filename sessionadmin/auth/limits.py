@@ -33,6 +33,7 @@ from sessionadmin.store.client import redis_client, redis_errors, run_script
 _ATTEMPT = "_sessionadmin_login_attempt"  # the buckets this request counted, for a refund
 _REFUSED = "_sessionadmin_login_refused"
 _ACCOUNT = "_sessionadmin_login_account"  # the account bucket a sign-in named
+_LOOKUPS = "_sessionadmin_login_lookups"  # {(field, name): users} read for the bucket
 
 
 class LoginLimited(PermissionDenied):
@@ -58,17 +59,34 @@ class Attempt:
     buckets: tuple[str, ...]  # Redis keys the attempt was counted in
 
 
-def account_bucket(name: str) -> str:
-    """Return the account bucket of a login name: its user's key, else the name itself."""
+def account_bucket(name: str, request: HttpRequest | None = None) -> str:
+    """Return the account bucket of a login name: its user's key, else the name itself.
+
+    The rows read are kept on ``request`` for the rest of the sign-in (``looked_up``).
+    """
     name = name.strip()
     users = get_user_model()._default_manager
+    lookups: dict[tuple[str, str], list[Any]] = {}
+    if request is not None:
+        setattr(request, _LOOKUPS, lookups)  # this sign-in's, none of an earlier one
     fields = () if "\x00" in name else get_settings().login_fields or login_fields()
     for field in fields:  # (PostgreSQL refuses NUL in text: such a name matches nobody)
-        matches = list(users.filter(**{f"{field}__iexact": name}).values_list("pk", flat=True)[:2])
+        matches = list(users.filter(**{f"{field}__iexact": name}).order_by("pk")[:2])
+        lookups[(field, name)] = matches
         if len(matches) == 1:
-            return f"acct:{user_key(matches[0])}"
+            return f"acct:{user_key(matches[0].pk)}"
     digest = hashlib.sha256(normalise_login_name(name).encode()).hexdigest()[:32]
     return f"name:{digest}"
+
+
+def looked_up(request: HttpRequest | None, field: str, name: str) -> list[Any] | None:
+    """The users whose ``field`` matches ``name`` in any case, first two by primary key,
+    as the login limit read them during this request's sign-in; None if it did not.
+
+    An authentication backend that looks the user up the same way may take them from
+    here rather than query again (accounts.backends does).
+    """
+    return getattr(request, _LOOKUPS, {}).get((field, name))
 
 
 def user_bucket(user: Any) -> str:

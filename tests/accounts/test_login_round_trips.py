@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from django.core import signing
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from accounts.backends import UsernameOrEmailBackend
 from sessionadmin.conf import get_settings
 from sessionadmin.store import keys
 from tests.redis_tools import monitor
@@ -42,3 +46,32 @@ def test_a_sign_in_refunds_its_attempt_and_trusts_the_browser_in_one_step(make_u
     record = keys.login_attempts("dev:" + hashlib.sha256(nonce.encode()).hexdigest()[:32])
     assert redis.get(record) == account.encode()
     assert conf.device_cookie_age - 5 <= redis.ttl(record) <= conf.device_cookie_age
+
+
+@pytest.mark.parametrize("name", ["alice", "ALICE@example.com"])
+def test_a_sign_in_reads_the_user_once(make_user, redis, name):
+    # The login limit reads the user for the account's bucket; the site's backend takes
+    # that row (sessionadmin.services.login_lookup) instead of reading it again.
+    user = make_user("alice", password=PASSWORD)
+    client = Client()
+    login = {"username": name, "password": PASSWORD}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/login", login, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["user"]["id"] == user.pk
+    table = user._meta.db_table
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    user_reads = [sql for sql in reads if f'FROM "{table}"' in sql]
+    # By name, one read; by email, the username's (no match) then the email's.
+    assert len(user_reads) == (1 if name == "alice" else 2), user_reads
+    assert len(queries.captured_queries) == len(reads) + 1  # and last_login's UPDATE
+
+
+def test_the_backend_reads_the_user_itself_when_the_limit_did_not(make_user, redis):
+    user = make_user("alice", password=PASSWORD)
+    backend = UsernameOrEmailBackend()
+    with CaptureQueriesContext(connection) as queries:
+        found = backend.authenticate(None, username="Alice@Example.com", password=PASSWORD)
+    assert found == user
+    assert len(queries.captured_queries) == 2  # by username (none), then by email
+    assert backend.authenticate(None, username="alice", password="wrong") is None

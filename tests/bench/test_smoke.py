@@ -55,6 +55,7 @@ def test_overhead_benchmark_smoke_mode_counts_round_trips_and_queries_per_endpoi
     # trust are one script.
     assert rows["POST /api/login"][2].startswith("3 ")
     assert rows["POST /api/login"][0].startswith("5 ")
+    assert rows["POST /api/login"][1::2] == ["2", "2"]  # the user read once, as stock does
     assert "targets: met" in table
 
 
