@@ -71,12 +71,18 @@ def _call(session: SessionBase, *args: Any, create: bool = False) -> tuple[int, 
     else:
         key = keys.session_key_name(keys.session_id(session.session_key))
     reply = run_script("ITEMS", [key], list(args))
-    status, current, *flat = reply
-    items = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+    status, current = int(reply[0]), int(reply[1])
+    pairs = reply[2] if len(reply) > 2 else []
+    items = preloaded.items_of(dict(zip(pairs[::2], pairs[1::2], strict=True)), args[1])
+    if status == 1:  # the hash as read before the change (items.lua): apply it
+        if args[0] in ("add", "set"):
+            items[args[2]] = current
+        elif args[0] == "remove":
+            items.pop(args[2], None)
     loaded = preloaded.of(session)
     if loaded is not None and status != -1:  # what this request reads next
         loaded.replace_items(args[1], {} if args[0] in ("clear", "take") else items)
-    return int(status), int(current), items
+    return status, current, items
 
 
 def _in_payload(

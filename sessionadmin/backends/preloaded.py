@@ -26,9 +26,7 @@ class Preloaded:
 
     def items(self, namespace: str) -> dict[str, int]:
         """The item counts of ``namespace`` (fields "i:<namespace>:<item>", items.lua)."""
-        prefix = f"i:{namespace}:".encode()
-        size = len(prefix)
-        return {k[size:].decode(): int(v) for k, v in self.fields.items() if k[:size] == prefix}
+        return items_of(self.fields, namespace)
 
     def replace_items(self, namespace: str, items: dict[str, int]) -> None:
         prefix = f"i:{namespace}:".encode()
@@ -42,6 +40,13 @@ class Preloaded:
         if self.user_id and keys.id_shard(self.sid) == keys.user_shard(self.user_id):
             now = now_ms()
             self.own_sessions = [record_from_row(row, now) for row in rows]
+
+
+def items_of(fields: dict[bytes, bytes], namespace: str) -> dict[str, int]:
+    """The item counts of ``namespace`` among a session hash's fields (items.lua)."""
+    prefix = f"i:{namespace}:".encode()
+    size = len(prefix)
+    return {k[size:].decode(): int(v) for k, v in fields.items() if k[:size] == prefix}
 
 
 def of(session: object) -> Preloaded | None:

@@ -6,50 +6,48 @@
 -- KEYS[1] session hash. ARGV: 1 op (get|add|set|remove|clear|take|restore), 2 namespace,
 -- 3 item, 4 quantity, 5 cap for this item (stock), 6 max per item, 7 max items,
 -- then for restore: item, quantity pairs from 8 on.
--- Returns {status, current quantity of the item, item, quantity, ...}: status 1 ok,
--- -1 no such session, -2 over the item's cap, -3 over the max per item, -4 too many items.
+-- Returns {status, current quantity of the item, fields}: status 1 ok, -1 no such
+-- session, -2 over the item's cap, -3 over the max per item, -4 too many items. fields:
+-- the whole hash as HGETALL gave it, read before the change (after it, for restore; none
+-- for clear): Python picks the namespace's items and applies the change it asked for
+-- (items.py), as handing a read back untouched is the cheapest a script can be.
 local key, op = KEYS[1], ARGV[1]
--- A session moving to another shard takes no change: it would be lost (moving.lua).
-if redis.call('EXISTS', key) == 0 or moving(key) then return {-1, 0} end
 local prefix = 'i:' .. ARGV[2] .. ':'
-local function snapshot(status, current)
-  local out = {status, current}
-  local all = redis.call('HGETALL', key)
-  for i = 1, #all, 2 do
-    if string.sub(all[i], 1, #prefix) == prefix then
-      out[#out + 1] = string.sub(all[i], #prefix + 1)
-      out[#out + 1] = all[i + 1]
-    end
+local field = prefix .. (ARGV[3] or '')
+-- One read tells whether the session lives and whether it is moving to another shard (a
+-- change now would be lost: moving.lua), the item's count and the namespace's size.
+local all = redis.call('HGETALL', key)
+local mv, current, count = nil, 0, 0
+for i = 1, #all, 2 do
+  local f = all[i]
+  if f == 'mv' then
+    mv = all[i + 1]
+  elseif string.find(f, prefix, 1, true) == 1 then
+    count = count + 1
+    if f == field then current = tonumber(all[i + 1]) end
   end
-  return out
 end
-if op == 'get' then return snapshot(1, 0) end
+if #all == 0 or moving_since(mv) then return {-1, 0} end
+if op == 'get' then return {1, 0, all} end
 if op == 'clear' or op == 'take' then
-  local taken = snapshot(1, 0)
-  for i = 3, #taken, 2 do redis.call('HDEL', key, prefix .. taken[i]) end
-  if op == 'take' then return taken end
+  for i = 1, #all, 2 do
+    if string.find(all[i], prefix, 1, true) == 1 then redis.call('HDEL', key, all[i]) end
+  end
+  if op == 'take' then return {1, 0, all} end
   return {1, 0}
 end
 if op == 'restore' then
   for i = 8, #ARGV, 2 do redis.call('HINCRBY', key, prefix .. ARGV[i], ARGV[i + 1]) end
-  return snapshot(1, 0)
+  return {1, 0, redis.call('HGETALL', key)}
 end
-local field = prefix .. ARGV[3]
-local current = tonumber(redis.call('HGET', key, field) or '0')
 if op == 'remove' then
   redis.call('HDEL', key, field)
-  return snapshot(1, 0)
+  return {1, 0, all}
 end
 local wanted = tonumber(ARGV[4])
 if op == 'add' then wanted = current + wanted end
-if wanted > tonumber(ARGV[5]) then return snapshot(-2, current) end
-if wanted > tonumber(ARGV[6]) then return snapshot(-3, current) end
-if current == 0 then
-  local count = 0
-  for _, name in ipairs(redis.call('HKEYS', key)) do
-    if string.sub(name, 1, #prefix) == prefix then count = count + 1 end
-  end
-  if count >= tonumber(ARGV[7]) then return snapshot(-4, current) end
-end
+if wanted > tonumber(ARGV[5]) then return {-2, current, all} end
+if wanted > tonumber(ARGV[6]) then return {-3, current, all} end
+if current == 0 and count >= tonumber(ARGV[7]) then return {-4, current, all} end
 redis.call('HSET', key, field, wanted)
-return snapshot(1, wanted)
+return {1, wanted, all}

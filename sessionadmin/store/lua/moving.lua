@@ -5,11 +5,13 @@
 -- gone). Redis's own clock, so app servers' clocks do not matter; a move that failed
 -- half-way frees the session again after MOVING_MS.
 local MOVING_MS = 5000
-local function moving(key)
-  local mv = redis.call('HGET', key, 'mv')
+local function moving_since(mv)  -- the hash's ``mv`` value (or nil)
   if not mv then return false end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(mv) < MOVING_MS
+end
+local function moving(key)
+  return moving_since(redis.call('HGET', key, 'mv'))
 end
 local function mark_moving(key)
   local t = redis.call('TIME')
