@@ -101,18 +101,24 @@ def _answers(node: Node) -> bool:
 def wait_for(check, timeout: float, message: str) -> float:
     """Poll ``check`` until true; return the seconds it took; fail with ``message``.
 
-    A Redis error or a ``LookupError`` counts as "not yet": mid-failover a node may
-    refuse, or its view may name no master for a slot until the replica is promoted.
+    A Redis error or ``NoMasterYet`` counts as "not yet": mid-failover a node may refuse,
+    or its view may name no master for a slot until the replica is promoted. The last of
+    them is chained to the failure.
     """
     started = time.monotonic()
+    last: Exception | None = None
     while time.monotonic() - started < timeout:
         try:
             if check():
                 return time.monotonic() - started
-        except (redis_py.RedisError, LookupError):
-            pass
+        except (redis_py.RedisError, NoMasterYet) as exc:
+            last = exc
         time.sleep(0.05)
-    raise RuntimeError(message)
+    raise RuntimeError(message) from last
+
+
+class NoMasterYet(LookupError):
+    """The cluster's view names no master for a slot (a failover under way)."""
 
 
 def _data_config(folder: Path, port: int, replica_of: int | None = None) -> str:
@@ -223,7 +229,7 @@ class Cluster:
         for node, master, ranges in self.layout():
             if master and any(low <= slot <= high for low, high in ranges):
                 return node
-        raise LookupError(f"no master serves slot {slot}")
+        raise NoMasterYet(f"no master serves slot {slot}")
 
 
 def _cluster_port() -> int:

@@ -56,7 +56,7 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     # index before the limit is applied, and racing logins see each other.
     session.save()
     limit = get_settings().max_per_user
-    if limit > 0 and not session.capped:  # (a browser's sign-in applied it as it wrote)
+    if limit > 0 and not session.capped:  # (most sign-ins applied it as they wrote)
         enforce_limit(user_key(user.pk), limit, session.session_id)
     events.signed_in(request, session.session_id, user, new=session.started_sign_in)
 

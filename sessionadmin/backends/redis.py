@@ -5,7 +5,8 @@ Set ``SESSION_ENGINE = "sessionadmin.backends.redis"``. Use is unchanged
 engine, and why:
 
 - the Redis key is ``keys.session_id(session_key)``, never the key itself;
-- the payload is JSON (orjson), never pickle, whatever the cache alias is set to;
+- the payload is JSON (orjson), never pickle, whatever the cache alias is set to (nor is
+  ``SESSION_SERIALIZER`` read: ``encode()``/``decode()`` use Django's JSON serializer);
 - every write is one Lua script (``store/lua/write.lua``) that also updates the index, and an
   update of a session deleted meanwhile raises ``UpdateError`` instead of writing it back;
 - loading a session is one round trip that also counts the request and, on a miss, reads
@@ -249,7 +250,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
             "t" if self.kind == "token" else "",
             self.name,
             device,
-            self._sign_in_cap(user_id),
+            self._sign_in_cap(user_id, carrying=bool(carried)),
             *carried,
         ]
         return [keys.session_key_name(sid), *keys.shard_keys(shard)], args
@@ -260,6 +261,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
     def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
         reply = run_script("WRITE", *self.write_call(mode, data, when))
         result = script_status(reply)
+        self.capped = result == 1 and self._cap_sent > 0
         self.started_sign_in = result == 1 and bool(reply[2])
         if result == 1 and self._carried is not None:  # carried over from another shard
             end_carried(self._carry_from or "", self.session_key)

@@ -17,6 +17,7 @@ class SigningIn:
     kind: str
     restart_login: bool  # set on a sign-in: the next write starts a new login
     capped = False  # the last write applied the user's session cap (a browser's sign-in)
+    _cap_sent = 0  # the cap the last write was asked to apply
 
     def _sign_in_device(self, user_id: str) -> str:
         # The device label goes with a sign-in's event: only a write that may sign in
@@ -25,9 +26,11 @@ class SigningIn:
         new = self.restart_login or meta is None or meta.user_id != user_id
         return device_label(self.client.user_agent) if user_id and new else ""
 
-    def _sign_in_cap(self, user_id: str) -> int:
-        # A browser's sign-in applies its user's cap as it writes; a token's is applied
-        # on its own (tokens.py), as is any sign-in's the write did not cap (receivers.py).
-        cap = get_settings().max_per_user if self.restart_login and user_id else 0
-        self.capped = cap > 0 and self.kind == "browser"
-        return cap if self.capped else 0
+    def _sign_in_cap(self, user_id: str, *, carrying: bool) -> int:
+        # A browser's sign-in applies its user's cap as it writes. Not a session carried
+        # over from another shard: that move can still fail after this write (take.lua),
+        # and a sign-in that fails must end none of the user's sessions. A token's cap,
+        # and any the write did not apply, are applied after it (tokens.py, receivers.py).
+        wanted = self.restart_login and user_id and self.kind == "browser" and not carrying
+        self._cap_sent = get_settings().max_per_user if wanted else 0
+        return self._cap_sent

@@ -13,6 +13,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.backends import UsernameOrEmailBackend
+from sessionadmin import services as sessions
+from sessionadmin.auth import limits
 from sessionadmin.conf import get_settings
 from sessionadmin.store import keys
 from tests.redis_tools import monitor
@@ -75,3 +77,17 @@ def test_the_backend_reads_the_user_itself_when_the_limit_did_not(make_user, red
     assert found == user
     assert len(queries.captured_queries) == 2  # by username (none), then by email
     assert backend.authenticate(None, username="alice", password="wrong") is None
+
+
+def test_a_lookup_serves_only_the_name_and_field_it_was_read_for(make_user, rf):
+    alice = make_user("alice")
+    make_user("bob")
+    request = rf.post("/api/login")
+    assert limits.account_bucket(" alice ", request) == f"acct:{alice.pk}"
+    assert [user.pk for user in sessions.login_lookup(request, "username", "alice")] == [alice.pk]
+    assert sessions.login_lookup(request, "username", " alice ") is None  # never read as such
+    assert sessions.login_lookup(request, "email", "alice") is None  # the username matched
+    assert sessions.login_lookup(request, "username", "bob") is None
+    limits.account_bucket("bob", request)  # another sign-in in the same request
+    assert sessions.login_lookup(request, "username", "alice") is None
+    assert sessions.login_lookup(None, "username", "alice") is None
