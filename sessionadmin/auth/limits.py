@@ -99,12 +99,23 @@ def _ip_bucket(request: HttpRequest | None) -> list[str]:
     return [f"ip:{network}"] if network else []
 
 
-def _hit(buckets: list[str], op: str, rate: str | None = None) -> int:
-    """Run the attempt script; return 0 if counted, else the seconds until a retry."""
+def _hit(buckets: list[str], rate: str | None = None) -> int:
+    """Count an attempt; return 0 if counted, else the seconds until a retry."""
     attempts, window = parse_rate(rate) if rate else get_settings().login_limit
     names = [keys.login_attempts(b) for b in buckets]
-    allowed, wait_ms = run_script("LOGIN_ATTEMPT", names, [op, attempts, window * 1000])
+    allowed, wait_ms = run_script("LOGIN_ATTEMPT", names, ["hit", attempts, window * 1000])
     return 0 if int(allowed) else max(1, -(-int(wait_ms) // 1000))
+
+
+def _refund(buckets: list[str], trust: trusted.Device | None = None) -> None:
+    """Take an attempt back from ``buckets``; with ``trust``, store that device (the
+    browser a sign-in trusts from now on) in the same step (login_attempt.lua)."""
+    names = [keys.login_attempts(b) for b in buckets]
+    args: list[object] = ["refund", 0, 0]  # (a refund needs no limit)
+    if trust is not None:
+        names.append(trust.record)
+        args += [trust.account, get_settings().device_cookie_age]
+    run_script("LOGIN_ATTEMPT", names, args)
 
 
 def _device_rate() -> str:
@@ -141,11 +152,11 @@ def count_attempt(
             setattr(request, _ATTEMPT, Attempt((counted,)))
             return
     token_device = _token_device(request, account)
-    if token_device is not None and not _hit([token_device], "hit", _device_rate()):
+    if token_device is not None and not _hit([token_device], _device_rate()):
         setattr(request, _ATTEMPT, Attempt((token_device,)))
         return
     buckets = [*_ip_bucket(request), *buckets]
-    wait = _hit(buckets, "hit")
+    wait = _hit(buckets)
     if wait:
         refused = LoginLimited(wait)
         if request is not None:
@@ -162,14 +173,8 @@ def refund(request: HttpRequest | None, trust: trusted.Device | None = None) -> 
     buckets = list(attempt.buckets) if attempt is not None else []
     if attempt is not None:
         delattr(request, _ATTEMPT)
-    if not buckets and trust is None:
-        return
-    names = [keys.login_attempts(b) for b in buckets]
-    args: list[object] = ["refund", 0, 0]  # (a refund needs no limit)
-    if trust is not None:
-        names.append(trust.record)
-        args += [trust.account, get_settings().device_cookie_age]
-    run_script("LOGIN_ATTEMPT", names, args)
+    if buckets or trust is not None:
+        _refund(buckets, trust)
 
 
 def refusal(request: HttpRequest) -> LoginLimited | None:
@@ -227,6 +232,6 @@ def check_password(user: Any, password: str) -> bool:
     bucket = [user_bucket(user)]
     count_attempt(None, bucket)
     if user.check_password(password):
-        _hit(bucket, "refund")
+        _refund(bucket)
         return True
     return False

@@ -140,23 +140,23 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
         _, pairs, self.user_generation, agent, ttl, own = reply
         fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
         get = fields.get
-        user_id = get(b"u", b"").decode()
+        meta = codec.meta_from_fields(fields, agent, ttl, now_ms(), self.count_request)
         self.cached_user = get(b"x", b"") + get(b"x1", b"")
-        self.preloaded = preloaded.Preloaded(sid, fields, user_id)
+        self.preloaded = preloaded.Preloaded(sid, fields, meta.user_id)
         if self.list_own > 0:
             self.preloaded.list_own(own)
-        token = get(b"k") == b"t"
-        if token is not self.bearer:
+        if (meta.kind == "token") is not self.bearer:
             # A token is only ever a bearer, and a browser's key never one: a session
             # sent the other way is unknown, whatever it is.
             return None
-        self.kind = "token" if token else "browser"
+        self.kind = meta.kind
         data = codec.loads(get(b"d", b""))
         if data is None:
             security_logger.warning("Session data corrupted (id %s)", sid)
             return None
-        self.meta = codec.meta_from_fields(fields, agent, ttl, now_ms(), self.count_request)
-        return codec.join_auth_fields(data, user_id, get(b"b", b"").decode(), get(b"h", b""))
+        self.meta = meta
+        backend = get(b"b", b"").decode()
+        return codec.join_auth_fields(data, meta.user_id, backend, get(b"h", b""))
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.
