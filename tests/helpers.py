@@ -91,7 +91,11 @@ def index_members(redis, name: str) -> set[str]:
 
 def sign_in_count(redis) -> int:
     """How many sign-in records the store holds, all shards."""
-    return sum(redis.hlen(keys.sign_ins(shard)) for shard in keys.shards())
+    return sum(
+        redis.hlen(name)
+        for shard in keys.shards()
+        for name in (keys.sign_ins(shard), *keys.sign_in_buckets(shard))
+    )
 
 
 def guest_write_in_shard(shard: int) -> None:

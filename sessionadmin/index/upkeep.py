@@ -65,14 +65,24 @@ def sweep_sign_ins() -> int:
     client = redis_client()
     found = 0
     for shard in keys.shards():
-        cursor = 0
-        while True:
-            with redis_errors():
-                cursor, entries = client.hscan(keys.sign_ins(shard), cursor, count=PRUNE_BATCH)
-            if entries:
-                sids = [k.decode() if isinstance(k, bytes) else k for k in entries]
-                reply = run_script("SWEEP", keys.shard_keys(shard), [keys.prefix(shard), *sids])
-                found += script_status(reply)
-            if not cursor:
-                break
+        names = [keys.sign_ins(shard), *keys.sign_in_buckets(shard)]
+        with redis_errors():
+            pipe = client.pipeline(transaction=False)
+            for name in names:  # each bucket's first batch (most hold no more) at once
+                pipe.hscan(name, 0, count=PRUNE_BATCH)
+            firsts = pipe.execute()
+        for name, (cursor, entries) in zip(names, firsts, strict=True):
+            while True:
+                found += _sweep(shard, entries)
+                if not cursor:
+                    break
+                with redis_errors():
+                    cursor, entries = client.hscan(name, cursor, count=PRUNE_BATCH)
     return found
+
+
+def _sweep(shard: int, entries: dict) -> int:
+    if not entries:
+        return 0
+    sids = [k.decode() if isinstance(k, bytes) else k for k in entries]
+    return script_status(run_script("SWEEP", keys.shard_keys(shard), [keys.prefix(shard), *sids]))

@@ -190,9 +190,27 @@ def user_generation(user_id: str) -> str:
     return f"{prefix(user_shard(user_id))}:g:{user_id}"
 
 
+# Sign-in records are bucketed by the third and fourth hex digits of the session id: at
+# up to about 128 entries (500,000 sessions in 16 shards) each bucket stays a listpack,
+# about half the memory per record of one large hash (lua/signins.lua).
+SIGN_IN_BUCKETS = 256
+
+
 def sign_ins(shard: int) -> str:
-    """Hash: a shard's signed-in sessions' sign-ins, "uid\tip\tdevice" (lua/events.lua)."""
+    """Hash: where releases before the bucketing kept a shard's sign-in records; still
+    read (lua/signins.lua) and swept, never written."""
     return f"{prefix(shard)}:w"
+
+
+def sign_in_bucket(sid: str) -> str:
+    """Hash: the bucket holding the sign-in record of session ``sid``, "uid\tip\tdevice"
+    (lua/events.lua), in its shard's slot."""
+    return f"{prefix(id_shard(sid))}:w:{sid[2:4]}"
+
+
+def sign_in_buckets(shard: int) -> list[str]:
+    """Every bucket of a shard's sign-in records (the sweep's and the tests' walk)."""
+    return [f"{prefix(shard)}:w:{n:02x}" for n in range(SIGN_IN_BUCKETS)]
 
 
 def events_log(shard: int) -> str:

@@ -28,7 +28,7 @@ def test_revoking_a_session_whose_ttl_just_fired_reports_its_timeout(make_user, 
     assert not redis.exists(keys.session_key_name(sid))
     assert services.revoke_session(sid, by="staff") is False
     assert endings(signals) == [(sid, "idle", "")]
-    assert not redis.hexists(keys.sign_ins(keys.id_shard(sid)), sid)
+    assert not redis.hexists(keys.sign_in_bucket(sid), sid)
 
 
 @override_settings(SESSION_MAX_PER_USER=0)
@@ -184,7 +184,7 @@ def test_a_session_without_a_ttl_is_not_reported_ended(make_user, redis, signals
     redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: 1000})
     upkeep.prune()
     assert endings(signals) == []
-    assert redis.hexists(keys.sign_ins(keys.id_shard(sid)), sid)
+    assert redis.hexists(keys.sign_in_bucket(sid), sid)
 
 
 def test_the_sweep_counts_what_it_reported(make_user, redis, signals):

@@ -45,7 +45,7 @@ def test_every_key_of_a_session_and_its_user_shares_one_slot(make_user, redis):
     slot = key_slot(keys.session_key_name(sid).encode())
     for name in (
         keys.user_index(uid), keys.user_generation(uid), keys.all_index(keys.id_shard(sid)),
-        keys.sign_ins(keys.id_shard(sid)), keys.events_log(keys.id_shard(sid)),
+        keys.sign_in_bucket(sid), keys.events_log(keys.id_shard(sid)),
     ):  # fmt: skip
         assert key_slot(name.encode()) == slot, name
 

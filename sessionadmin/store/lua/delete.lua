@@ -2,7 +2,7 @@
 -- a session that never reached its client, removed with no report).
 -- Returns {1 if the session existed else 0, ENDED}. A session found already gone (its
 -- TTL fired first) ended by its timeout, and is reported so.
-if ARGV[3] == 'discard' then redis.call('HDEL', ARGV[2] .. ':w', ARGV[1]) end
+if ARGV[3] == 'discard' then take_sign_in(ARGV[2], ARGV[1]) end
 local uid = redis.call('HGET', KEYS[1], 'u')
 local existed = redis.call('DEL', KEYS[1])
 gone(ARGV[2], ARGV[1], existed == 1, ARGV[3])

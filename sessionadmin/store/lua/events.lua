@@ -1,7 +1,8 @@
--- Session events, shared by the scripts that start, flag or end sessions. ``:w`` holds
--- each signed-in session's sign-in ("uid\tip\tdevice", written at sign-in); ``:ev`` is the
+-- Session events, shared by the scripts that start, flag or end sessions. The sign-in
+-- records (signins.lua) hold each signed-in session's sign-in ("uid\tip\tdevice",
+-- written at sign-in); ``:ev`` is the
 -- capped event log (XADD MAXLEN ~ EVENTS_MAX, which scripts.py sets; 0 keeps no log).
--- A signed-in session ends exactly once: the script that removes its ``:w`` entry
+-- A signed-in session ends exactly once: the script that removes its sign-in record
 -- records the event and returns it in ENDED (sid, uid, reason triples, returned as one
 -- nested reply: unpacking thousands of values would overflow Lua's stack), from which
 -- the app sends its signals and counts its metrics (sessionadmin/events.py).
@@ -13,9 +14,8 @@ local function event(p, kind, reason, sid, uid, ip, device, by)
 end
 -- ``why`` is a reason, optionally with who acted: 'revoked:staff'.
 local function ended(p, sid, why)
-  local w = redis.call('HGET', p .. ':w', sid)
+  local w = take_sign_in(p, sid)
   if not w then return end
-  redis.call('HDEL', p .. ':w', sid)
   local uid, ip, device = string.match(w, '^([^\t]*)\t([^\t]*)\t(.*)$')
   local reason, by = string.match(why, '^([^:]+):?(.*)$')
   local kind = 'ended'

@@ -5,11 +5,7 @@ local p, old, new = ARGV[3], ARGV[1], ARGV[2]
 local uid = redis.call('HGET', KEYS[1], 'u')
 local score = redis.call('ZSCORE', p .. ':all', old) or redis.call('HGET', KEYS[1], 'a')
 redis.call('RENAME', KEYS[1], KEYS[2])
-local w = redis.call('HGET', p .. ':w', old)
-if w then
-  redis.call('HDEL', p .. ':w', old)
-  redis.call('HSET', p .. ':w', new, w)
-end
+move_sign_in(p, old, new)
 unindex(p, old, uid)
 redis.call('ZADD', p .. ':all', score, new)
 if uid then

@@ -1,4 +1,4 @@
--- ARGV: prefix, sids... (entries of ``:w``, from HSCAN). The safety net of ``prune``: a
+-- ARGV: prefix, sids... (entries of the sign-in records, from HSCAN). The safety net of ``prune``: a
 -- sign-in record whose session is gone and no longer indexed (a script of an older
 -- release removed its entries) is reported as ended by its timeout, so no record stays
 -- forever. Returns {how many were reported, ENDED}.

@@ -46,11 +46,7 @@ if mode == 'create' then
       redis.call('DEL', fk)
       -- Its sign-in record moves with it; a session no longer of that user ended.
       if old[3] and old[3] == uid then
-        local w = redis.call('HGET', p .. ':w', from)
-        if w then
-          redis.call('HDEL', p .. ':w', from)
-          redis.call('HSET', p .. ':w', sid, w)
-        end
+        move_sign_in(p, from, sid)
       elseif old[3] then
         ended(p, from, 'logout')
       end
@@ -124,7 +120,9 @@ redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', ua)
 -- so session_started and session_ended pair up even when a user signs in again.
 local started = 0
 if new_login then
-  started = redis.call('HSET', p .. ':w', sid, uid .. '\t' .. ARGV[9] .. '\t' .. ARGV[20])
+  -- (Taken first: a record an older release kept elsewhere is replaced, not doubled.)
+  started = take_sign_in(p, sid) and 0 or 1
+  redis.call('HSET', sign_in_key(p, sid), sid, uid .. '\t' .. ARGV[9] .. '\t' .. ARGV[20])
   event(p, 'login', '', sid, uid, ARGV[9], ARGV[20])
 end
 if uid ~= '' then
