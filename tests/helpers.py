@@ -81,11 +81,29 @@ def stored_keys(redis) -> set[bytes]:
 
 
 def index_members(redis, name: str) -> set[str]:
-    """The members of one index set ("all", "auth", "users") over every shard."""
+    """The members of one index set ("guests", "auth", "users") over every shard; "all":
+    the sessions indexed as live or not yet reported ended (guests and ``auth``'s
+    entries that are no tombstones), the activity index as listings see it."""
+    if name == "all":
+        return {
+            m.decode()
+            for shard in keys.shards()
+            for index in keys.indexes(shard)
+            for m in redis.zrangebyscore(index, 0, "+inf")
+        }
     return {
         m.decode()
         for shard in keys.shards()
         for m in redis.zrange(f"{keys.prefix(shard)}:{name}", 0, -1)
+    }
+
+
+def tombstones(redis) -> set[str]:
+    """The ids of signed-in sessions kept in ``auth`` as tombstones, every shard."""
+    return {
+        m.decode()
+        for shard in keys.shards()
+        for m in redis.zrangebyscore(keys.auth_index(shard), "-inf", "(0")
     }
 
 

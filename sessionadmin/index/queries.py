@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sessionadmin.index.records import (
@@ -30,35 +31,45 @@ def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRe
     entries from that score on (ids and scores, one pipelined read), the merge keeps the
     page, and only the page's records are read, one script per shard holding some.
     """
-    index = keys.auth_index if authenticated_only else keys.all_index
+    index = partial(keys.indexes, authenticated_only=authenticated_only)
     since = active_since()
     top, skip = ("+inf", 0) if offset == 0 else _score_at(index, since, offset)
     if top is None:
         return []
     skip = max(skip, 0)
-    ranges = on_every_shard(
-        lambda pipe, shard: pipe.zrevrangebyscore(
-            index(shard), top, since, start=0, num=skip + count, withscores=True
+    ranges = on_every_set(
+        index, lambda pipe, name: pipe.zrevrangebyscore(
+            name, top, since, start=0, num=skip + count, withscores=True
         )
-    )
+    )  # fmt: skip
     return _records(_entries(ranges, since)[skip : skip + count])
 
 
-def _score_at(index: Callable[[int], str], since: int, offset: int) -> tuple[float | None, int]:
+def on_every_set(
+    index: Callable[[int], tuple[str, ...]], queue: Callable[[Any, str], object]
+) -> list[Any]:
+    """``on_every_shard`` for each activity set a listing reads (``keys.indexes``)."""
+
+    def each(pipe: Any, shard: int) -> None:
+        for name in index(shard):
+            queue(pipe, name)
+
+    return on_every_shard(each)
+
+
+def _score_at(
+    index: Callable[[int], tuple[str, ...]], since: int, offset: int
+) -> tuple[float | None, int]:
     """Return (the lowest score S with at most ``offset`` entries above it, how many of
     the entries scored S come before the page), or (None, 0) past the end. Scores are
     whole or half milliseconds, so bisection on half milliseconds ends exactly."""
 
     def above(half_ms: int) -> int:  # entries scored strictly above
         return sum(
-            on_every_shard(
-                lambda pipe, shard: pipe.zcount(index(shard), f"({half_ms / 2}", "+inf")
-            )
+            on_every_set(index, lambda pipe, name: pipe.zcount(name, f"({half_ms / 2}", "+inf"))
         )
 
-    firsts = on_every_shard(
-        lambda pipe, shard: pipe.zrevrange(index(shard), 0, 0, withscores=True)
-    )
+    firsts = on_every_set(index, lambda pipe, name: pipe.zrevrange(name, 0, 0, withscores=True))
     tops = [float(found[0][1]) for found in firsts if found]
     low = since * 2 - 1  # above(low) > offset >= above(high), kept so while bisecting
     if not tops or above(low) <= offset:
@@ -82,24 +93,21 @@ def page_after(
     """Return ``count`` sessions after ``cursor`` (the (score, id) of the last one listed),
     most recent activity first, and the next cursor (None at the end). Each shard reads
     ``count + 1`` entries from the cursor on (and those tied with it), whatever the depth."""
-    index = keys.auth_index if authenticated_only else keys.all_index
+    index = partial(keys.indexes, authenticated_only=authenticated_only)
     since = active_since()
     top, after = ("+inf", None) if cursor is None else (cursor[0], cursor)
-    ties = [0] * len(keys.shards())
+    names = [name for shard in keys.shards() for name in index(shard)]
+    ties = dict.fromkeys(names, 0)
     if after is not None:  # entries tied with the cursor's score, read past below
-        ties = on_every_shard(lambda pipe, shard: pipe.zcount(index(shard), after[0], after[0]))
+        found = on_every_set(index, lambda pipe, name: pipe.zcount(name, after[0], after[0]))
+        ties = dict(zip(names, found, strict=True))
     # Inclusive of the cursor's score (entries tied with it are dropped below), and one
     # more than the page: whether a next page exists.
-    ranges = on_every_shard(
-        lambda pipe, shard: pipe.zrevrangebyscore(
-            index(shard),
-            top,
-            since,
-            start=0,
-            num=count + 1 + ties[shard],
-            withscores=True,
+    ranges = on_every_set(
+        index, lambda pipe, name: pipe.zrevrangebyscore(
+            name, top, since, start=0, num=count + 1 + ties[name], withscores=True
         )
-    )
+    )  # fmt: skip
     entries = _entries(ranges, since)
     if after is not None:
         entries = [e for e in entries if (e[0], e[1]) < after]
@@ -171,14 +179,17 @@ def search(
     for long, and the search covers about the newest SEARCH_MAX sessions overall.
     """
     since = active_since()
-    name = "auth" if authenticated_only else "all"
+    # Guests alone, signed-in sessions alone (as the users' sessions are), or both.
+    names = "guests" if anonymous_only else "auth"
+    if not (anonymous_only or authenticated_only or user_ids or kind == "token"):
+        names = "guests,auth"
     uids = "," + ",".join(user_ids) + "," if user_ids else ""
     filters = [needle.lower(), uids, "1" if anonymous_only else "0",
                {"browser": "b", "token": "t"}.get(kind, "")]  # fmt: skip
     rows: list[list] = []
     complete = True
     for shard in keys.shards():
-        shard_rows, finished = _search_shard(shard, name, since, filters)
+        shard_rows, finished = _search_shard(shard, names, since, filters)
         rows.extend(shard_rows)
         complete = complete and finished
     rows.sort(key=lambda row: int(row[3]), reverse=True)  # last activity
@@ -187,17 +198,19 @@ def search(
     return SearchResult(found, len(rows), complete)
 
 
-def _search_shard(shard: int, name: str, since: int, filters: list) -> tuple[list[list], bool]:
-    # One shard's matching rows, and whether its live entries were all examined.
+def _search_shard(shard: int, names: str, since: int, filters: list) -> tuple[list[list], bool]:
+    # One shard's matching rows, and whether its live entries were all examined. Its sets
+    # ("guests,auth") are walked as one index, newest first; the script keeps the offsets.
     budget = keys.per_shard(SEARCH_MAX)
     rows: list[list] = []
     examined = 0
+    offsets = ",".join("0" for _ in names.split(","))
     while examined < budget:
         batch = min(SEARCH_BATCH, budget - examined)
-        args = [keys.prefix(shard), name, since, examined, batch, *filters]
+        args = [keys.prefix(shard), names, since, offsets, batch, *filters]
         reply = run_script("SEARCH", keys.shard_keys(shard), args)
-        scanned = int(reply[0])
-        rows.extend(reply[1:])
+        scanned, offsets = int(reply[0]), reply[1]
+        rows.extend(reply[2:])
         examined += scanned
         if scanned < batch:
             return rows, True
@@ -207,24 +220,24 @@ def _search_shard(shard: int, name: str, since: int, filters: list) -> tuple[lis
 def anonymous_ids(batch: int = SEARCH_BATCH) -> Iterator[tuple[list[str], int]]:
     """Yield (ids of guest sessions, entries examined) batch by batch, over the whole index.
 
-    For commands, not requests: it walks every entry of every shard, in short script calls.
+    For commands, not requests: it walks every guest entry of every shard, in short
+    script calls.
     """
     since = active_since()
     for shard in keys.shards():
-        offset = 0
+        offset = b"0"
         while True:
-            args = [keys.prefix(shard), "all", since, offset, batch, "", "", "1", ""]
+            args = [keys.prefix(shard), "guests", since, offset, batch, "", "", "1", ""]
             reply = run_script("SEARCH", keys.shard_keys(shard), args)
-            scanned = int(reply[0])
-            yield [row[0].decode() for row in reply[1:]], scanned
-            offset += scanned
+            scanned, offset = int(reply[0]), reply[1]
+            yield [row[0].decode() for row in reply[2:]], scanned
             if scanned < batch:
                 break
 
 
 def index_size() -> int:
     """Return how many entries the activity index holds (live and ended), all shards."""
-    return sum(on_every_shard(lambda pipe, shard: pipe.zcard(keys.all_index(shard))))
+    return sum(on_every_set(keys.indexes, lambda pipe, name: pipe.zcard(name)))
 
 
 USER_SESSIONS_LIMIT = 1000  # a user's sessions listed at most (the per-user limit is lower)
@@ -254,14 +267,19 @@ def counts(windows_seconds: tuple[int, ...] = ()) -> dict[str, int]:
     bounds = [max(since, now - seconds * 1000) for seconds in windows_seconds]
 
     def queue(pipe: Any, shard: int) -> None:
-        for index, bound in ((keys.all_index(shard), since), (keys.auth_index(shard), since),
-                             (keys.users_index(shard), since),
-                             *((keys.all_index(shard), b) for b in bounds)):  # fmt: skip
+        guests, auth = keys.guest_index(shard), keys.auth_index(shard)
+        for index, bound in ((guests, since), (auth, since), (keys.users_index(shard), since),
+                             *((name, b) for b in bounds for name in (guests, auth))):  # fmt: skip
             pipe.zcount(index, bound, "+inf")
 
     replies = on_every_shard(queue)
-    width = 3 + len(bounds)
+    width = 3 + 2 * len(bounds)
     totals = [sum(replies[i::width]) for i in range(width)]
-    result = {"active": totals[0], "authenticated": totals[1], "users": totals[2]}
-    result.update({f"last_{s}s": n for s, n in zip(windows_seconds, totals[3:], strict=True)})
+    windows = [totals[i] + totals[i + 1] for i in range(3, width, 2)]
+    result = {
+        "active": totals[0] + totals[1],
+        "authenticated": totals[1],
+        "users": totals[2],
+    }
+    result.update({f"last_{s}s": n for s, n in zip(windows_seconds, windows, strict=True)})
     return result

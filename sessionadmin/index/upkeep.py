@@ -29,8 +29,8 @@ def prune() -> int:
     A session's score is its last write, and its TTL at most the idle timeout from then:
     an entry older than the idle timeout (plus a little clock slack) is dead. Signed-in
     ones are reported ended as they go (events.lua), in batches, so no call blocks Redis
-    for long. Entries of signed-in sessions stay in ``auth`` for the grace period more,
-    to tell a late request which timeout ended its session (store.codec.reason_from_score).
+    for long, and stay in ``auth`` as tombstones for the grace period more, to tell a
+    late request which timeout ended its session (store.codec.reason_from_score).
     """
     conf = get_settings()
     dead_before = now_ms() - (conf.idle_timeout + conf.clock_slack) * 1000
@@ -42,18 +42,22 @@ def prune() -> int:
 
     def queue(pipe: Any, shard: int) -> None:
         pipe.zremrangebyscore(keys.users_index(shard), "-inf", f"({dead_before}")
-        pipe.zremrangebyscore(keys.auth_index(shard), "-inf", f"({grace_before}")
+        # Tombstones past the grace period (every ended entry is one by now).
+        pipe.zremrangebyscore(keys.auth_index(shard), "-inf", f"({grace_before - keys.TOMBSTONE}")
+        pipe.unlink(keys.legacy_all_index(shard))  # an older release's index, if any
 
     on_every_shard(queue)
     return removed
 
 
 def _prune_shard(shard: int, dead_before: int, idle_ms: int) -> int:
-    removed, batch = 0, PRUNE_BATCH
-    while batch == PRUNE_BATCH:
+    # Each call examines up to a batch of each activity set: a call that examines less
+    # than one batch in all has reached the end of both.
+    removed, examined = 0, PRUNE_BATCH
+    while examined >= PRUNE_BATCH:
         args = [keys.prefix(shard), dead_before, PRUNE_BATCH, now_ms(), idle_ms]
         reply = run_script("PRUNE", keys.shard_keys(shard), args)
-        batch = script_status(reply)
+        examined = script_status(reply)
         removed += int(reply[2])
     return removed
 

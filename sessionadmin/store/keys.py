@@ -165,14 +165,36 @@ def session_key_name(sid: str) -> str:
     return f"{prefix(id_shard(sid))}:s:{sid}"
 
 
-def all_index(shard: int) -> str:
-    """Sorted set: a shard's session ids, scored by last activity (ms since the epoch)."""
-    return f"{prefix(shard)}:all"
+def guest_index(shard: int) -> str:
+    """Sorted set: a shard's ids of guest sessions, scored by last activity (ms since the
+    epoch; see store/scripts.py). A session is in this set or in ``auth_index``, never
+    both: the shard's sessions are the two merged."""
+    return f"{prefix(shard)}:guests"
 
 
 def auth_index(shard: int) -> str:
-    """Sorted set: a shard's ids of authenticated sessions, scored by last activity."""
+    """Sorted set: a shard's ids of signed-in sessions, scored by last activity; and, for
+    the grace period, the ids of those that ended by a timeout, scored below every live
+    score (a tombstone, ``TOMBSTONE``: it tells a late request which timeout ended it)."""
     return f"{prefix(shard)}:auth"
+
+
+def indexes(shard: int, *, authenticated_only: bool = False) -> tuple[str, ...]:
+    """The activity sets of a shard a listing reads: signed-in sessions, or all of them."""
+    if authenticated_only:
+        return (auth_index(shard),)
+    return (guest_index(shard), auth_index(shard))
+
+
+# How far below its last score a tombstone in ``auth_index`` is kept (lua/events.lua):
+# 2^42 ms, beyond any score until the year 2109, and exact in a double with the fraction.
+TOMBSTONE = 2**42
+
+
+def legacy_all_index(shard: int) -> str:
+    """Sorted set: where releases before the split kept every session of a shard; no
+    longer read or written, removed by ``prune`` (index/upkeep.py)."""
+    return f"{prefix(shard)}:all"
 
 
 def users_index(shard: int) -> str:
@@ -236,7 +258,7 @@ def shard_keys(shard: int) -> list[str]:
     cluster client routes it (keys derived from ids found in the index, such as another
     session's hash, share the same tag and slot)."""
     tag = prefix(shard)
-    return [f"{tag}:all", f"{tag}:auth", f"{tag}:users", f"{tag}:w", f"{tag}:ev"]
+    return [f"{tag}:guests", f"{tag}:auth", f"{tag}:users", f"{tag}:w", f"{tag}:ev"]
 
 
 def login_attempts(bucket: str) -> str:

@@ -49,11 +49,11 @@ def test_an_entry_written_by_a_slow_clock_is_rescored_not_reported(make_user, re
     client = browser(user)
     sid = client_id(client)
     # Its last write came from an app server 200 s behind: scored as long ended.
-    redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: time.time() * 1000 - 200_000 - 1800_000})
+    redis.zadd(keys.auth_index(keys.id_shard(sid)), {sid: time.time() * 1000 - 200_000 - 1800_000})
     guest_write_in_shard(keys.id_shard(sid))  # another write's trim reaches it
     assert endings(signals) == []
     assert (
-        redis.zscore(keys.all_index(keys.id_shard(sid)), sid)
+        redis.zscore(keys.auth_index(keys.id_shard(sid)), sid)
         > time.time() * 1000 - 1800_000 - 5_000
     )
     assert client.get("/api/profile").status_code == 200
@@ -79,7 +79,7 @@ def test_prune_reports_a_sign_in_record_an_older_script_left_behind(make_user, r
     # As a script of an older release did: the session and its index entries go, the
     # sign-in record stays.
     redis.delete(keys.session_key_name(sid))
-    redis.zrem(keys.all_index(keys.id_shard(sid)), sid)
+    redis.zrem(keys.auth_index(keys.id_shard(sid)), sid)
     upkeep.prune()
     assert [e[:2] for e in endings(signals)] == [(sid, "idle")]
     assert sign_in_count(redis) == 0
@@ -163,13 +163,13 @@ def test_a_slow_scored_session_stays_in_every_set_and_is_revoked_with_its_user(
     sid = client_id(slow)
     long_ago = time.time() * 1000 - 40 * 60_000 - 1800_000  # its writer's clock 40 min behind
     shard = keys.id_shard(sid)
-    for index in (keys.all_index(shard), keys.auth_index(shard), keys.user_index(str(user.pk))):
+    for index in (keys.auth_index(shard), keys.user_index(str(user.pk))):
         redis.zadd(index, {sid: long_ago})
     for _ in range(30):  # older dead entries of its shard ahead of it in the trims' first 25
-        redis.zadd(keys.all_index(shard), {sid[:2] + f"{_:022x}": long_ago - 1})
+        redis.zadd(keys.guest_index(shard), {sid[:2] + f"{_:022x}": long_ago - 1})
         redis.zadd(keys.auth_index(shard), {sid[:2] + f"{_:022x}": long_ago - 1})
     other.post("/api/session/keepalive")  # the same user's write trims its sets
-    guest_write_in_shard(shard)  # and others' writes reach it in `all`
+    guest_write_in_shard(shard)  # and others' writes reach it in `auth`
     guest_write_in_shard(shard)
     assert redis.zscore(keys.user_index(str(user.pk)), sid) is not None
     assert redis.zscore(keys.auth_index(keys.id_shard(sid)), sid) is not None
@@ -181,7 +181,7 @@ def test_a_slow_scored_session_stays_in_every_set_and_is_revoked_with_its_user(
 def test_a_session_without_a_ttl_is_not_reported_ended(make_user, redis, signals):
     sid = client_id(browser(make_user("alice")))
     redis.persist(keys.session_key_name(sid))
-    redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: 1000})
+    redis.zadd(keys.auth_index(keys.id_shard(sid)), {sid: 1000})
     upkeep.prune()
     assert endings(signals) == []
     assert redis.hexists(keys.sign_in_bucket(sid), sid)
@@ -190,7 +190,7 @@ def test_a_session_without_a_ttl_is_not_reported_ended(make_user, redis, signals
 def test_the_sweep_counts_what_it_reported(make_user, redis, signals):
     sid = client_id(browser(make_user("alice")))
     redis.delete(keys.session_key_name(sid))
-    redis.zrem(keys.all_index(keys.id_shard(sid)), sid)
+    redis.zrem(keys.auth_index(keys.id_shard(sid)), sid)
     from sessionadmin.store.client import run_script
 
     reply = run_script(

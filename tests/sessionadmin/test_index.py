@@ -173,7 +173,7 @@ def test_clearsessions_prunes_index_entries_of_vanished_sessions(redis, make_ses
 
     session = make_session()
     gone = sid(session)
-    redis.zadd(keys.all_index(keys.id_shard(gone)), {gone: 1})  # an ended session, long ago
+    redis.zadd(keys.guest_index(keys.id_shard(gone)), {gone: 1})  # an ended session, long ago
     redis.delete(keys.session_key_name(gone))
     call_command("clearsessions")
     assert index_members(redis, "all") == set()

@@ -24,7 +24,9 @@ AUTH = "django.contrib.auth.backends.ModelBackend"
 
 
 def index_size(redis, name: str) -> int:
-    return sum(redis.zcard(f"{keys.prefix(shard)}:{name}") for shard in keys.shards())
+    """Entries of one index set, every shard; "all": both activity sets (guests, auth)."""
+    names = ("guests", "auth") if name == "all" else (name,)
+    return sum(redis.zcard(f"{keys.prefix(shard)}:{n}") for shard in keys.shards() for n in names)
 
 
 def key_pool(needed: Counter) -> dict[int, list[str]]:
@@ -144,9 +146,9 @@ def test_write_trims_only_entries_older_than_the_idle_timeout(redis):
     old = now_ms() - (conf.idle_timeout + conf.clock_slack + 5) * 1000
     recent = now_ms() - 1000
     # Ids in shard 0, written to by a guest session of shard 0.
-    redis.zadd(keys.all_index(0), {"00" + "a" * 22: old, "00" + "b" * 22: recent})
+    redis.zadd(keys.guest_index(0), {"00" + "a" * 22: old, "00" + "b" * 22: recent})
     write_sessions(redis, 1, signed_in=False, shard=0)
-    members = {m.decode() for m in redis.zrange(keys.all_index(0), 0, -1)}
+    members = {m.decode() for m in redis.zrange(keys.guest_index(0), 0, -1)}
     assert "00" + "a" * 22 not in members
     assert "00" + "b" * 22 in members
 

@@ -44,7 +44,8 @@ def test_every_key_of_a_session_and_its_user_shares_one_slot(make_user, redis):
     assert keys.id_shard(sid) == keys.user_shard(uid)
     slot = key_slot(keys.session_key_name(sid).encode())
     for name in (
-        keys.user_index(uid), keys.user_generation(uid), keys.all_index(keys.id_shard(sid)),
+        keys.user_index(uid), keys.user_generation(uid), keys.auth_index(keys.id_shard(sid)),
+        keys.guest_index(keys.id_shard(sid)),
         keys.sign_in_bucket(sid), keys.events_log(keys.id_shard(sid)),
     ):  # fmt: skip
         assert key_slot(name.encode()) == slot, name
@@ -208,9 +209,9 @@ def test_deep_pages_are_found_by_bisection_and_match_the_cursor_walk(make_sessio
 def test_pages_and_cursors_hold_with_tied_scores(make_session, redis, settings, shards):
     settings.SESSIONADMIN_SHARDS = shards
     made = [keys.session_id(make_session().session_key) for _ in range(30)]
-    tied = float(redis.zscore(keys.all_index(keys.id_shard(made[0])), made[0]))
+    tied = float(redis.zscore(keys.guest_index(keys.id_shard(made[0])), made[0]))
     for sid in made:  # all with one score: ties are ordered by id
-        redis.zadd(keys.all_index(keys.id_shard(sid)), {sid: tied}, xx=True)
+        redis.zadd(keys.guest_index(keys.id_shard(sid)), {sid: tied}, xx=True)
     walked = walk_by_cursor(count=7)
     assert walked == sorted(made, reverse=True)
     by_page = [

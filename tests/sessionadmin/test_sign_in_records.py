@@ -63,7 +63,7 @@ def test_the_sweep_reads_buckets_and_the_older_hash(make_user, redis, signals):
     as_an_older_release_kept_it(redis, sids[1])
     for sid in sids:  # as a script of an older release did: the record alone stays
         redis.delete(keys.session_key_name(sid))
-        redis.zrem(keys.all_index(keys.id_shard(sid)), sid)
+        redis.zrem(keys.auth_index(keys.id_shard(sid)), sid)
     assert upkeep.sweep_sign_ins() == 2
     assert sorted(e[0] for e in ended(signals)) == sorted(sids)
     assert sign_in_count(redis) == 0

@@ -33,6 +33,14 @@ end
 local function expired(p, sid, score)
   ended(p, sid, reason_of(score))
 end
+-- A signed-in session that ended by a timeout keeps its ``auth`` entry for the grace
+-- period as a tombstone: its score less TOMBSTONE (2^42 ms, keys.TOMBSTONE), so below
+-- every live score, in the same order, and out of the range the trims report from (it is
+-- reported once); the fraction that tells a late request which timeout ended it stays.
+local TOMBSTONE = 4398046511104
+local function tombstone(p, sid, score)
+  redis.call('ZADD', p .. ':auth', tonumber(score) - TOMBSTONE, sid)
+end
 -- An index entry scored as ended whose session still exists was written by an app server
 -- whose clock is behind: it is live. Its entries are rescored from its TTL (keeping the
 -- fraction), and put back in the sets a trim may already have taken it from, instead of
@@ -43,7 +51,6 @@ local function still_live(p, sid, score, now, idle)
   if ttl == -2 then return false end
   if ttl < 0 then ttl = idle end  -- no TTL at all (set by hand): live, for now
   local fixed = now + ttl - idle + (tonumber(score) % 1)
-  redis.call('ZADD', p .. ':all', 'XX', fixed, sid)
   local uid = redis.call('HGET', k, 'u')
   if uid then
     local uk = p .. ':u:' .. uid
@@ -51,8 +58,31 @@ local function still_live(p, sid, score, now, idle)
     redis.call('ZADD', uk, fixed, sid)
     if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
     redis.call('ZADD', p .. ':users', 'GT', fixed, uid)
+  else
+    redis.call('ZADD', p .. ':guests', fixed, sid)
+    redis.call('ZREM', p .. ':auth', sid)  -- no longer signed in: never re-examined there
   end
   return true
+end
+-- A trim of one activity set (write.lua, prune.lua): up to ``limit`` entries scored from
+-- ``low`` to before ``before`` are ended sessions, unless still_live finds one; a guest's
+-- entry is removed, a signed-in one's reported and turned into its tombstone. Returns
+-- (how many were examined, how many ended).
+local function trim_activity(p, set, low, before, limit, now, idle)
+  local dead = redis.call('ZRANGEBYSCORE', p .. ':' .. set, low, '(' .. before, 'WITHSCORES',
+                          'LIMIT', 0, limit)
+  local ended_ids = {}
+  for i = 1, #dead, 2 do
+    if not still_live(p, dead[i], dead[i + 1], now, idle) then
+      if set == 'auth' then
+        expired(p, dead[i], dead[i + 1])
+        tombstone(p, dead[i], dead[i + 1])
+      end
+      ended_ids[#ended_ids + 1] = dead[i]
+    end
+  end
+  if set == 'guests' and #ended_ids > 0 then redis.call('ZREM', p .. ':guests', unpack(ended_ids)) end
+  return #dead / 2, #ended_ids
 end
 -- A session whose hash a script just deleted (``deleted``) ended for ``why``; one whose
 -- hash was already gone ended by its TTL.
@@ -60,6 +90,6 @@ local function gone(p, sid, deleted, why)
   if deleted then
     ended(p, sid, why)
   else
-    expired(p, sid, redis.call('ZSCORE', p .. ':all', sid))
+    expired(p, sid, redis.call('ZSCORE', p .. ':auth', sid))
   end
 end

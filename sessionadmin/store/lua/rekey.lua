@@ -3,13 +3,13 @@
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local p, old, new = ARGV[3], ARGV[1], ARGV[2]
 local uid = redis.call('HGET', KEYS[1], 'u')
-local score = redis.call('ZSCORE', p .. ':all', old) or redis.call('HGET', KEYS[1], 'a')
+local set = p .. (uid and ':auth' or ':guests')
+local score = redis.call('ZSCORE', set, old) or redis.call('HGET', KEYS[1], 'a')
 redis.call('RENAME', KEYS[1], KEYS[2])
 move_sign_in(p, old, new)
 unindex(p, old, uid)
-redis.call('ZADD', p .. ':all', score, new)
+redis.call('ZADD', set, score, new)
 if uid then
-  redis.call('ZADD', p .. ':auth', score, new)
   local uk = p .. ':u:' .. uid
   redis.call('ZADD', uk, score, new)
   -- A per-user set always carries a TTL: the longest of its sessions'.

@@ -1,21 +1,39 @@
--- A bounded search over one activity index, newest first: examines at most ``batch``
--- entries from ``offset`` and returns those matching, so no call blocks Redis for long
--- however many sessions there are; the caller continues from the returned offset.
--- ARGV: prefix, index (all|auth), min score, offset, batch, needle (lower case, '' any),
+-- A bounded search over a shard's activity sets, newest first: examines at most ``batch``
+-- entries from the given offsets and returns those matching, so no call blocks Redis for
+-- long however many sessions there are; the caller continues from the returned offsets.
+-- ARGV: prefix, sets ('guests', 'auth' or 'guests,auth': walked as one index, merged by
+-- score), min score, their offsets ('12' or '12,3'), batch, needle (lower case, '' any),
 -- user ids as ",1,2," ('' none), anonymous only ('1'/'0').
--- Returns {examined, row, row, ...} with rows shaped as in _RECORDS; examined < batch
--- means the search reached the end of the live sessions.
+-- Returns {examined, offsets after, row, row, ...} with rows shaped as in _RECORDS;
+-- examined < batch means the search reached the end of the live sessions.
 local p, needle, uids, anon, kind = ARGV[1], ARGV[6], ARGV[7], ARGV[8] == '1', ARGV[9]
-local start, since = tonumber(ARGV[4]), tonumber(ARGV[3])
-local found = redis.call('ZREVRANGE', p .. ':' .. ARGV[2], start, start + tonumber(ARGV[5]) - 1,
-                         'WITHSCORES')
-local ids = {}
-for i = 1, #found, 2 do
-  -- By rank (see PAGE); the first entry older than the idle window ends the search.
-  if tonumber(found[i + 1]) < since then break end
-  ids[#ids + 1] = found[i]
+local since, batch = tonumber(ARGV[3]), tonumber(ARGV[5])
+local sets, offsets, heads = {}, {}, {}
+for name in string.gmatch(ARGV[2], '[^,]+') do sets[#sets + 1] = name end
+for offset in string.gmatch(ARGV[4], '[^,]+') do offsets[#offsets + 1] = tonumber(offset) end
+for i, name in ipairs(sets) do
+  -- By rank (see PAGE): each set's next ``batch`` entries, of which the merge takes some.
+  heads[i] = redis.call('ZREVRANGE', p .. ':' .. name, offsets[i], offsets[i] + batch - 1,
+                        'WITHSCORES')
 end
-local out = {#ids}
+local ids, at = {}, {}
+for i = 1, #sets do at[i] = 1 end
+while #ids < batch do
+  local best
+  for i = 1, #sets do
+    local score = heads[i][at[i] + 1]
+    if score and (not best or tonumber(score) > tonumber(heads[best][at[best] + 1])) then
+      best = i
+    end
+  end
+  -- The first entry older than the idle window ends the search.
+  if not best or tonumber(heads[best][at[best] + 1]) < since then break end
+  ids[#ids + 1] = heads[best][at[best]]
+  at[best] = at[best] + 2
+  offsets[best] = offsets[best] + 1
+end
+for i = 1, #sets do offsets[i] = tostring(offsets[i]) end
+local out = {#ids, table.concat(offsets, ',')}
 for _, sid in ipairs(ids) do
   local k = p .. ':s:' .. sid
   -- Only what the match needs; the rest of the record is read for matches alone.

@@ -1,6 +1,6 @@
 -- Shared helpers, prepended to the scripts that need them.
 local function unindex(p, sid, uid)
-  redis.call('ZREM', p .. ':all', sid)
+  redis.call('ZREM', p .. ':guests', sid)
   redis.call('ZREM', p .. ':auth', sid)
   if uid and uid ~= '' then
     local uk = p .. ':u:' .. uid

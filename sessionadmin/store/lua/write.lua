@@ -82,9 +82,7 @@ if ttl <= 0 then
   redis.call('DEL', key)
   unindex(p, sid, old_uid or uid)
   -- Ended at its absolute deadline during this request: the next one is told why.
-  if uid ~= '' then
-    redis.call('ZADD', p .. ':auth', now - tonumber(ARGV[16]) + frac, sid)
-  end
+  if uid ~= '' then tombstone(p, sid, now - tonumber(ARGV[16]) + frac) end
   ended(p, sid, reason_of(frac))
   return {-2, ENDED, 0}
 end
@@ -136,13 +134,12 @@ redis.call('PEXPIRE', key, ttl)
 -- expiry) comes first. So "score older than the idle timeout" means ended, exactly, and
 -- counts and listings of the idle window hold live sessions only.
 local score = now + ttl - tonumber(ARGV[16]) + frac
-redis.call('ZADD', p .. ':all', score, sid)
-if old_uid and old_uid ~= '' and old_uid ~= uid then
-  unindex(p, sid, old_uid)
-  redis.call('ZADD', p .. ':all', score, sid)
-end
+local was_guest = mode ~= 'create' and (not old_uid or old_uid == '')
+if old_uid and old_uid ~= '' and old_uid ~= uid then unindex(p, sid, old_uid) end
 if uid ~= '' then
+  -- In one activity set only: ``auth`` while signed in, ``guests`` before and after.
   redis.call('ZADD', p .. ':auth', score, sid)
+  if was_guest then redis.call('ZREM', p .. ':guests', sid) end
   local uk = p .. ':u:' .. uid
   redis.call('ZADD', uk, score, sid)
   if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
@@ -151,35 +148,29 @@ if uid ~= '' then
   local cap = tonumber(ARGV[21])
   if cap > 0 then cap_sessions(p, uid, cap, sid, token and 't' or '') end
 else
-  redis.call('ZREM', p .. ':auth', sid)
+  redis.call('ZADD', p .. ':guests', score, sid)
 end
--- Every write removes a few dead entries from the sets it touched, oldest first, so the
--- index stays at its live size with no scheduled job (bounded work per write).
--- The signed-in ones found in ``all`` are reported as ended by their timeout: how a
+-- Every write removes a few dead entries from the sets of its shard, oldest first, so
+-- the index stays at its live size with no scheduled job (bounded work per write).
+-- The signed-in ones found are reported as ended by their timeout (trim_activity): how a
 -- session that no request ever saw again is found, with no scheduled job.
 -- Members of ``sessions`` sets are session ids: one whose session still exists (scored
 -- by a slow clock) is never dropped from them.
-local function trim(set, before, report, sessions)
-  local dead = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. before, 'WITHSCORES',
-                          'LIMIT', 0, 25)
-  if #dead == 0 then return end
+local function trim(set, before, sessions)
+  local dead = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. before, 'LIMIT', 0, 25)
   local ids = {}
-  for i = 1, #dead, 2 do
-    if not report then
-      if not sessions or redis.call('EXISTS', p .. ':s:' .. dead[i]) == 0 then
-        ids[#ids + 1] = dead[i]
-      end
-    elseif not still_live(p, dead[i], dead[i + 1], now, tonumber(ARGV[16])) then
-      ids[#ids + 1] = dead[i]
-      expired(p, dead[i], dead[i + 1])
+  for _, member in ipairs(dead) do
+    if not sessions or redis.call('EXISTS', p .. ':s:' .. member) == 0 then
+      ids[#ids + 1] = member
     end
   end
   if #ids > 0 then redis.call('ZREM', set, unpack(ids)) end
 end
-trim(p .. ':all', ARGV[14], true)
-trim(p .. ':auth', ARGV[15], false, true)
+trim_activity(p, 'guests', '-inf', ARGV[14], 25, now, tonumber(ARGV[16]))
+trim_activity(p, 'auth', 0, ARGV[14], 25, now, tonumber(ARGV[16]))
+trim(p .. ':auth', tonumber(ARGV[15]) - TOMBSTONE)  -- tombstones past the grace period
 if uid ~= '' then
   trim(p .. ':users', ARGV[14])
-  trim(p .. ':u:' .. uid, ARGV[14], false, true)
+  trim(p .. ':u:' .. uid, ARGV[14], true)
 end
 return {1, ENDED, started}
