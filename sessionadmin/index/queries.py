@@ -179,10 +179,11 @@ def search(
     for long, and the search covers about the newest SEARCH_MAX sessions overall.
     """
     since = active_since()
-    # Guests alone, signed-in sessions alone (as the users' sessions are), or both.
-    names = "guests" if anonymous_only else "auth"
-    if not (anonymous_only or authenticated_only or user_ids or kind == "token"):
-        names = "guests,auth"
+    # Guests alone, signed-in sessions alone (tokens are), or both: the user ids widen the
+    # match (a user's sessions, beside the IP and agent matches), they filter nothing.
+    names = "guests,auth"
+    if anonymous_only or authenticated_only or kind == "token":
+        names = "guests" if anonymous_only else "auth"
     uids = "," + ",".join(user_ids) + "," if user_ids else ""
     filters = [needle.lower(), uids, "1" if anonymous_only else "0",
                {"browser": "b", "token": "t"}.get(kind, "")]  # fmt: skip

@@ -24,7 +24,8 @@ PRUNE_BATCH = 500
 
 
 def prune() -> int:
-    """Remove index entries of ended sessions; return how many session entries went.
+    """Clear index entries of ended sessions; return how many: guests' removed, signed-in
+    ones' reported ended and turned into tombstones.
 
     A session's score is its last write, and its TTL at most the idle timeout from then:
     an entry older than the idle timeout (plus a little clock slack) is dead. Signed-in
@@ -75,18 +76,22 @@ def sweep_sign_ins() -> int:
             for name in names:  # each bucket's first batch (most hold no more) at once
                 pipe.hscan(name, 0, count=PRUNE_BATCH)
             firsts = pipe.execute()
+        sids: list[str] = []
         for name, (cursor, entries) in zip(names, firsts, strict=True):
             while True:
-                found += _sweep(shard, entries)
+                sids += [k.decode() if isinstance(k, bytes) else k for k in entries]
+                if len(sids) >= PRUNE_BATCH:  # a script call per batch, not per bucket
+                    found += _sweep(shard, sids)
+                    sids = []
                 if not cursor:
                     break
                 with redis_errors():
                     cursor, entries = client.hscan(name, cursor, count=PRUNE_BATCH)
+        found += _sweep(shard, sids)
     return found
 
 
-def _sweep(shard: int, entries: dict) -> int:
-    if not entries:
+def _sweep(shard: int, sids: list[str]) -> int:
+    if not sids:
         return 0
-    sids = [k.decode() if isinstance(k, bytes) else k for k in entries]
     return script_status(run_script("SWEEP", keys.shard_keys(shard), [keys.prefix(shard), *sids]))

@@ -9,6 +9,7 @@ import time
 
 from django.test import override_settings
 
+from sessionadmin import services
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.index import queries, upkeep
 from sessionadmin.store import keys
@@ -31,16 +32,16 @@ def ended(sent) -> list[tuple[str, str]]:
     return [(k["session_id"], k["reason"]) for n, k in sent if n == "ended"]
 
 
-def test_a_session_is_in_one_set_as_it_signs_in_and_out_under_one_key(make_user, redis):
+def test_a_session_is_in_one_set_as_it_signs_in_and_out(make_user, redis):
     user = make_user("alice")
     store = SessionStore()
     store.client = ClientInfo("10.0.0.1", "pytest")
-    store._session_key = keys.draw_key(keys.user_shard(str(user.pk)))
     store["views"] = 1
     store.save(must_create=True)
-    session_id = keys.session_id(store.session_key)
-    assert sets_holding(redis, session_id) == ["guests"]
-    # Signed in without a new key (a project's own code may do this): moved over.
+    ids = [keys.session_id(store.session_key)]
+    assert sets_holding(redis, ids[-1]) == ["guests"]
+    # Signed in by a project's own code, without cycle_key: the engine gives it a new
+    # key itself (in the user's shard), and the old one is in no set.
     store.update(
         {
             "_auth_user_id": str(user.pk),
@@ -49,11 +50,13 @@ def test_a_session_is_in_one_set_as_it_signs_in_and_out_under_one_key(make_user,
         }
     )
     store.save()
-    assert sets_holding(redis, session_id) == ["auth"]
+    ids.append(keys.session_id(store.session_key))
+    assert [sets_holding(redis, i) for i in ids] == [[], ["auth"]]
     for name in ("_auth_user_id", "_auth_user_backend", "_auth_user_hash"):
         del store[name]
-    store.save()
-    assert sets_holding(redis, session_id) == ["guests"]
+    store.save()  # signed out under the same key
+    assert keys.session_id(store.session_key) == ids[-1]
+    assert [sets_holding(redis, i) for i in ids] == [[], ["guests"]]
 
 
 @override_settings(SESSION_IDLE_TIMEOUT=1, SESSION_TOUCH_INTERVAL=0, SESSIONADMIN_INDEX_GRACE=2)
@@ -63,7 +66,7 @@ def test_a_session_ended_by_its_timeout_is_reported_once_then_kept_as_a_tombston
     client = browser(make_user("alice"))
     session_id = client_id(client)
     shard = keys.id_shard(session_id)
-    time.sleep(2.2)  # past the idle timeout and the clock slack (1 s each)
+    time.sleep(2.5)  # past the idle timeout and the clock slack (1 s each)
     guest_write_in_shard(shard)  # another write's trim finds it ended
     assert ended(signals) == [(session_id, "idle")]
     assert redis.zscore(keys.auth_index(shard), session_id) < 0  # a tombstone
@@ -74,7 +77,7 @@ def test_a_session_ended_by_its_timeout_is_reported_once_then_kept_as_a_tombston
     # The tombstone tells the late request which timeout ended its session.
     response = client.get("/api/session")
     assert (response.status_code, response.json()["reason"]) == (401, "idle")
-    time.sleep(2.1)  # past the grace period too
+    time.sleep(2.5)  # past the grace period too
     guest_write_in_shard(shard)
     assert redis.zscore(keys.auth_index(shard), session_id) is None
 
@@ -99,6 +102,16 @@ def test_a_search_walks_both_sets_as_one_newest_first(
     )
     assert queries.counts()["active"] == 10
     assert queries.counts()["authenticated"] == 4
+
+
+def test_a_query_naming_a_user_still_finds_guests_by_their_agent(make_user, make_session, redis):
+    mack = make_user("mack")
+    theirs = sid(make_session(user=mack, user_agent="Firefox/128.0"))
+    guest = sid(make_session(user_agent="Mozilla/5.0 (Macintosh) Safari/605.1.15"))
+    other = sid(make_session(user_agent="Firefox/128.0"))
+    found = {r.id for r in services.list_sessions(query="mac").results}
+    assert found == {theirs, guest}
+    assert other not in found
 
 
 def test_the_prune_removes_the_set_an_older_release_kept_every_session_in(redis):

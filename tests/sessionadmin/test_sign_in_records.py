@@ -67,3 +67,15 @@ def test_the_sweep_reads_buckets_and_the_older_hash(make_user, redis, signals):
     assert upkeep.sweep_sign_ins() == 2
     assert sorted(e[0] for e in ended(signals)) == sorted(sids)
     assert sign_in_count(redis) == 0
+
+
+def test_a_record_in_both_places_ends_its_session_once(make_user, redis, signals):
+    # A server of the older release, running beside this one for a moment, wrote the
+    # record in the shard's one hash as well.
+    sid = client_id(browser(make_user("alice")))
+    record = redis.hget(keys.sign_in_bucket(sid), sid)
+    redis.hset(keys.sign_ins(keys.id_shard(sid)), sid, record)
+    services.revoke_session(sid, by="staff")
+    assert [e[0] for e in ended(signals)] == [sid]
+    assert sign_in_count(redis) == 0
+    assert upkeep.sweep_sign_ins() == 0

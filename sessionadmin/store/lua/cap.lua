@@ -9,8 +9,8 @@ local function cap_sessions(p, uid, limit, keep, kind)
   for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
     local k = redis.call('HMGET', p .. ':s:' .. sid, 'a', 'k')
     if not k[1] then
-      -- Gone by its TTL: no longer counted. Its ``all`` entry stays for the trim, which
-      -- reports how it ended (events.lua), and its ``auth`` entry to tell a late request.
+      -- Gone by its TTL: no longer counted. Its ``auth`` entry stays for the trim, which
+      -- reports how it ended and leaves it as a tombstone for a late request (events.lua).
       redis.call('ZREM', uk, sid)
     elseif (k[2] or '') == kind then
       mine[#mine + 1] = sid

@@ -58,6 +58,7 @@ local function still_live(p, sid, score, now, idle)
     redis.call('ZADD', uk, fixed, sid)
     if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
     redis.call('ZADD', p .. ':users', 'GT', fixed, uid)
+    redis.call('ZREM', p .. ':guests', sid)  -- signed in now: in one set only
   else
     redis.call('ZADD', p .. ':guests', fixed, sid)
     redis.call('ZREM', p .. ':auth', sid)  -- no longer signed in: never re-examined there

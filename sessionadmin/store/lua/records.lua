@@ -1,7 +1,7 @@
 -- The record loop shared by the listing scripts: HMGET each id's metadata and PTTL; an id
 -- whose hash is gone (expired by TTL) is dropped from the user's set as it is read, unless
--- ``keep``. Its ``all`` entry stays for the trim, which reports how it ended (events.lua),
--- and its ``auth`` entry to tell a late request which timeout ended it.
+-- ``keep``. Its ``auth`` entry stays for the trim, which reports how it ended and leaves it
+-- as a tombstone to tell a late request which timeout ended it (events.lua).
 local function records(p, ids, userkey, keep)
   local out = {}
   for _, sid in ipairs(ids) do

@@ -12,7 +12,8 @@ local sets, offsets, heads = {}, {}, {}
 for name in string.gmatch(ARGV[2], '[^,]+') do sets[#sets + 1] = name end
 for offset in string.gmatch(ARGV[4], '[^,]+') do offsets[#offsets + 1] = tonumber(offset) end
 for i, name in ipairs(sets) do
-  -- By rank (see PAGE): each set's next ``batch`` entries, of which the merge takes some.
+  -- By rank, not by score with LIMIT (which walks every skipped entry): each set's next
+  -- ``batch`` entries, of which the merge takes some.
   heads[i] = redis.call('ZREVRANGE', p .. ':' .. name, offsets[i], offsets[i] + batch - 1,
                         'WITHSCORES')
 end

@@ -3,16 +3,15 @@
 -- each as a compact listpack. ``:w`` is where releases before the bucketing kept them
 -- all: read as a fallback, never written.
 local function sign_in_key(p, sid) return p .. ':w:' .. string.sub(sid, 3, 4) end
--- Returns the record of ``sid`` and removes it (false when there is none).
+-- Returns the record of ``sid`` and removes it (false when there is none), from both
+-- places: a server of the older release may have written it in ``:w`` meanwhile.
 local function take_sign_in(p, sid)
   local k = sign_in_key(p, sid)
   local w = redis.call('HGET', k, sid)
-  if not w then
-    k = p .. ':w'
-    w = redis.call('HGET', k, sid)
-  end
   if w then redis.call('HDEL', k, sid) end
-  return w
+  local legacy = redis.call('HGET', p .. ':w', sid)
+  if legacy then redis.call('HDEL', p .. ':w', sid) end
+  return w or legacy
 end
 -- The record of ``from`` now belongs to session ``to`` (a new key for the same sign-in).
 local function move_sign_in(p, from, to)
