@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from django.test import override_settings
 
 from sessionadmin import services
@@ -102,6 +103,35 @@ def test_a_search_walks_both_sets_as_one_newest_first(
     )
     assert queries.counts()["active"] == 10
     assert queries.counts()["authenticated"] == 4
+
+
+@pytest.mark.parametrize("shards", [1, 16])
+def test_cursors_and_pages_hold_with_ties_across_both_sets(
+    make_user, make_session, redis, settings, shards
+):
+    settings.SESSIONADMIN_SHARDS = shards
+    made = []
+    for number in range(12):
+        user = make_user(f"user{number}") if number % 2 else None
+        made.append(sid(make_session(user=user)))
+    tied = float(redis.zscore(keys.guest_index(keys.id_shard(made[0])), made[0]))
+    for session_id in made:  # one score for all: ties are ordered by id, whichever set
+        shard = keys.id_shard(session_id)
+        for index in keys.indexes(shard):
+            redis.zadd(index, {session_id: tied}, xx=True)
+    walked, cursor = [], None
+    while True:
+        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=5)
+        walked += [r.id for r in found]
+        if cursor is None:
+            break
+    assert walked == sorted(made, reverse=True)
+    by_page = [
+        r.id
+        for offset in range(0, 15, 5)
+        for r in queries.page(authenticated_only=False, offset=offset, count=5)
+    ]
+    assert by_page == walked
 
 
 def test_a_query_naming_a_user_still_finds_guests_by_their_agent(make_user, make_session, redis):
