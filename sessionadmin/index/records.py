@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sessionadmin.conf import get_settings
 from sessionadmin.store import keys
-from sessionadmin.store.client import now_ms, run_script
+from sessionadmin.store.client import now_ms, run_reads, run_script
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,16 @@ def active_since() -> int:
 
 
 def run_listing(name: str, shard: int, script_keys: list[str], args: list) -> list[SessionRecord]:
-    """Run a listing script (PAGE, USER_PAGE, GET) in one shard and return its records."""
+    """Run a listing script (USER_PAGE, GET) in one shard and return its records."""
     now = now_ms()
     rows = run_script(name, [*script_keys, *keys.shard_keys(shard)], [keys.prefix(shard), *args])
     return [record_from_row(row, now) for row in rows]
+
+
+def run_listings(name: str, calls: dict[int, list]) -> list[SessionRecord]:
+    """Run a listing script (GET) in several shards at once, ``calls`` the arguments for
+    each, in one pipeline (client.run_reads); return all their records."""
+    now = now_ms()
+    each = [(keys.shard_keys(shard), [keys.prefix(shard), *args]) for shard, args in calls.items()]
+    replies = run_reads(name, each)
+    return [record_from_row(row, now) for rows in replies for row in rows]

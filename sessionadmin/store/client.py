@@ -9,9 +9,11 @@ from typing import Any
 
 from django.core.cache import caches
 from redis import Redis
+from redis.cluster import RedisCluster
 from redis.exceptions import (
     ClusterDownError,
     MasterDownError,
+    NoScriptError,
     ReadOnlyError,
     TryAgainError,
 )
@@ -58,6 +60,34 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
     try:
         with redis_errors():
             return script(client, name)(keys=script_keys, args=args, client=client)
+    finally:
+        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+
+
+def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+    """Run a read-only script of the store once per (keys, args) in ``calls``; return the
+    replies in order. On one server (or Sentinel's primary) in one pipeline, by SHA: a
+    server without the script (restarted, failed over) gets it, and the calls are sent
+    once more (reads: twice changes nothing). redis-py refuses scripts in a cluster's
+    pipeline: there, one call after another."""
+    client = redis_client()
+    if isinstance(client, RedisCluster):
+        return [run_script(name, script_keys, args) for script_keys, args in calls]
+    sha = script(client, name).sha
+    started = time.perf_counter()
+    try:
+        with redis_errors():
+            for attempt in range(2):
+                pipe = client.pipeline(transaction=False)
+                for script_keys, args in calls:
+                    pipe.evalsha(sha, len(script_keys), *script_keys, *args)
+                try:
+                    return pipe.execute()
+                except NoScriptError:
+                    if attempt:
+                        raise
+                    client.script_load(script(client, name).script)
+            raise AssertionError("unreachable")  # pragma: no cover
     finally:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 

@@ -15,7 +15,15 @@ from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.index import queries, upkeep
 from sessionadmin.store import keys
 from sessionadmin.store.client import now_ms
-from tests.helpers import browser, client_id, guest_write_in_shard, index_members, pause, sid
+from tests.helpers import (
+    browser,
+    client_id,
+    every_master,
+    guest_write_in_shard,
+    index_members,
+    pause,
+    sid,
+)
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -132,6 +140,13 @@ def test_cursors_and_pages_hold_with_ties_across_both_sets(
         for r in queries.page(authenticated_only=False, offset=offset, count=5)
     ]
     assert by_page == walked
+
+
+def test_a_page_is_read_after_the_server_lost_its_scripts(make_user, make_session, redis):
+    made = {sid(make_session(user=make_user(f"user{n}") if n % 2 else None)) for n in range(6)}
+    redis.script_flush(**every_master(redis))  # as a restart or a failover leaves it
+    listed = queries.page(authenticated_only=False, offset=0, count=10)
+    assert {r.id for r in listed} == made
 
 
 def test_a_query_naming_a_user_still_finds_guests_by_their_agent(make_user, make_session, redis):
