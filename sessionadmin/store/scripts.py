@@ -46,7 +46,6 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "USER_FILL": ("user_fill",),
     "USER_FORGET": ("user_forget",),
     "ITEMS": ("moving", "items"),
-    "PAGE": ("agent", "records", "page"),
     "USER_PAGE": ("agent", "records", "user_page"),
     "GET": ("agent", "records", "get"),
     "SEARCH": ("agent", "search"),
