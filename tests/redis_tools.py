@@ -35,7 +35,10 @@ def monitor(client: redis_py.Redis, db: int):
     are not round trips and are left out. The MONITOR and PING of this helper are too.
     """
     kwargs = dict(client.connection_pool.connection_kwargs)
-    kwargs["socket_timeout"] = 0.2
+    # Long: a read that times out drops the connection, and MONITOR with it (redis-py
+    # disconnects on a timeout), after which nothing more would be seen. The reader is
+    # woken by an ECHO instead when the block ends.
+    kwargs["socket_timeout"] = 10
     kwargs["retry"] = Retry(NoBackoff(), 0)
     pool = redis_py.ConnectionPool(
         connection_class=client.connection_pool.connection_class, **kwargs
@@ -78,5 +81,6 @@ def monitor(client: redis_py.Redis, db: int):
         while time.monotonic() < deadline and not any(end in c for c in log.commands):
             time.sleep(0.01)
         stop.set()
+        client.echo(f"monitor-stop-{time.monotonic_ns()}")  # wakes the reader to stop
         thread.join(2)
         log.commands = [c for c in log.commands if "monitor-" not in c]
