@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from redis.cluster import RedisCluster
 
+from sessionadmin.index import queries
 from sessionadmin.store import keys
 
 # The keys of API.md's session object.
@@ -131,3 +132,22 @@ def every_master(redis) -> dict:
     """Keyword arguments that send a server command to every master of a cluster (none
     on one server)."""
     return {"target_nodes": RedisCluster.PRIMARIES} if isinstance(redis, RedisCluster) else {}
+
+
+def walk_by_cursor(count: int) -> list[str]:
+    """Every listed session id, page by page from the top by cursor."""
+    walked, cursor = [], None
+    while True:
+        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=count)
+        walked += [r.id for r in found]
+        if cursor is None:
+            return walked
+
+
+def walk_by_page(count: int, pages: int) -> list[str]:
+    """The listed session ids of the first ``pages`` pages by number."""
+    return [
+        r.id
+        for offset in range(0, pages * count, count)
+        for r in queries.page(authenticated_only=False, offset=offset, count=count)
+    ]

@@ -23,6 +23,8 @@ from tests.helpers import (
     index_members,
     pause,
     sid,
+    walk_by_cursor,
+    walk_by_page,
 )
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -127,19 +129,9 @@ def test_cursors_and_pages_hold_with_ties_across_both_sets(
         shard = keys.id_shard(session_id)
         for index in keys.indexes(shard):
             redis.zadd(index, {session_id: tied}, xx=True)
-    walked, cursor = [], None
-    while True:
-        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=5)
-        walked += [r.id for r in found]
-        if cursor is None:
-            break
+    walked = walk_by_cursor(count=5)
     assert walked == sorted(made, reverse=True)
-    by_page = [
-        r.id
-        for offset in range(0, 15, 5)
-        for r in queries.page(authenticated_only=False, offset=offset, count=5)
-    ]
-    assert by_page == walked
+    assert walk_by_page(count=5, pages=3) == walked
 
 
 def test_a_page_is_read_after_the_server_lost_its_scripts(make_user, make_session, redis):

@@ -17,7 +17,15 @@ from sessionadmin import events
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.index import queries
 from sessionadmin.store import keys
-from tests.helpers import browser, client_id, grant, index_members, pause
+from tests.helpers import (
+    browser,
+    client_id,
+    grant,
+    index_members,
+    pause,
+    walk_by_cursor,
+    walk_by_page,
+)
 
 PASSWORD = "correct horse 9"
 
@@ -178,16 +186,6 @@ def test_the_event_log_merges_the_shards_newest_first_by_cursor(make_user, redis
     assert all(a.at >= b.at for a, b in itertools.pairwise(walked))
 
 
-def walk_by_cursor(count: int) -> list[str]:
-    """Every listed session id, page by page from the top by cursor."""
-    walked, cursor = [], None
-    while True:
-        found, cursor = queries.page_after(authenticated_only=False, cursor=cursor, count=count)
-        walked += [r.id for r in found]
-        if cursor is None:
-            return walked
-
-
 def test_deep_pages_are_found_by_bisection_and_match_the_cursor_walk(make_session, redis):
     for number in range(45):
         make_session(user_agent=f"pytest/{number}")
@@ -214,12 +212,7 @@ def test_pages_and_cursors_hold_with_tied_scores(make_session, redis, settings, 
         redis.zadd(keys.guest_index(keys.id_shard(sid)), {sid: tied}, xx=True)
     walked = walk_by_cursor(count=7)
     assert walked == sorted(made, reverse=True)
-    by_page = [
-        r.id
-        for offset in range(0, 35, 7)
-        for r in queries.page(authenticated_only=False, offset=offset, count=7)
-    ]
-    assert by_page == walked
+    assert walk_by_page(count=7, pages=5) == walked
 
 
 def guest_outside(user) -> SessionStore:
