@@ -82,7 +82,9 @@ local function trim_activity(p, set, low, before, limit, now, idle)
       ended_ids[#ended_ids + 1] = dead[i]
     end
   end
-  if set == 'guests' and #ended_ids > 0 then redis.call('ZREM', p .. ':guests', unpack(ended_ids)) end
+  if set == 'guests' and #ended_ids > 0 then
+    redis.call('ZREM', p .. ':guests', unpack(ended_ids))
+  end
   return #dead / 2, #ended_ids
 end
 -- A session whose hash a script just deleted (``deleted``) ended for ``why``; one whose

@@ -7,7 +7,8 @@ for i = 2, #ARGV do
   local sid = ARGV[i]
   if redis.call('EXISTS', p .. ':s:' .. sid) == 0 then
     expired(p, sid, redis.call('ZSCORE', p .. ':auth', sid))
-    removed = removed + redis.call('ZREM', p .. ':guests', sid) + redis.call('ZREM', p .. ':auth', sid)
+    removed = removed + redis.call('ZREM', p .. ':guests', sid)
+    removed = removed + redis.call('ZREM', p .. ':auth', sid)
   end
 end
 return {removed, ENDED}
