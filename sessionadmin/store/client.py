@@ -73,21 +73,22 @@ def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
     client = redis_client()
     if isinstance(client, RedisCluster):
         return [run_script(name, script_keys, args) for script_keys, args in calls]
-    sha = script(client, name).sha
+    found = script(client, name)
+
+    def send() -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for script_keys, args in calls:
+            pipe.evalsha(found.sha, len(script_keys), *script_keys, *args)
+        return pipe.execute()
+
     started = time.perf_counter()
     try:
         with redis_errors():
-            for attempt in range(2):
-                pipe = client.pipeline(transaction=False)
-                for script_keys, args in calls:
-                    pipe.evalsha(sha, len(script_keys), *script_keys, *args)
-                try:
-                    return pipe.execute()
-                except NoScriptError:
-                    if attempt:
-                        raise
-                    client.script_load(script(client, name).script)
-            raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                return send()
+            except NoScriptError:
+                client.script_load(found.script)
+                return send()
     finally:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 

@@ -71,8 +71,10 @@ def _source(name: str, events_max: int) -> str:
     folder = resources.files("sessionadmin.store") / "lua"
     parts = [(folder / f"{part}.lua").read_text() for part in _PARTS[name]]
     if "events" in _PARTS[name]:
-        # The log's cap is part of the source: every script that logs has it at hand.
+        # The log's cap and the tombstones' offset are part of the source: every script
+        # that logs has them at hand.
         parts.insert(0, f"local EVENTS_MAX = {int(events_max)}")
+        parts.insert(0, f"local TOMBSTONE = {keys.TOMBSTONE}")
     return "\n".join(parts)
 
 

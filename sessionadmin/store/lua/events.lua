@@ -34,10 +34,10 @@ local function expired(p, sid, score)
   ended(p, sid, reason_of(score))
 end
 -- A signed-in session that ended by a timeout keeps its ``auth`` entry for the grace
--- period as a tombstone: its score less TOMBSTONE (2^42 ms, keys.TOMBSTONE), so below
--- every live score, in the same order, and out of the range the trims report from (it is
--- reported once); the fraction that tells a late request which timeout ended it stays.
-local TOMBSTONE = 4398046511104
+-- period as a tombstone: its score less TOMBSTONE (keys.TOMBSTONE, set by scripts.py), so
+-- below every live score, in the same order, and out of the range the trims report from
+-- (it is reported once); the fraction that tells a late request which timeout ended it
+-- stays.
 local function tombstone(p, sid, score)
   redis.call('ZADD', p .. ':auth', tonumber(score) - TOMBSTONE, sid)
 end
