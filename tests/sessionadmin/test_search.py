@@ -184,3 +184,25 @@ def test_each_shard_examines_its_share_of_the_bound(redis, db, make_session, mon
     assert {r.id for r in found.records} <= set(made)
     again = index.search(needle="pytest", count=500).records
     assert [r.id for r in again] == [r.id for r in found.records]
+
+
+def test_search_matches_shared_long_agents_case_blind(redis, db, make_session, monkeypatch):
+    # Agents over 40 characters are stored once, by reference (agent.lua); a search call
+    # resolves each reference once and must still tell the sessions' agents apart.
+    monkeypatch.setattr(index, "SEARCH_BATCH", 7)
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1"
+    made = []
+    for number in range(12):
+        agent = firefox if number % 3 else safari
+        made.append((sid(make_session(user_agent=agent)), agent))
+        pause()
+    stored = redis.hget(keys.session_key_name(made[0][0]), "ua")
+    assert stored.startswith(b"\x01")  # a reference, not the agent itself
+    result = services.list_sessions(query="FIREFOX/128", page_size=50)
+    expected = [s for s, agent in reversed(made) if agent == firefox]
+    assert [r.id for r in result.results] == expected
+    assert {r.user_agent for r in result.results} == {firefox}
+    result = services.list_sessions(query="safari", page_size=50)
+    assert [r.id for r in result.results] == [s for s, a in reversed(made) if a == safari]
+    assert {r.user_agent for r in result.results} == {safari}

@@ -32,3 +32,16 @@ local function agent(p, ua)
   end
   return ua or ''
 end
+-- The agents of one call's sessions: most share a few, each looked up once per call.
+local function agent_reader(p)
+  local seen = {}
+  return function(stored)
+    if not stored then return '' end
+    local found = seen[stored]
+    if not found then
+      found = agent(p, stored)
+      seen[stored] = found
+    end
+    return found
+  end
+end

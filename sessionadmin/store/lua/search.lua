@@ -35,18 +35,25 @@ while #ids < batch do
 end
 for i = 1, #sets do offsets[i] = tostring(offsets[i]) end
 local out = {#ids, table.concat(offsets, ',')}
+-- Each agent resolved and lowered once a call (most sessions share a few agents).
+local agent_of, lowered = agent_reader(p), {}
 for _, sid in ipairs(ids) do
   local k = p .. ':s:' .. sid
   -- Only what the match needs; the rest of the record is read for matches alone.
   local m = redis.call('HMGET', k, 'u', 'ip', 'ua', 'k')
   local uid = m[1] or ''
-  m[3] = agent(p, m[3])
+  m[3] = agent_of(m[3])
   local ok = m[2] ~= false and not (anon and uid ~= '')
   if ok and kind ~= '' then ok = (m[4] or 'b') == kind end
   if ok and needle ~= '' then
+    local lower = lowered[m[3]]
+    if not lower then
+      lower = string.lower(m[3])
+      lowered[m[3]] = lower
+    end
     ok = (uid ~= '' and string.find(uids, ',' .. uid .. ',', 1, true) ~= nil)
       or string.find(m[2], needle, 1, true) ~= nil
-      or string.find(string.lower(m[3]), needle, 1, true) ~= nil
+      or string.find(lower, needle, 1, true) ~= nil
   end
   if ok then
     local v = redis.call('HMGET', k, 'c', 'a', 'l', 'n', 'nm', 'f')
