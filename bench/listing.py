@@ -213,7 +213,7 @@ def memory(client) -> int:
 def run(options: argparse.Namespace, url: str, directory: Path) -> int:
     configure_django(url, directory)
     from sessionadmin import services
-    from sessionadmin.index import queries
+    from sessionadmin.index import queries, search
     from sessionadmin.store.client import redis_client
 
     client = redis_client()
@@ -246,7 +246,7 @@ def run(options: argparse.Namespace, url: str, directory: Path) -> int:
     }
     searches = {
         "search, frequent match (IP '10.1.')": lambda: services.list_sessions(query="10.1."),
-        f"search, rare match (bounded at {queries.SEARCH_MAX:,})": lambda: services.list_sessions(
+        f"search, rare match (bounded at {search.SEARCH_MAX:,})": lambda: services.list_sessions(
             query="no-such-agent"
         ),
     }

@@ -44,9 +44,11 @@ def parse_listing_filters(params: Mapping[str, str]) -> dict[str, Any]:
             raise ValidationFailed(
                 fields={"cursor": ["Not a cursor from a previous page."]}
             ) from None
-        if user or params.get("q") or kind or authenticated == "false":
+        if user or params.get("q") or kind:
             raise ValidationFailed(
-                fields={"cursor": ["Only the unfiltered listing pages by cursor."]}
+                fields={
+                    "cursor": ["Only a listing without a search, user or kind pages by cursor."]
+                }
             )
     return {
         "cursor": cursor.strip() if cursor is not None else None,

@@ -17,7 +17,7 @@ from sessionadmin.backends import preloaded
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
-from sessionadmin.index import actions, queries
+from sessionadmin.index import actions, queries, search
 from sessionadmin.index.records import SessionRecord, at
 from sessionadmin.listing_params import MAX_PAGE_SIZE, parse_listing_filters
 from sessionadmin.store import keys
@@ -113,8 +113,9 @@ def list_sessions(
 
     Filters: ``authenticated`` (True signed-in only, False guests only), ``user_id``,
     ``query`` matched against IP, user agent and username, and ``kind`` ("browser" or
-    "token"). A search, the guests-only or the kind filter scans the index in bounded
-    batches (index.queries.search) and may be incomplete.
+    "token"). A search or the kind filter scans the index in bounded batches
+    (index.search) and may be incomplete; every other listing is an exact page of the
+    activity sets (all sessions, the signed-in ones or the guests).
     """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     page = max(1, page)
@@ -132,8 +133,8 @@ def list_sessions(
                 if needle in r.ip or needle in r.user_agent.lower() or r.user_id in named
             ]  # fmt: skip
         return SessionPage(len(records), page, page_size, records[offset : offset + page_size])
-    if query or authenticated is False or kind:
-        found = queries.search(
+    if query or kind:
+        found = search.search(
             needle=query,
             user_ids=users.find_user_ids(query) if query else None,
             authenticated_only=authenticated is True,
@@ -145,15 +146,17 @@ def list_sessions(
         return SessionPage(found.matches, page, page_size, found.records, found.complete)
     totals = queries.counts()
     count = totals["authenticated"] if authenticated else totals["active"]
+    if authenticated is False:
+        count -= totals["authenticated"]
+    sets = {"authenticated_only": authenticated is True, "anonymous_only": authenticated is False}
     if cursor is not None:  # the same cost at any depth (index.queries.page_after)
         results, after = queries.page_after(
-            authenticated_only=bool(authenticated), cursor=queries.decode_cursor(cursor),
-            count=page_size,
-        )  # fmt: skip
+            **sets, cursor=queries.decode_cursor(cursor), count=page_size
+        )
         return SessionPage(
             count, page, page_size, results, next_cursor=queries.encode_cursor(after)
         )
-    results = queries.page(authenticated_only=bool(authenticated), offset=offset, count=page_size)
+    results = queries.page(**sets, offset=offset, count=page_size)
     return SessionPage(count=count, page=page, page_size=page_size, results=results)
 
 

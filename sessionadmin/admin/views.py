@@ -24,7 +24,7 @@ from sessionadmin import services
 from sessionadmin.admin.audit import record_revocation
 from sessionadmin.auth.users import admin_change_url
 from sessionadmin.errors import ValidationFailed
-from sessionadmin.index import queries
+from sessionadmin.index import search
 from sessionadmin.models import REVOKE_PERMISSION, VIEW_PERMISSION
 
 WINDOWS = [("1 min", "60"), ("5 min", "300"), ("15 min", "900"), ("1 h", "3600"),
@@ -118,7 +118,7 @@ def dashboard(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRespon
         next_url=_page_url(query, result.page + 1) if result.page < pages else "",
         can_revoke=request.user.has_perm(REVOKE_PERMISSION),
         page_sizes=[25, 50, 100, 200],
-        search_max=f"{queries.SEARCH_MAX:,}",
+        search_max=f"{search.SEARCH_MAX:,}",
     )
     return render(request, "sessionadmin/dashboard.html", context)
 

@@ -1,4 +1,5 @@
-"""Reading the index of active sessions: pages, a user's sessions, search, counts.
+"""Reading the index of active sessions: pages, a user's sessions, counts (search.py
+searches it).
 
 Writes to the index happen in the session's own scripts (see store/scripts.py); this
 module reads it. Every listing is a bounded range over a sorted set plus one HMGET per
@@ -9,30 +10,33 @@ sessions, and no listing ever scans the keyspace.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from sessionadmin.index.records import (
     SessionRecord,
     active_since,
-    record_from_row,
     run_listing,
     run_listings,
 )
 from sessionadmin.store import keys
-from sessionadmin.store.client import now_ms, on_every_shard, run_script
+from sessionadmin.store.client import now_ms, on_every_shard
 
 
-def page(*, authenticated_only: bool, offset: int, count: int) -> list[SessionRecord]:
-    """Return ``count`` sessions from ``offset``, most recent activity first.
+def page(
+    *, authenticated_only: bool, offset: int, count: int, anonymous_only: bool = False
+) -> list[SessionRecord]:
+    """Return ``count`` sessions from ``offset``, most recent activity first: all of them,
+    the signed-in ones or the guests (each kind has its own activity set).
 
     The shards are merged. The page's top score is found first by bisection on counts
     (``_score_at``: O(log N) commands, however deep the page); then each shard gives its
     entries from that score on (ids and scores, one pipelined read), the merge keeps the
     page, and only the page's records are read, one script per shard holding some.
     """
-    index = partial(keys.indexes, authenticated_only=authenticated_only)
+    index = partial(
+        keys.indexes, authenticated_only=authenticated_only, anonymous_only=anonymous_only
+    )
     since = active_since()
     top, skip = ("+inf", 0) if offset == 0 else _score_at(index, since, offset)
     if top is None:
@@ -87,12 +91,18 @@ def _score_at(
 
 
 def page_after(
-    *, authenticated_only: bool, cursor: tuple[float, str] | None, count: int
+    *,
+    authenticated_only: bool,
+    cursor: tuple[float, str] | None,
+    count: int,
+    anonymous_only: bool = False,
 ) -> tuple[list[SessionRecord], tuple[float, str] | None]:
     """Return ``count`` sessions after ``cursor`` (the (score, id) of the last one listed),
     most recent activity first, and the next cursor (None at the end). Each shard reads
     ``count + 1`` entries from the cursor on (and those tied with it), whatever the depth."""
-    index = partial(keys.indexes, authenticated_only=authenticated_only)
+    index = partial(
+        keys.indexes, authenticated_only=authenticated_only, anonymous_only=anonymous_only
+    )
     since = active_since()
     top, after = ("+inf", None) if cursor is None else (cursor[0], cursor)
     names = [name for shard in keys.shards() for name in index(shard)]
@@ -158,92 +168,6 @@ def _entries(ranges: list[list], since: int) -> list[tuple[float, str]]:
 def _records(entries: list[tuple[float, str]]) -> list[SessionRecord]:
     # Only the listed entries' records are read, one GET script per shard holding some.
     return get([sid for _, sid in entries])
-
-
-SEARCH_BATCH = 25  # entries one script call examines: ~0.25 ms at 1,000,000 sessions
-SEARCH_MAX = 25_000  # entries one search examines at most, shared out over the shards
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    records: list[SessionRecord]
-    matches: int  # matches found among the entries examined
-    complete: bool  # False when the search stopped at SEARCH_MAX entries
-
-
-def search(
-    *,
-    needle: str = "",
-    user_ids: list[str] | None = None,
-    authenticated_only: bool = False,
-    anonymous_only: bool = False,
-    kind: str = "",
-    offset: int = 0,
-    count: int = 50,
-) -> SearchResult:
-    """Return sessions matching ``needle`` (in IP or user agent) or one of ``user_ids``,
-    of ``kind`` ("browser", "token"; "" any), most recent activity first.
-
-    Each shard's activity index is scanned newest first in batches of SEARCH_BATCH, each
-    a single short script, up to its share of SEARCH_MAX entries: Redis is never blocked
-    for long, and the search covers about the newest SEARCH_MAX sessions overall.
-    """
-    since = active_since()
-    # Guests alone, signed-in sessions alone (tokens are), or both: the user ids widen the
-    # match (a user's sessions, beside the IP and agent matches), they filter nothing.
-    names = "guests,auth"
-    if anonymous_only or authenticated_only or kind == "token":
-        names = "guests" if anonymous_only else "auth"
-    uids = "," + ",".join(user_ids) + "," if user_ids else ""
-    filters = [needle.lower(), uids, "1" if anonymous_only else "0",
-               {"browser": "b", "token": "t"}.get(kind, "")]  # fmt: skip
-    rows: list[list] = []
-    complete = True
-    for shard in keys.shards():
-        shard_rows, finished = _search_shard(shard, names, since, filters)
-        rows.extend(shard_rows)
-        complete = complete and finished
-    rows.sort(key=lambda row: int(row[3]), reverse=True)  # last activity
-    now = now_ms()
-    found = [record_from_row(row, now) for row in rows[offset : offset + count]]
-    return SearchResult(found, len(rows), complete)
-
-
-def _search_shard(shard: int, names: str, since: int, filters: list) -> tuple[list[list], bool]:
-    # One shard's matching rows, and whether its live entries were all examined. Its sets
-    # ("guests,auth") are walked as one index, newest first; the script keeps the offsets.
-    budget = keys.per_shard(SEARCH_MAX)
-    rows: list[list] = []
-    examined = 0
-    offsets = ",".join("0" for _ in names.split(","))
-    while examined < budget:
-        batch = min(SEARCH_BATCH, budget - examined)
-        args = [keys.prefix(shard), names, since, offsets, batch, *filters]
-        reply = run_script("SEARCH", keys.shard_keys(shard), args)
-        scanned, offsets = int(reply[0]), reply[1]
-        rows.extend(reply[2:])
-        examined += scanned
-        if scanned < batch:
-            return rows, True
-    return rows, False
-
-
-def anonymous_ids(batch: int = SEARCH_BATCH) -> Iterator[tuple[list[str], int]]:
-    """Yield (ids of guest sessions, entries examined) batch by batch, over the whole index.
-
-    For commands, not requests: it walks every guest entry of every shard, in short
-    script calls.
-    """
-    since = active_since()
-    for shard in keys.shards():
-        offset = b"0"
-        while True:
-            args = [keys.prefix(shard), "guests", since, offset, batch, "", "", "1", ""]
-            reply = run_script("SEARCH", keys.shard_keys(shard), args)
-            scanned, offset = int(reply[0]), reply[1]
-            yield [row[0].decode() for row in reply[2:]], scanned
-            if scanned < batch:
-                break
 
 
 def index_size() -> int:

@@ -179,10 +179,14 @@ def auth_index(shard: int) -> str:
     return f"{prefix(shard)}:auth"
 
 
-def indexes(shard: int, *, authenticated_only: bool = False) -> tuple[str, ...]:
-    """The activity sets of a shard a listing reads: signed-in sessions, or all of them."""
+def indexes(
+    shard: int, *, authenticated_only: bool = False, anonymous_only: bool = False
+) -> tuple[str, ...]:
+    """The activity sets of a shard a listing reads: signed-in sessions, guests, or all."""
     if authenticated_only:
         return (auth_index(shard),)
+    if anonymous_only:
+        return (guest_index(shard),)
     return (guest_index(shard), auth_index(shard))
 
 

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from sessionadmin import services
 from sessionadmin.backends.redis import ClientInfo, SessionStore
-from sessionadmin.index import queries, upkeep
+from sessionadmin.index import queries, search, upkeep
 from sessionadmin.store import keys
 from sessionadmin.store.client import now_ms
 from tests.helpers import (
@@ -97,15 +97,15 @@ def test_a_search_walks_both_sets_as_one_newest_first(
     make_user, make_session, redis, settings, monkeypatch
 ):
     settings.SESSIONADMIN_SHARDS = 1
-    monkeypatch.setattr(queries, "SEARCH_BATCH", 3)
-    monkeypatch.setattr(queries, "SEARCH_MAX", 6)
+    monkeypatch.setattr(search, "SEARCH_BATCH", 3)
+    monkeypatch.setattr(search, "SEARCH_MAX", 6)
     made = []
     for number in range(10):
         user = make_user(f"user{number}") if number % 3 == 0 else None
         made.append(sid(make_session(user=user, user_agent="pytest/1")))
         pause()
     assert {len(sets_holding(redis, s)) for s in made} == {1}
-    found = queries.search(needle="pytest", count=50)
+    found = search.search(needle="pytest", count=50)
     assert [r.id for r in found.records] == list(reversed(made))[:6]
     assert found.complete is False
     assert [r.id for r in queries.page(authenticated_only=False, offset=0, count=10)] == list(
@@ -156,3 +156,38 @@ def test_the_prune_removes_the_set_an_older_release_kept_every_session_in(redis)
     redis.zadd(legacy, {"03" + "a" * 22: now_ms()})
     upkeep.prune()
     assert not redis.exists(legacy)
+
+
+@pytest.mark.parametrize("shards", [1, 16])
+def test_the_guests_alone_are_an_exact_listing_past_the_search_bound(
+    make_user, make_session, redis, settings, monkeypatch, shards
+):
+    # The guests have a set of their own: listing them alone is a page of that set, like
+    # the signed-in ones, not a bounded search that stops at SEARCH_MAX.
+    settings.SESSIONADMIN_SHARDS = shards
+    monkeypatch.setattr(search, "SEARCH_MAX", 4)
+    user = make_user("alice")
+    guests = []
+    for number in range(11):
+        if number % 4 == 0:
+            make_session(user=user)
+        else:
+            guests.append(sid(make_session()))
+        pause()
+    newest = list(reversed(guests))
+    listing = services.list_sessions(authenticated=False, page_size=50)
+    assert [r.id for r in listing.results] == newest
+    assert (listing.count, listing.complete) == (8, True)
+    assert all(r.user_id is None for r in listing.results)
+    pages = [services.list_sessions(authenticated=False, page=n, page_size=3) for n in (1, 2, 3)]
+    assert [r.id for p in pages for r in p.results] == newest
+    assert {p.count for p in pages} == {8}
+    walked, cursor = [], ""
+    while cursor is not None:
+        found = services.list_sessions(authenticated=False, page_size=3, cursor=cursor)
+        walked += [r.id for r in found.results]
+        cursor = found.next_cursor
+    assert walked == newest
+    # A search among the guests is still the bounded one, and says where it stopped.
+    searched = services.list_sessions(authenticated=False, query="pytest")
+    assert searched.complete is False

@@ -287,7 +287,7 @@ def test_revoke_all_anonymous(scene):
 
 
 def test_revoke_all_anonymous_across_many_batches(redis, make_user, make_session, monkeypatch):
-    from sessionadmin.index import queries as index
+    from sessionadmin.index import search as index
 
     monkeypatch.setattr(index, "SEARCH_BATCH", 3)
     user = make_user("carol")

@@ -22,7 +22,7 @@ from django.test import Client, override_settings
 from cart.models import Product
 from sessionadmin import services
 from sessionadmin.backends.redis import SessionStore
-from sessionadmin.index import queries as index
+from sessionadmin.index import search as index
 from sessionadmin.store import keys
 from sessionadmin.store.codec import join_auth_fields, split_auth_fields
 

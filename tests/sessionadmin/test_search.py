@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from sessionadmin import services
-from sessionadmin.index import queries as index
+from sessionadmin.index import search as index
 from sessionadmin.store import keys
 
 

@@ -140,6 +140,22 @@ def test_the_listing_pages_by_cursor_over_every_shard(redis, make_session, staff
     assert by_page == walked
 
 
+def test_the_guests_alone_page_by_cursor(redis, make_session, staff):
+    guests = []
+    for number in range(9):
+        guests.append(keys.session_id(make_session(user_agent=f"pytest/{number}").session_key))
+        pause()
+    walked, cursor = [], ""
+    while cursor is not None:
+        params = {"cursor": cursor, "page_size": 4, "authenticated": "false"}
+        response = staff.get("/api/admin/sessions", params)
+        assert response.status_code == 200, response.content
+        assert response.json()["count"] == 9
+        walked += [row["id"] for row in response.json()["results"]]
+        cursor = response.json()["next_cursor"]
+    assert walked == list(reversed(guests))  # the signed-in staff's own session is not one
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -147,7 +163,8 @@ def test_the_listing_pages_by_cursor_over_every_shard(redis, make_session, staff
         {"cursor": "1.5~zz"},
         {"cursor": "nan~" + "0" * 24},
         {"cursor": "", "q": "pytest"},
-        {"cursor": "", "authenticated": "false"},
+        {"cursor": "", "kind": "token"},
+        {"cursor": "", "user": "boss"},
     ],
 )
 def test_a_bad_cursor_or_a_filtered_one_is_a_400(staff, params):

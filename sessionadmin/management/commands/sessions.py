@@ -18,6 +18,7 @@ from tqdm import tqdm
 from sessionadmin import events, services
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.index import queries, upkeep
+from sessionadmin.index.search import anonymous_ids
 from sessionadmin.store import keys
 
 audit = logging.getLogger("sessionadmin.audit")
@@ -181,7 +182,7 @@ class Command(BaseCommand):
         ids: list[str] = []
         with tqdm(total=total, desc="scanning", unit="session", disable=total < 5000,
                   file=self.stderr) as bar:  # fmt: skip
-            for found, scanned in queries.anonymous_ids():
+            for found, scanned in anonymous_ids():
                 ids += found
                 bar.update(scanned)
         ended: list[str] = []
