@@ -1,1 +1,1 @@
-"""The index of active sessions in Redis: queries, actions (revoke, limit), upkeep."""
+"""The index of active sessions in Redis: queries, search, actions (revoke, limit), upkeep."""

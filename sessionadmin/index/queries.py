@@ -45,7 +45,7 @@ def page(
     ranges = on_every_set(
         index, lambda pipe, name: _newest(pipe, name, top, since, skip + count)
     )  # fmt: skip
-    return _records(_entries(ranges, since)[skip : skip + count])
+    return _records(_entries(ranges, since)[skip : skip + count], anonymous_only)
 
 
 def on_every_set(
@@ -120,7 +120,7 @@ def page_after(
         entries = [e for e in entries if (e[0], e[1]) < after]
     chosen = entries[:count]
     more = len(entries) > count
-    records = _records(chosen)
+    records = _records(chosen, anonymous_only)
     return records, ((chosen[-1][0], chosen[-1][1]) if more and chosen else None)
 
 
@@ -165,9 +165,11 @@ def _entries(ranges: list[list], since: int) -> list[tuple[float, str]]:
     return merged
 
 
-def _records(entries: list[tuple[float, str]]) -> list[SessionRecord]:
-    # Only the listed entries' records are read, one GET script per shard holding some.
-    return get([sid for _, sid in entries])
+def _records(entries: list[tuple[float, str]], anonymous_only: bool) -> list[SessionRecord]:
+    # Only the listed entries' records are read, one GET script per shard holding some. A
+    # guest signed in on its own key between the two reads is no longer one to list.
+    found = get([sid for _, sid in entries])
+    return [r for r in found if r.user_id is None] if anonymous_only else found
 
 
 def index_size() -> int:

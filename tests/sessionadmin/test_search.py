@@ -186,9 +186,13 @@ def test_each_shard_examines_its_share_of_the_bound(redis, db, make_session, mon
     assert [r.id for r in again] == [r.id for r in found.records]
 
 
-def test_search_matches_shared_long_agents_case_blind(redis, db, make_session, monkeypatch):
+def test_search_matches_shared_long_agents_case_blind(
+    redis, db, make_session, monkeypatch, settings
+):
     # Agents over 40 characters are stored once, by reference (agent.lua); a search call
-    # resolves each reference once and must still tell the sessions' agents apart.
+    # resolves each reference once and must still tell the sessions' agents apart. One
+    # shard: each call (7 entries, then 5) meets both agents, and each more than once.
+    settings.SESSIONADMIN_SHARDS = 1
     monkeypatch.setattr(index, "SEARCH_BATCH", 7)
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1"
