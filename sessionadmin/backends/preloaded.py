@@ -11,6 +11,7 @@ item changed by this request replaces its namespace here (items.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import methodcaller
 
 from sessionadmin.index.records import SessionRecord, record_from_row
 from sessionadmin.store import keys
@@ -30,8 +31,8 @@ class Preloaded:
 
     def replace_items(self, namespace: str, items: dict[str, int]) -> None:
         prefix = f"i:{namespace}:".encode()
-        size = len(prefix)
-        self.fields = {k: v for k, v in self.fields.items() if k[:size] != prefix}
+        for gone in list(filter(methodcaller("startswith", prefix), self.fields)):
+            del self.fields[gone]
         self.fields.update({prefix + item.encode(): b"%d" % n for item, n in items.items()})
 
     def list_own(self, rows: list) -> None:
@@ -46,7 +47,11 @@ def items_of(fields: dict[bytes, bytes], namespace: str) -> dict[str, int]:
     """The item counts of ``namespace`` among a session hash's fields (items.lua)."""
     prefix = f"i:{namespace}:".encode()
     size = len(prefix)
-    return {k[size:].decode(): int(v) for k, v in fields.items() if k[:size] == prefix}
+    # The fields are filtered in C (methodcaller): most of a hash is not items.
+    return {
+        k[size:].decode(): int(fields[k])
+        for k in filter(methodcaller("startswith", prefix), fields)
+    }
 
 
 def of(session: object) -> Preloaded | None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import caches
@@ -39,13 +38,25 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@contextmanager
-def redis_errors() -> Iterator[None]:
-    """Turn a Redis outage into SessionStoreUnavailable (one handler makes it a 503)."""
-    try:
-        yield
-    except STORE_DOWN as exc:
-        raise SessionStoreUnavailable(str(exc)) from exc
+class _RedisErrors:
+    # A class, not @contextmanager: it is entered twice on every request, and a generator
+    # context manager costs several times as much.
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, trace: Any) -> bool:
+        if isinstance(exc, STORE_DOWN):
+            raise SessionStoreUnavailable(str(exc)) from exc
+        return False
+
+
+_REDIS_ERRORS = _RedisErrors()
+
+
+def redis_errors() -> _RedisErrors:
+    """Turn a Redis outage into SessionStoreUnavailable (one handler makes it a 503);
+    ``with redis_errors(): ...``."""
+    return _REDIS_ERRORS
 
 
 def redis_client() -> Redis:
@@ -56,10 +67,16 @@ def redis_client() -> Redis:
 def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
     """Run one of the store's Lua scripts; a Redis outage raises SessionStoreUnavailable."""
     client = redis_client()
+    found = script(client, name)
     started = time.perf_counter()
     try:
         with redis_errors():
-            return script(client, name)(keys=script_keys, args=args, client=client)
+            # By SHA, as redis-py's Script.__call__ does, less its per-call checks.
+            try:
+                return client.evalsha(found.sha, len(script_keys), *script_keys, *args)
+            except NoScriptError:  # a server restarted or failed over: load it, once
+                found.sha = client.script_load(found.script)
+                return client.evalsha(found.sha, len(script_keys), *script_keys, *args)
     finally:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 

@@ -141,6 +141,19 @@ def test_a_page_is_read_after_the_server_lost_its_scripts(make_user, make_sessio
     assert {r.id for r in listed} == made
 
 
+def test_a_session_loads_and_saves_after_the_server_lost_its_scripts(make_user, redis):
+    store = SessionStore()
+    store.client = ClientInfo("10.0.0.1", "pytest")
+    store["views"] = 1
+    store.save(must_create=True)
+    redis.script_flush(**every_master(redis))  # run_script loads LOAD again, then WRITE
+    again = SessionStore(store.session_key)
+    assert again["views"] == 1
+    again["views"] = 2
+    again.save()
+    assert SessionStore(store.session_key)["views"] == 2
+
+
 def test_a_query_naming_a_user_still_finds_guests_by_their_agent(make_user, make_session, redis):
     mack = make_user("mack")
     theirs = sid(make_session(user=mack, user_agent="Firefox/128.0"))
