@@ -58,12 +58,14 @@ bench: $(STAMP) tools
 	$(PY) bench/all.py
 
 # Debian packages the tests and benchmarks drive: chromium (Playwright uses the system's,
-# never `playwright install`, which downloads) and wrk (the load generator).
+# never `playwright install`, which downloads), wrk (the load generator) and valgrind
+# (bench/instructions.py counts instructions under callgrind).
 chromium: tools
 tools:
-	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk >/dev/null; } || \
-	  echo "chromium or wrk is missing and could not be installed: those tests will be skipped"
+	@command -v chromium >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 && command -v valgrind >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium wrk valgrind >/dev/null; } || \
+	  echo "chromium, wrk or valgrind is missing and could not be installed: those tests will be skipped"
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

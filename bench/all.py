@@ -15,6 +15,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 BENCHMARKS = {
     "overhead": "The project's endpoints against stock Django",
+    "instructions": "Instructions per request, counted (no target)",
     "memory": "Memory per session",
     "load": "Load and Redis failure under load",
     "listing": "Listing 1,000,000 sessions",

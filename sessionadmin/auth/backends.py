@@ -8,6 +8,7 @@ django-axes' ``AxesBackend`` does. It never signs anyone in itself.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -48,3 +49,10 @@ class LoginLimitBackend:
     async def aauthenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
         # django.contrib.auth.aauthenticate() calls this on every backend.
         return await sync_to_async(self.authenticate)(request, **credentials)
+
+
+# django.contrib.auth.authenticate() takes each backend's signature on every sign-in, to
+# see whether it accepts the credentials: this one's never changes, so it is taken once
+# (inspect.signature() returns a function's ``__signature__`` when it has one).
+for _method in (LoginLimitBackend.authenticate, LoginLimitBackend.aauthenticate):
+    _method.__signature__ = inspect.signature(_method)  # type: ignore[attr-defined]

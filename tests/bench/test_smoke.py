@@ -59,6 +59,18 @@ def test_overhead_benchmark_smoke_mode_counts_round_trips_and_queries_per_endpoi
     assert "targets: met" in table
 
 
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instructions_benchmark_smoke_mode_counts_the_profile_layers(tmp_path):
+    table, _ = run_bench("instructions.py", tmp_path, timeout=300)
+    row = next(line for line in table.splitlines() if line.startswith("| GET /api/profile |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    none, stock, ours = (float(cell) for cell in cells[1:4])
+    assert 0 < none < ours < stock, row  # millions of instructions a request
+    # Counted, not timed: stock's layer reads the user from the database on every
+    # request, ours from the copy LOAD returned; about half of stock's work here.
+    assert float(cells[6]) < 0.75, row
+
+
 def test_memory_benchmark_smoke_mode_keeps_sessions_compact(tmp_path):
     table, _ = run_bench("memory.py", tmp_path)
     ratio = float(re.search(r"Ratio ours / stock: ([\d.]+)", table).group(1))
