@@ -108,7 +108,7 @@ def run(options: argparse.Namespace, directory: Path) -> int:
                 shutil.copy(database, copy)
                 for count in (SHORT, LONG):
                     args = [layer, endpoint.name, str(count), str(copy), redis.url]
-                    jobs[endpoint.name, layer, count] = args + [json.dumps(products)]
+                    jobs[endpoint.name, layer, count] = [*args, json.dumps(products)]
         with ThreadPoolExecutor(2) as pool:
             totals = dict(zip(jobs, pool.map(counted, jobs.values()), strict=True))
     finally:
@@ -126,16 +126,14 @@ def run(options: argparse.Namespace, directory: Path) -> int:
              f"{per['ours'] / 1e6:.3f}", f"{stock / 1e3:,.0f}", f"{ours / 1e3:,.0f}",
              f"{ours / stock:.2f}" if stock > 0 else "n/a"]
         )  # fmt: skip
+    header = ["endpoint", "(a) none M", "(b) stock M", "(c) ours M", "(b) layer K"]
+    header += ["(c) layer K", "(c)/(b)"]
     lines = [
         "Session layers' instructions per request (callgrind, in-process through Django's "
         f"test client; {LONG - SHORT} requests, start-up excluded; Redis's own work not "
         "counted)",
         "",
-        *markdown_table(
-            ["endpoint", "(a) none M", "(b) stock M", "(c) ours M", "(b) layer K",
-             "(c) layer K", "(c)/(b)"],
-            rows,
-        ),  # fmt: skip
+        *markdown_table(header, rows),
     ]
     write_report(options.output, lines)
     return 0
