@@ -26,14 +26,16 @@ Informational: no target (overhead.py's ratios are the targets); it needs ``valg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -83,16 +85,47 @@ def serve(layer: str, name: str, count: int, database: str, redis_url: str, prod
         raise SystemExit(f"{layer} {name}: answered {sorted(statuses)}")
 
 
-def counted(args: list[str]) -> int:
-    """Run this script's child under callgrind; return the instructions it executed."""
+def start(args: list[str], log: Path) -> subprocess.Popen:
+    """Start this script's child under callgrind, in a process group of its own, its
+    report (valgrind writes to stderr) going to ``log``."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     command += [sys.executable, __file__, "--child", *args]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if done.returncode != 0 or not found:
-        raise SystemExit(f"bench: callgrind run failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    with log.open("w") as stderr:
+        return subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
+        )
+
+
+def count_all(jobs: dict[tuple, list[str]], directory: Path) -> dict[tuple, int]:
+    """Run the jobs under callgrind two at a time; return the instructions of each. Stopped
+    early (SIGTERM, a failed run), it kills the runs under way: none outlives it."""
+    pending = [
+        (key, args, directory / f"callgrind-{n}.log") for n, (key, args) in enumerate(jobs.items())
+    ]
+    running: dict[tuple, tuple[subprocess.Popen, Path]] = {}
+    totals: dict[tuple, int] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < 2:
+                key, args, log = pending.pop(0)
+                running[key] = (start(args, log), log)
+            time.sleep(0.1)
+            for key, (process, log) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[key]
+                report = log.read_text()
+                found = re.search(r"Collected : (\d+)", report)
+                if process.returncode != 0 or not found:
+                    raise SystemExit(f"bench: callgrind run failed:\n{report[-2000:]}")
+                totals[key] = int(found.group(1))
+    finally:
+        for process, _ in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return totals
 
 
 def run(options: argparse.Namespace, directory: Path) -> int:
@@ -104,13 +137,13 @@ def run(options: argparse.Namespace, directory: Path) -> int:
         jobs = {}
         for endpoint in endpoints:
             for layer in LAYERS:
-                copy = directory / f"{layer}-{len(jobs)}.sqlite3"  # logins write last_login
-                shutil.copy(database, copy)
                 for count in (SHORT, LONG):
+                    # A database each: two runs go at once, and logins write last_login.
+                    copy = directory / f"run-{len(jobs)}.sqlite3"
+                    shutil.copy(database, copy)
                     args = [layer, endpoint.name, str(count), str(copy), redis.url]
                     jobs[endpoint.name, layer, count] = [*args, json.dumps(products)]
-        with ThreadPoolExecutor(2) as pool:
-            totals = dict(zip(jobs, pool.map(counted, jobs.values()), strict=True))
+        totals = count_all(jobs, directory)
     finally:
         redis.stop()
     rows = []
@@ -149,6 +182,8 @@ def main() -> int:
         layer, name, count, database, url, products = options.child
         serve(layer, name, int(count), database, url, json.loads(products))
         return 0
+    # Stopped (the smoke test's timeout): stop the runs and Redis on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("valgrind") is None:
         write_report(options.output, ["valgrind is not installed: instruction counts skipped"])
         return 0

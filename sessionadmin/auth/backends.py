@@ -51,8 +51,10 @@ class LoginLimitBackend:
         return await sync_to_async(self.authenticate)(request, **credentials)
 
 
-# django.contrib.auth.authenticate() takes each backend's signature on every sign-in, to
-# see whether it accepts the credentials: this one's never changes, so it is taken once
-# (inspect.signature() returns a function's ``__signature__`` when it has one).
-for _method in (LoginLimitBackend.authenticate, LoginLimitBackend.aauthenticate):
-    _method.__signature__ = inspect.signature(_method)  # type: ignore[attr-defined]
+# django.contrib.auth's authenticate() and aauthenticate() take each backend's
+# ``authenticate`` signature on every sign-in, to see whether it accepts the credentials:
+# this one's never changes, so it is taken once (inspect.signature() returns a function's
+# ``__signature__`` when it has one; a subclass's own ``authenticate`` has none).
+LoginLimitBackend.authenticate.__signature__ = inspect.signature(  # type: ignore[attr-defined]
+    LoginLimitBackend.authenticate
+)
