@@ -53,7 +53,7 @@ test: $(STAMP) tools
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
-## Benchmarks (about 10 minutes; a throwaway Redis of their own). Writes bench/results/latest.md.
+## Benchmarks (about 15 minutes; a throwaway Redis of their own). Writes bench/results/latest.md.
 bench: $(STAMP) tools
 	$(PY) bench/all.py
 
