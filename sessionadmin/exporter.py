@@ -49,7 +49,6 @@ class IndexCollector:
         yield up
         if counts is None:
             return
-        counts["anonymous"] = max(counts["active"] - counts["authenticated"], 0)
         for name, documentation, key in _GAUGES:
             yield GaugeMetricFamily(name, documentation, value=counts[key])
 

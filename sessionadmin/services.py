@@ -145,9 +145,7 @@ def list_sessions(
         )
         return SessionPage(found.matches, page, page_size, found.records, found.complete)
     totals = queries.counts()
-    count = totals["authenticated"] if authenticated else totals["active"]
-    if authenticated is False:
-        count -= totals["authenticated"]
+    count = totals[{None: "active", True: "authenticated", False: "anonymous"}[authenticated]]
     sets = {"authenticated_only": authenticated is True, "anonymous_only": authenticated is False}
     if cursor is not None:  # the same cost at any depth (index.queries.page_after)
         results, after = queries.page_after(
@@ -244,7 +242,7 @@ def session_stats() -> dict[str, Any]:
     return {
         "active": totals["active"],
         "authenticated": totals["authenticated"],
-        "anonymous": max(totals["active"] - totals["authenticated"], 0),
+        "anonymous": totals["anonymous"],
         "users": totals["users"],
         "activity": {str(s): totals[f"last_{s}s"] for s in ACTIVITY_WINDOWS},
     }

@@ -31,7 +31,7 @@ class Preloaded:
 
     def replace_items(self, namespace: str, items: dict[str, int]) -> None:
         prefix = f"i:{namespace}:".encode()
-        for gone in list(filter(methodcaller("startswith", prefix), self.fields)):
+        for gone in _item_fields(self.fields, prefix):
             del self.fields[gone]
         self.fields.update({prefix + item.encode(): b"%d" % n for item, n in items.items()})
 
@@ -47,11 +47,12 @@ def items_of(fields: dict[bytes, bytes], namespace: str) -> dict[str, int]:
     """The item counts of ``namespace`` among a session hash's fields (items.lua)."""
     prefix = f"i:{namespace}:".encode()
     size = len(prefix)
-    # The fields are filtered in C (methodcaller): most of a hash is not items.
-    return {
-        k[size:].decode(): int(fields[k])
-        for k in filter(methodcaller("startswith", prefix), fields)
-    }
+    return {k[size:].decode(): int(fields[k]) for k in _item_fields(fields, prefix)}
+
+
+def _item_fields(fields: dict[bytes, bytes], prefix: bytes) -> list[bytes]:
+    # Filtered in C (methodcaller): most of a session's hash is not items.
+    return list(filter(methodcaller("startswith", prefix), fields))
 
 
 def of(session: object) -> Preloaded | None:

@@ -195,8 +195,8 @@ def get(ids: list[str]) -> list[SessionRecord]:
 
 
 def counts(windows_seconds: tuple[int, ...] = ()) -> dict[str, int]:
-    """Return live counts: sessions, authenticated sessions, users, and per activity
-    window, summed over the shards (a user's sessions all sit in one shard)."""
+    """Return live counts: sessions, authenticated sessions, guests, users, and per
+    activity window, summed over the shards (a user's sessions all sit in one shard)."""
     since = active_since()
     now = now_ms()
     bounds = [max(since, now - seconds * 1000) for seconds in windows_seconds]
@@ -214,6 +214,7 @@ def counts(windows_seconds: tuple[int, ...] = ()) -> dict[str, int]:
     result = {
         "active": totals[0] + totals[1],
         "authenticated": totals[1],
+        "anonymous": totals[0],
         "users": totals[2],
     }
     result.update({f"last_{s}s": n for s, n in zip(windows_seconds, windows, strict=True)})

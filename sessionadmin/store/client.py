@@ -9,6 +9,7 @@ from typing import Any
 from django.core.cache import caches
 from redis import Redis
 from redis.cluster import RedisCluster
+from redis.commands.core import Script
 from redis.exceptions import (
     ClusterDownError,
     MasterDownError,
@@ -68,17 +69,10 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
     """Run one of the store's Lua scripts; a Redis outage raises SessionStoreUnavailable."""
     client = redis_client()
     found = script(client, name)
-    started = time.perf_counter()
-    try:
-        with redis_errors():
-            # By SHA, as redis-py's Script.__call__ does, less its per-call checks.
-            try:
-                return client.evalsha(found.sha, len(script_keys), *script_keys, *args)
-            except NoScriptError:  # a server restarted or failed over: load it, once
-                found.sha = client.script_load(found.script)
-                return client.evalsha(found.sha, len(script_keys), *script_keys, *args)
-    finally:
-        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+    # By SHA, as redis-py's Script.__call__ does, less its per-call checks.
+    return _by_sha(
+        client, found, lambda: client.evalsha(found.sha, len(script_keys), *script_keys, *args)
+    )
 
 
 def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
@@ -98,13 +92,20 @@ def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
             pipe.evalsha(found.sha, len(script_keys), *script_keys, *args)
         return pipe.execute()
 
+    return _by_sha(client, found, send)
+
+
+def _by_sha(client: Redis, found: Script, send: Callable[[], Any]) -> Any:
+    """Return ``send()``, which calls ``found`` by its SHA: timed as one round trip, a
+    Redis outage raising SessionStoreUnavailable; a server without the script (restarted,
+    failed over) gets it, and ``send`` runs once more."""
     started = time.perf_counter()
     try:
         with redis_errors():
             try:
                 return send()
             except NoScriptError:
-                client.script_load(found.script)
+                found.sha = client.script_load(found.script)
                 return send()
     finally:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)

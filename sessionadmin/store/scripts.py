@@ -4,7 +4,7 @@ entries, and each listing, is one atomic script.
 Atomicity is the point. ``save()`` of a session deleted meanwhile must fail rather than
 write it back (revocation is final), and the index must change together with the session,
 so a read-then-write from Python would race. Scripts are sent once and then called by
-SHA (redis-py's ``Script`` falls back to EVAL after a server restart).
+SHA (``client.py`` loads one again where a server restarted or failed over without it).
 
 Hash fields of a session (``keys.session_key_name``): ``d`` payload (JSON, absent when
 empty), ``u`` user id, ``b`` auth backend (a digest of its path), ``h`` session auth hash

@@ -112,23 +112,28 @@ def staff(make_user):
     return browser(grant(make_user("boss", is_staff=True), "sessionadmin.view_activesession"))
 
 
+def pages_by_cursor(staff, **params) -> list[dict]:
+    """Every page of GET /api/admin/sessions from the top by cursor, as answered."""
+    pages, cursor = [], ""
+    while cursor is not None:
+        response = staff.get("/api/admin/sessions", {**params, "cursor": cursor})
+        assert response.status_code == 200, response.content
+        pages.append(response.json())
+        cursor = pages[-1]["next_cursor"]
+    return pages
+
+
 def test_the_listing_pages_by_cursor_over_every_shard(redis, make_session, staff):
     made = []
     for number in range(40):
         made.append(keys.session_id(make_session(user_agent=f"pytest/{number}").session_key))
         pause()
-    walked, cursor, pages = [], "", 0
-    while cursor is not None:
-        response = staff.get("/api/admin/sessions", {"cursor": cursor, "page_size": 7})
-        assert response.status_code == 200, response.content
-        body = response.json()
-        walked += [row["id"] for row in body["results"]]
-        cursor = body["next_cursor"]
-        pages += 1
+    pages = pages_by_cursor(staff, page_size=7)
+    walked = [row["id"] for page in pages for row in page["results"]]
     staff_id = client_id(staff)
     assert sorted(walked) == sorted([staff_id, *made])  # none twice, none missed
     assert [w for w in walked if w != staff_id] == list(reversed(made))  # newest first
-    assert pages == 6
+    assert len(pages) == 6
     assert len({keys.id_shard(sid) for sid in made}) > 8  # spread over the shards
     by_page = [
         row["id"]
@@ -145,14 +150,9 @@ def test_the_guests_alone_page_by_cursor(redis, make_session, staff):
     for number in range(9):
         guests.append(keys.session_id(make_session(user_agent=f"pytest/{number}").session_key))
         pause()
-    walked, cursor = [], ""
-    while cursor is not None:
-        params = {"cursor": cursor, "page_size": 4, "authenticated": "false"}
-        response = staff.get("/api/admin/sessions", params)
-        assert response.status_code == 200, response.content
-        assert response.json()["count"] == 9
-        walked += [row["id"] for row in response.json()["results"]]
-        cursor = response.json()["next_cursor"]
+    pages = pages_by_cursor(staff, page_size=4, authenticated="false")
+    assert {page["count"] for page in pages} == {9}
+    walked = [row["id"] for page in pages for row in page["results"]]
     assert walked == list(reversed(guests))  # the signed-in staff's own session is not one
 
 
