@@ -16,7 +16,6 @@ The common case costs two string comparisons: parsing happens only when they dif
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 from functools import lru_cache
 
 from ua_parser import parse
@@ -31,14 +30,14 @@ from sessionadmin.index.actions import flag
 def changes(session: SessionStore) -> list[str]:
     """Return what changed since the session's last record: "network", "agent"."""
     meta, client = session.meta, session.client
-    if meta is None:
-        return []
+    agent = client.user_agent[:MAX_USER_AGENT]
+    if meta is None or (client.ip == meta.ip and agent == meta.user_agent):
+        return []  # the common case, on every signed-in request: nothing to parse
     found = []
     # A token's scripts and apps move between networks as a matter of course.
     moved = meta.kind != "token" and client.ip != meta.ip
     if moved and networks_differ(network(client.ip), network(meta.ip)):
         found.append("network")
-    agent = client.user_agent[:MAX_USER_AGENT]
     if agent != meta.user_agent and families_differ(family(agent), family(meta.user_agent)):
         found.append("agent")
     return found
@@ -65,7 +64,8 @@ def check(session: SessionStore) -> bool:
     meta = session.meta
     if conf.on_suspicious == "off" or meta is None or not meta.user_id:
         return False
-    new = [change for change in changes(session) if change[0] not in meta.flags]
+    found = changes(session)
+    new = [change for change in found if change[0] not in meta.flags] if found else None
     if not new:
         return False
     label = device_label(session.client.user_agent)
@@ -73,7 +73,7 @@ def check(session: SessionStore) -> bool:
         if flag(session.session_id, change, session.client.ip, label):
             metrics.FLAGGED.labels(change=change).inc()
     # What this request shows of its own session (the profile, "your sessions") says so.
-    session.meta = replace(meta, flags=meta.flags + "".join(change[0] for change in new))
+    session.meta = meta._replace(flags=meta.flags + "".join(change[0] for change in new))
     if conf.on_suspicious == "end":
         session.end_reason = "revoked:suspicious"
         try:

@@ -8,7 +8,6 @@ from contextlib import suppress
 from typing import Any
 
 from django.contrib.sessions.backends.base import UpdateError
-from django.utils.crypto import get_random_string
 
 from sessionadmin.events import script_status
 from sessionadmin.exceptions import SessionStoreUnavailable
@@ -24,7 +23,7 @@ def new_key(user_id: str | None, carry_from: str | None) -> str:
         return keys.draw_key(keys.user_shard(user_id))
     if carry_from:
         return keys.draw_key(keys.key_shard(carry_from))
-    return get_random_string(32, keys.KEY_CHARS)
+    return keys.random_chars(32)
 
 
 def take(old_key: str, *, end: bool) -> list[Any] | None:

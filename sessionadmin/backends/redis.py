@@ -18,7 +18,6 @@ engine, and why:
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -205,7 +204,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
         if self._write("touch", None, when) != 1:
             return False
         if self.meta is not None:
-            self.meta = replace(self.meta, last_activity=when)
+            self.meta = self.meta._replace(last_activity=when)
         return True
 
     def write_call(

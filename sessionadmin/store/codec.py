@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import suppress
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.conf import settings
@@ -103,11 +102,6 @@ def join_auth_fields(data: dict[str, Any], user_id: str, code: str, raw: bytes) 
     return data
 
 
-def optional_int(value: bytes | str | int | None) -> int | None:
-    """Return a stored number, or None for a field that is absent or empty."""
-    return int(value) if value not in (None, b"", "") else None
-
-
 def reason_from_score(score: bytes | str) -> str | None:
     """Return which timeout ended a session whose hash is gone, from its index score."""
     # An index entry without its hash means the TTL ended the session (deletes remove
@@ -117,16 +111,16 @@ def reason_from_score(score: bytes | str) -> str | None:
     return "absolute" if float(score) % 1 >= 0.25 else "idle"
 
 
-@dataclass(frozen=True)
-class ClientInfo:
+# Named tuples, not frozen dataclasses: every request builds one of each, and a frozen
+# dataclass's __init__ sets each field through object.__setattr__.
+class ClientInfo(NamedTuple):
     """What the activity record keeps of the request: client IP and user agent."""
 
     ip: str = ""
     user_agent: str = ""
 
 
-@dataclass(frozen=True)
-class SessionMeta:
+class SessionMeta(NamedTuple):
     """The stored activity record of a loaded session (times in ms since the epoch)."""
 
     user_id: str
@@ -148,16 +142,17 @@ def meta_from_fields(
     """Return the record of a session from its hash's fields as LOAD read them (with its
     agent resolved, its TTL in ms, and one request more if LOAD ``counted`` this one)."""
     get = fields.get
-    return SessionMeta(
-        user_id=get(b"u", b"").decode(),
-        created=optional_int(get(b"c")) or 0,
-        last_activity=optional_int(get(b"a")) or 0,
-        login=optional_int(get(b"l")),
-        requests=int(get(b"n") or 0) + (1 if counted else 0),
-        kind="token" if get(b"k") == b"t" else "browser",
-        ip=get(b"ip", b"").decode(),
-        user_agent=agent.decode(errors="replace"),
-        name=get(b"nm", b"").decode(errors="replace"),
-        expires=now + max(int(ttl), 0),
-        flags=get(b"f", b"").decode(),
+    login = get(b"l")
+    return SessionMeta(  # positional, in the fields' order: this runs on every request
+        get(b"u", b"").decode(),
+        int(get(b"c") or 0),
+        int(get(b"a") or 0),
+        int(login) if login else None,
+        int(get(b"n") or 0) + counted,
+        "token" if get(b"k") == b"t" else "browser",
+        get(b"ip", b"").decode(),
+        agent.decode(errors="replace"),
+        get(b"nm", b"").decode(errors="replace"),
+        now + max(int(ttl), 0),
+        get(b"f", b"").decode(),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 
 import pytest
 from django.contrib.auth import SESSION_KEY
@@ -42,6 +43,23 @@ def test_the_shard_tags_fall_in_equal_slot_ranges():
     slots = [key_slot(keys.prefix(n)[1:-1].encode()) for n in keys.shards()]
     assert [int(slot // span) for slot in slots] == list(keys.shards())
     assert len({keys.prefix(n) for n in keys.shards()}) == 16
+
+
+@pytest.mark.parametrize("shard", [0, 7, 15])
+def test_a_drawn_key_is_shaped_as_djangos_and_lands_in_its_shard(shard):
+    drawn = [keys.draw_key(shard) for _ in range(200)]
+    assert {keys.key_shard(key) for key in drawn} == {shard}
+    assert {len(key) for key in drawn} == {32} and len(set(drawn)) == 200
+    assert set("".join(drawn)) == set(keys.KEY_CHARS)
+
+
+def test_random_chars_draws_every_character_evenly():
+    # 360,000 characters: each of the 36 about 10,000 times (a standard deviation of
+    # about 100); a plain byte % 36 would draw "a" to "d" about 11,430 times each.
+    counts = Counter(keys.random_chars(360_000))
+    assert set(counts) == set(keys.KEY_CHARS)
+    assert max(counts.values()) < 10_700 and min(counts.values()) > 9_300
+    assert len({keys.random_chars(32) for _ in range(1000)}) == 1000
 
 
 def test_every_key_of_a_session_and_its_user_shares_one_slot(make_user, redis):
