@@ -58,7 +58,7 @@ def _ensure_saved(session: SessionBase) -> str:
             raise TooManyNewSessions()
     if session.session_key is None or session.is_empty():
         session.save()
-    return keys.session_key_name(keys.session_id(session.session_key))
+    return keys.session_key_name(session.session_id)  # hashed once per request
 
 
 def _call(session: SessionBase, *args: Any, create: bool = False) -> tuple[int, int, dict]:
@@ -69,7 +69,7 @@ def _call(session: SessionBase, *args: Any, create: bool = False) -> tuple[int, 
     elif session.session_key is None:
         return 1, 0, {}
     else:
-        key = keys.session_key_name(keys.session_id(session.session_key))
+        key = keys.session_key_name(session.session_id)  # hashed once per request
     reply = run_script("ITEMS", [key], list(args))
     status, current = int(reply[0]), int(reply[1])
     pairs = reply[2] if len(reply) > 2 else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from django.http import HttpRequest
 
@@ -28,6 +29,7 @@ def user_agent(request: HttpRequest) -> str:
     return str(request.META.get("HTTP_USER_AGENT", ""))
 
 
+@lru_cache(maxsize=4096)  # parsed once per address: every sign-in and new guest asks
 def ip_network(ip: str) -> str:
     """Return the network a client IP is limited by: itself for IPv4, its /64 for IPv6.
 
