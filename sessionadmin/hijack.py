@@ -65,7 +65,9 @@ def check(session: SessionStore) -> bool:
     if conf.on_suspicious == "off" or meta is None or not meta.user_id:
         return False
     found = changes(session)
-    new = [change for change in found if change[0] not in meta.flags] if found else None
+    if not found:
+        return False  # the common case, on every signed-in request
+    new = [change for change in found if change[0] not in meta.flags]
     if not new:
         return False
     label = device_label(session.client.user_agent)

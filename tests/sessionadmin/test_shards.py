@@ -55,11 +55,30 @@ def test_a_drawn_key_is_shaped_as_djangos_and_lands_in_its_shard(shard):
 
 def test_random_chars_draws_every_character_evenly():
     # 360,000 characters: each of the 36 about 10,000 times (a standard deviation of
-    # about 100); a plain byte % 36 would draw "a" to "d" about 11,430 times each.
+    # about 100); a plain byte % 36 would draw "a" to "d" about 11,250 times each.
     counts = Counter(keys.random_chars(360_000))
     assert set(counts) == set(keys.KEY_CHARS)
     assert max(counts.values()) < 10_700 and min(counts.values()) > 9_300
     assert len({keys.random_chars(32) for _ in range(1000)}) == 1000
+
+
+def test_random_chars_come_from_the_system_csprng(monkeypatch):
+    reads = []
+
+    def token_bytes(n: int) -> bytes:
+        reads.append(n)
+        return bytes(range(252, 256)) + bytes(range(n - 4))  # the first four unusable
+
+    monkeypatch.setattr(keys.secrets, "token_bytes", token_bytes)
+    assert keys.random_chars(32) == (keys.KEY_CHARS * 2)[:32]
+    assert reads == [40]
+
+
+def test_a_session_id_is_the_same_as_ever():
+    # Stored sessions are found by their id: an id that changed would lose them all.
+    assert keys._hash("abcdefghijklmnop0123456789qrstuv", "a-secret-key") == (
+        "0de1238f59ca052a7e1402ce"
+    )
 
 
 def test_every_key_of_a_session_and_its_user_shares_one_slot(make_user, redis):
