@@ -1,9 +1,11 @@
 """Bounded search over the activity index: a needle in IP or agent, a user's sessions,
 the guests or one kind, most recent first, in short script calls.
 
-Each call examines at most SEARCH_BATCH entries of one shard, and a search at most
-SEARCH_MAX entries in all: however many sessions there are, Redis is never blocked for
-long, and a search that stops at its bound says so (``SearchResult.complete``).
+Each call examines at most SEARCH_BATCH entries of one shard, and stops sooner once it
+has run SEARCH_CALL_US µs (a slow or busy host makes shorter calls, not longer ones); a
+search examines at most SEARCH_MAX entries in all. However many sessions there are, Redis
+is never blocked for long, and a search that stops at its bound says so
+(``SearchResult.complete``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sessionadmin.store.client import now_ms, run_script
 
 SEARCH_BATCH = 25  # entries one script call examines: about 0.2 ms of Redis time
 SEARCH_MAX = 25_000  # entries one search examines at most, shared out over the shards
+SEARCH_CALL_US = 500  # Redis time one call may take before it stops, checked every 4 entries
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,12 @@ def _search_shard(shard: int, names: str, since: int, filters: list) -> tuple[li
     offsets = ",".join("0" for _ in names.split(","))
     while examined < budget:
         batch = min(SEARCH_BATCH, budget - examined)
-        args = [keys.prefix(shard), names, since, offsets, batch, *filters]
+        args = [keys.prefix(shard), names, since, offsets, batch, *filters, SEARCH_CALL_US]
         reply = run_script("SEARCH", keys.shard_keys(shard), args)
         scanned, offsets = int(reply[0]), reply[1]
         rows.extend(reply[2:])
         examined += scanned
-        if scanned < batch:
+        if not offsets:  # the end of the shard's live entries
             return rows, True
     return rows, False
 
@@ -87,7 +90,7 @@ def anonymous_ids(batch: int | None = None) -> Iterator[tuple[list[str], int]]:
     """Yield (ids of guest sessions, entries examined) batch by batch, over the whole index.
 
     For commands, not requests: it walks every guest entry of every shard, in short
-    script calls (of SEARCH_BATCH entries unless told).
+    script calls (of SEARCH_BATCH entries unless told, each within SEARCH_CALL_US).
     """
     batch = batch or SEARCH_BATCH
     since = active_since()
@@ -95,8 +98,8 @@ def anonymous_ids(batch: int | None = None) -> Iterator[tuple[list[str], int]]:
         offset = b"0"
         while True:
             args = [keys.prefix(shard), "guests", since, offset, batch, "", "", "1", ""]
-            reply = run_script("SEARCH", keys.shard_keys(shard), args)
+            reply = run_script("SEARCH", keys.shard_keys(shard), [*args, SEARCH_CALL_US])
             scanned, offset = int(reply[0]), reply[1]
             yield [row[0].decode() for row in reply[2:]], scanned
-            if scanned < batch:
+            if not offset:
                 break

@@ -210,3 +210,28 @@ def test_search_matches_shared_long_agents_case_blind(
     result = services.list_sessions(query="safari", page_size=50)
     assert [r.id for r in result.results] == [s for s, a in reversed(made) if a == safari]
     assert {r.user_agent for r in result.results} == {safari}
+
+
+def test_a_call_out_of_time_hands_over_where_it_stopped(small_bounds, thirty, monkeypatch):
+    # A budget of 1 µs: each call stops after its first 4 entries, as a call on a slow or
+    # stalled server would; the search walks the same entries, in the same order.
+    whole = index.search(needle="10.0.0.", count=50)
+    monkeypatch.setattr(index, "SEARCH_CALL_US", 1)
+    cut = index.search(needle="10.0.0.", count=50)
+    assert [r.id for r in cut.records] == [r.id for r in whole.records]
+    assert (cut.matches, cut.complete) == (whole.matches, whole.complete) == (20, False)
+    calls = list(index.anonymous_ids(batch=25))
+    assert [examined for _, examined in calls] == [4] * 7 + [2]
+    assert [i for ids, _ in calls for i in ids] == list(reversed(thirty))
+
+
+def test_a_search_that_ends_on_a_full_batch_is_complete(
+    redis, db, make_session, monkeypatch, settings
+):
+    # One shard, 10 sessions in batches of 5: the second call takes a full batch, the third finds
+    # the end and says so; the search is complete, not stopped at its bound.
+    settings.SESSIONADMIN_SHARDS = 1
+    monkeypatch.setattr(index, "SEARCH_BATCH", 5)
+    made = [sid(make_session(ip=f"10.9.0.{n}")) for n in range(10)]
+    found = index.search(needle="10.9.0.", count=50)
+    assert found.complete is True and sorted(r.id for r in found.records) == sorted(made)

@@ -1,13 +1,21 @@
 -- A bounded search over a shard's activity sets, newest first: examines at most ``batch``
--- entries from the given offsets and returns those matching, so no call blocks Redis for
--- long however many sessions there are; the caller continues from the returned offsets.
+-- entries from the given offsets, and stops sooner once it has run ``budget`` µs (by
+-- Redis's clock, checked every 4 entries; a slow host then makes shorter calls, not
+-- longer ones), and returns those matching, so no call blocks Redis for long however
+-- many sessions there are; the caller continues from the returned offsets.
 -- ARGV: prefix, sets ('guests', 'auth' or 'guests,auth': walked as one index, merged by
 -- score), min score, their offsets ('12' or '12,3'), batch, needle (lower case, '' any),
--- user ids as ",1,2," ('' none), anonymous only ('1'/'0').
+-- user ids as ",1,2," ('' none), anonymous only ('1'/'0'), kind ('b', 't', '' any),
+-- budget in µs ('0': none).
 -- Returns {examined, offsets after, row, row, ...} with rows shaped as in _RECORDS;
--- examined < batch means the search reached the end of the live sessions.
+-- offsets '' mean the search reached the end of the live sessions.
 local p, needle, uids, anon, kind = ARGV[1], ARGV[6], ARGV[7], ARGV[8] == '1', ARGV[9]
-local since, batch = tonumber(ARGV[3]), tonumber(ARGV[5])
+local since, batch, budget = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[10] or '0')
+local deadline
+if budget > 0 then
+  local now = redis.call('TIME')
+  deadline = now[1] * 1000000 + now[2] + budget
+end
 local sets, offsets, heads = {}, {}, {}
 for name in string.gmatch(ARGV[2], '[^,]+') do sets[#sets + 1] = name end
 for offset in string.gmatch(ARGV[4], '[^,]+') do offsets[#offsets + 1] = tonumber(offset) end
@@ -17,7 +25,7 @@ for i, name in ipairs(sets) do
   heads[i] = redis.call('ZREVRANGE', p .. ':' .. name, offsets[i], offsets[i] + batch - 1,
                         'WITHSCORES')
 end
-local ids, at = {}, {}
+local ids, from, at = {}, {}, {}
 for i = 1, #sets do at[i] = 1 end
 while #ids < batch do
   local best
@@ -30,14 +38,23 @@ while #ids < batch do
   -- The first entry older than the idle window ends the search.
   if not best or tonumber(heads[best][at[best] + 1]) < since then break end
   ids[#ids + 1] = heads[best][at[best]]
+  from[#ids] = best
   at[best] = at[best] + 2
-  offsets[best] = offsets[best] + 1
 end
-for i = 1, #sets do offsets[i] = tostring(offsets[i]) end
-local out = {#ids, table.concat(offsets, ',')}
+local ended = #ids < batch  -- no entry left, or the next one is past the idle window
+local out = {0, ''}
 -- Each agent resolved and lowered once a call (most sessions share a few agents).
 local agent_of, lowered = agent_reader(p), {}
-for _, sid in ipairs(ids) do
+for j, sid in ipairs(ids) do
+  if deadline and j % 4 == 1 and j > 1 then
+    local now = redis.call('TIME')
+    if now[1] * 1000000 + now[2] >= deadline then
+      ended = false
+      break
+    end
+  end
+  out[1] = j
+  offsets[from[j]] = offsets[from[j]] + 1
   local k = p .. ':s:' .. sid
   -- Only what the match needs; the rest of the record is read for matches alone.
   local m = redis.call('HMGET', k, 'u', 'ip', 'ua', 'k')
@@ -60,5 +77,9 @@ for _, sid in ipairs(ids) do
     out[#out + 1] = {sid, uid, v[1] or '', v[2] or '', v[3] or '', v[4] or '0', m[2],
                      m[3], redis.call('PTTL', k), m[4] or '', v[5] or '', v[6] or ''}
   end
+end
+if not ended then
+  for i = 1, #sets do offsets[i] = tostring(offsets[i]) end
+  out[2] = table.concat(offsets, ',')
 end
 return out
