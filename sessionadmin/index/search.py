@@ -76,10 +76,8 @@ def _search_shard(shard: int, names: str, since: int, filters: list) -> tuple[li
     offsets = ",".join("0" for _ in names.split(","))
     while examined < budget:
         batch = min(SEARCH_BATCH, budget - examined)
-        args = [keys.prefix(shard), names, since, offsets, batch, *filters, SEARCH_CALL_US]
-        reply = run_script("SEARCH", keys.shard_keys(shard), args)
-        scanned, offsets = int(reply[0]), reply[1]
-        rows.extend(reply[2:])
+        scanned, offsets, found = _call(shard, names, since, offsets, batch, filters)
+        rows.extend(found)
         examined += scanned
         if not offsets:  # the end of the shard's live entries
             return rows, True
@@ -97,9 +95,18 @@ def anonymous_ids(batch: int | None = None) -> Iterator[tuple[list[str], int]]:
     for shard in keys.shards():
         offset = b"0"
         while True:
-            args = [keys.prefix(shard), "guests", since, offset, batch, "", "", "1", ""]
-            reply = run_script("SEARCH", keys.shard_keys(shard), [*args, SEARCH_CALL_US])
-            scanned, offset = int(reply[0]), reply[1]
-            yield [row[0].decode() for row in reply[2:]], scanned
+            filters = ["", "", "1", ""]  # guests alone, any agent and kind
+            scanned, offset, found = _call(shard, "guests", since, offset, batch, filters)
+            yield [row[0].decode() for row in found], scanned
             if not offset:
                 break
+
+
+def _call(
+    shard: int, names: str, since: int, offsets: str | bytes, batch: int, filters: list
+) -> tuple[int, bytes, list[list]]:
+    # One SEARCH call (search.lua): (entries examined, offsets to go on from, b"" at the
+    # shard's end; the matching rows).
+    args = [keys.prefix(shard), names, since, offsets, batch, *filters, SEARCH_CALL_US]
+    reply = run_script("SEARCH", keys.shard_keys(shard), args)
+    return int(reply[0]), reply[1], reply[2:]
