@@ -297,8 +297,10 @@ def write_report(path: Path | None, lines: list[str]) -> None:
 
 
 class CommandCounter:
-    """Commands that clients send to a Redis server, as MONITOR reports them; commands a
-    Lua script runs (``[0 lua]``) are not round trips and are left out.
+    """Commands that clients send to a Redis server, as MONITOR reports them (commands a
+    Lua script runs, ``[0 lua]``, are left out), and the round trips they came in, as
+    the server counts its reads (INFO's ``total_reads_processed``: commands pipelined
+    together are one read).
 
     A raw socket rather than redis-py's monitor(): that one gives up after a read timeout,
     and a login leaves Redis idle for as long as the password hash takes.
@@ -308,8 +310,11 @@ class CommandCounter:
         self.port = port
         self.lines: list[str] = []
 
+    round_trips = 0  # of the last count(): its commands in as many round trips
+
     def count(self, action) -> list[str]:
-        """Run ``action``; return the names of the commands clients sent meanwhile."""
+        """Run ``action``; return the names of the commands clients sent meanwhile, and
+        keep in ``round_trips`` in how many round trips they came."""
         import threading
 
         import redis
@@ -337,11 +342,16 @@ class CommandCounter:
         thread = threading.Thread(target=read, daemon=True)
         thread.start()
         client = redis.Redis(port=self.port)
+        own = client.client_info()["addr"]  # its INFO calls are left out below
         while not any(start in line for line in seen):
             client.echo(start)
             time.sleep(0.02)
         first = max(i for i, line in enumerate(seen) if start in line)
+        # Round trips: the reads the server made meanwhile (a pipeline of commands sent
+        # together is one), less the second INFO's own.
+        reads = int(client.info("stats")["total_reads_processed"])
         action()
+        self.round_trips = int(client.info("stats")["total_reads_processed"]) - reads - 1
         client.echo(end)
         done.wait(5)
         sock.close()
@@ -350,6 +360,6 @@ class CommandCounter:
             if end in line:
                 break
             match = re.match(r'\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"', line)
-            if match and match.group(1) != "lua":
+            if match and match.group(1) not in ("lua", own):
                 names.append(match.group(2).upper())
         return names

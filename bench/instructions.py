@@ -18,6 +18,7 @@ The counts are not timings, so runs go two at a time.
 
     python bench/instructions.py            # every endpoint of overhead.py's table
     python bench/instructions.py --smoke    # one endpoint: proves the script works
+    python bench/instructions.py --only login   # the endpoints whose name has "login"
 
 Informational: no target (overhead.py's ratios are the targets); it needs ``valgrind``
 (``make tools`` installs it) and says so, exit 0, without it.
@@ -134,6 +135,7 @@ def run(options: argparse.Namespace, directory: Path) -> int:
     try:
         database, products = prepare(directory, redis.url)
         endpoints = [e for e in ENDPOINTS if e.target is not None][: 1 if options.smoke else None]
+        endpoints = [e for e in endpoints if (options.only or "") in e.name]
         jobs = {}
         for endpoint in endpoints:
             for layer in LAYERS:
@@ -176,6 +178,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="one endpoint")
     parser.add_argument("--output", type=Path, help="also write the table to this file")
+    parser.add_argument("--only", help="count only the endpoints whose name has this text")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:

@@ -18,6 +18,9 @@ class CommandLog:
 
     def __init__(self) -> None:
         self.commands: list[str] = []
+        # What the server read from clients, on any database, while the block ran: one
+        # read per round trip, so commands pipelined together count once.
+        self.reads = 0
 
     @property
     def round_trips(self) -> int:
@@ -71,9 +74,17 @@ def monitor(client: redis_py.Redis, db: int):
     while not ready.is_set():
         client.echo(marker)
         ready.wait(0.05)
+    # Its INFO from another database than the one watched, so it is not logged.
+    stats = redis_py.Redis(connection_pool=redis_py.ConnectionPool(
+        connection_class=client.connection_pool.connection_class, **{**kwargs, "db": db ^ 1}
+    ))  # fmt: skip
+    reads = int(stats.info("stats")["total_reads_processed"])
     try:
         yield log
     finally:
+        # Less the second INFO's own read.
+        log.reads = int(stats.info("stats")["total_reads_processed"]) - reads - 1
+        stats.close()
         # Let MONITOR catch up with the last commands before stopping it.
         end = f"monitor-end-{time.monotonic_ns()}"
         client.echo(end)

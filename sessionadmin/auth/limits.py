@@ -28,7 +28,7 @@ from sessionadmin.auth.users import login_fields, normalise_login_name, user_key
 from sessionadmin.conf import get_settings, parse_rate
 from sessionadmin.request import client_ip, ip_network
 from sessionadmin.store import keys
-from sessionadmin.store.client import redis_client, redis_errors, run_script
+from sessionadmin.store.client import ScriptCall, redis_client, redis_errors, run_script
 
 _ATTEMPT = "_sessionadmin_login_attempt"  # the buckets this request counted, for a refund
 _REFUSED = "_sessionadmin_login_refused"
@@ -107,15 +107,20 @@ def _hit(buckets: list[str], rate: str | None = None) -> int:
     return 0 if int(allowed) else max(1, -(-int(wait_ms) // 1000))
 
 
-def _refund(buckets: list[str], trust: trusted.Device | None = None) -> None:
-    """Take an attempt back from ``buckets``; with ``trust``, store that device (the
-    browser a sign-in trusts from now on) in the same step (login_attempt.lua)."""
+def _refund_call(buckets: list[str], trust: trusted.Device | None = None) -> ScriptCall:
+    """The script call taking an attempt back from ``buckets``; with ``trust``, storing
+    that device (the browser a sign-in trusts from now on) in the same step
+    (login_attempt.lua)."""
     names = [keys.login_attempts(b) for b in buckets]
     args: list[object] = ["refund", 0, 0]  # (a refund needs no limit)
     if trust is not None:
         names.append(trust.record)
         args += [trust.account, get_settings().device_cookie_age]
-    run_script("LOGIN_ATTEMPT", names, args)
+    return "LOGIN_ATTEMPT", names, args
+
+
+def _refund(buckets: list[str], trust: trusted.Device | None = None) -> None:
+    run_script(*_refund_call(buckets, trust))
 
 
 def _device_rate() -> str:
@@ -169,12 +174,22 @@ def count_attempt(
 def refund(request: HttpRequest | None, trust: trusted.Device | None = None) -> None:
     """Take back the attempt this request counted: it succeeded. With ``trust``, the
     device a sign-in trusts from now on is stored in the same step (trusted.py)."""
+    call = refund_call(request, trust)
+    if call is not None:
+        run_script(*call)
+
+
+def refund_call(
+    request: HttpRequest | None, trust: trusted.Device | None = None
+) -> ScriptCall | None:
+    """``refund``, as a script call for the caller to send (None: nothing to send): a
+    sign-in sends it in the round trip that writes its session. The attempt counts as
+    taken back from here on."""
     attempt = getattr(request, _ATTEMPT, None)
     buckets = list(attempt.buckets) if attempt is not None else []
     if attempt is not None:
         delattr(request, _ATTEMPT)
-    if buckets or trust is not None:
-        _refund(buckets, trust)
+    return _refund_call(buckets, trust) if buckets or trust is not None else None
 
 
 def refusal(request: HttpRequest) -> LoginLimited | None:

@@ -32,6 +32,7 @@ from sessionadmin.devices import device_label
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.index.actions import enforce_limit, revoke_user
 from sessionadmin.request import client_ip, user_agent
+from sessionadmin.store.client import ScriptCall, run_script
 
 logger = logging.getLogger("sessionadmin")
 
@@ -42,23 +43,42 @@ def is_user_model(sender: Any) -> bool:
 
 
 def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
-    # The attempt is taken back and the browser trusted for the account in one step.
+    # The attempt is taken back and the browser trusted for the account in one step,
+    # sent in the round trip that writes the session when there is one.
     device = None if request is None else trusted.to_remember(request, limits.user_bucket(user))
-    limits.refund(request, trust=device)
-    if device is not None:
-        trusted.issue(request, device)
+    refund = limits.refund_call(request, trust=device)
     session = getattr(request, "session", None)
     if not isinstance(session, SessionStore):
+        _send(refund)
+        _trust(request, device)
         return
     # A new sign-in starts a new absolute deadline, even for the user already signed in.
     session.restart_login = True
     # Saved now, not at the end of the response, so the new session is in the user's
     # index before the limit is applied, and racing logins see each other.
-    session.save()
+    session.ahead_of_write = refund
+    try:
+        session.save()
+    finally:
+        # Not sent if the save wrote nothing (it failed before its round trip).
+        _send(session.ahead_of_write)
+        session.ahead_of_write = None
+    _trust(request, device)
     limit = get_settings().max_per_user
     if limit > 0 and not session.capped:  # (most sign-ins applied it as they wrote)
         enforce_limit(user_key(user.pk), limit, session.session_id)
     events.signed_in(request, session.session_id, user, new=session.started_sign_in)
+
+
+def _send(call: ScriptCall | None) -> None:
+    if call is not None:
+        run_script(*call)
+
+
+def _trust(request: HttpRequest | None, device: trusted.Device | None) -> None:
+    # The device's cookie goes out once its record is stored (with the refund).
+    if request is not None and device is not None:
+        trusted.issue(request, device)
 
 
 def on_login_failed(credentials: dict, request: HttpRequest | None = None, **kwargs: Any):

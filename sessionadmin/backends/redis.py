@@ -35,7 +35,14 @@ from sessionadmin.events import script_status
 from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
 from sessionadmin.store import codec, keys
-from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script
+from sessionadmin.store.client import (
+    ScriptCall,
+    now_ms,
+    redis_client,
+    redis_errors,
+    run_script,
+    run_scripts,
+)
 from sessionadmin.store.codec import ClientInfo, SessionMeta
 
 security_logger = logging.getLogger("django.security.SuspiciousSession")
@@ -66,6 +73,8 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
     bearer = False  # loaded from an Authorization header, not from a cookie
     end_reason: str | None = None  # why a delete() ends it (signals); else logout
     started_sign_in = False  # the last write began a signed-in session (signals)
+    # A script call sent ahead of the next write, in its round trip (a sign-in's refund).
+    ahead_of_write: ScriptCall | None = None
     # Django's encode()/decode(); the store itself writes JSON (store.codec), never pickle.
     serializer = JSONSerializer
 
@@ -258,7 +267,9 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
         return (self.session_key, self.get_expiry_age(), self.client, repr(data))
 
     def _write(self, mode: str, data: dict[str, Any] | None, when: int | None = None) -> int:
-        reply = run_script("WRITE", *self.write_call(mode, data, when))
+        write = "WRITE", *self.write_call(mode, data, when)
+        ahead, self.ahead_of_write = self.ahead_of_write, None
+        reply = run_scripts([ahead, write])[-1] if ahead else run_script(*write)
         result = script_status(reply)
         self.capped = result == 1 and self._cap_sent > 0
         self.started_sign_in = result == 1 and bool(reply[2])

@@ -95,6 +95,39 @@ def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
     return _by_sha(client, found, send)
 
 
+ScriptCall = tuple[str, list[str], list[Any]]  # (script name, keys, args)
+
+
+def run_scripts(calls: list[ScriptCall]) -> list[Any]:
+    """Run the store's scripts ``calls`` in order; return their replies. On one server
+    (or Sentinel's primary) in one round trip; in a cluster, which refuses scripts in a
+    pipeline, one after another. Unlike ``run_reads`` these may write, so nothing is sent
+    twice: only a call that found no script (a restarted server) is sent again, after
+    the others, once its script is loaded. An error of any call is raised after all ran."""
+    client = redis_client()
+    if len(calls) == 1 or isinstance(client, RedisCluster):
+        return [run_script(*call) for call in calls]
+    found = [script(client, name) for name, _, _ in calls]
+    started = time.perf_counter()
+    try:
+        with redis_errors():
+            pipe = client.pipeline(transaction=False)
+            for entry, (_, script_keys, args) in zip(found, calls, strict=True):
+                pipe.evalsha(entry.sha, len(script_keys), *script_keys, *args)
+            replies = pipe.execute(raise_on_error=False)
+            for i, reply in enumerate(replies):
+                if isinstance(reply, NoScriptError):
+                    entry, (_, script_keys, args) = found[i], calls[i]
+                    entry.sha = client.script_load(entry.script)
+                    replies[i] = client.evalsha(entry.sha, len(script_keys), *script_keys, *args)
+            for reply in replies:  # (inside: a read-only replica's refusal is an outage)
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
+    finally:
+        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+
+
 def _by_sha(client: Redis, found: Script, send: Callable[[], Any]) -> Any:
     """Return ``send()``, which calls ``found`` by its SHA: timed as one round trip, a
     Redis outage raising SessionStoreUnavailable; a server without the script (restarted,

@@ -1,6 +1,7 @@
-"""A sign-in's round trips: the session's write also applies the user's session cap, and the
-attempt's refund and the browser's trust are one script, so a password sign-in makes three
-(stock Django's makes five; bench/overhead.py counts both)."""
+"""A sign-in's round trips: the session's write also applies the user's session cap, the
+attempt's refund and the browser's trust are one script, sent in the write's round trip,
+so a password sign-in makes two (stock Django's makes five; bench/overhead.py counts
+both)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from sessionadmin import services as sessions
 from sessionadmin.auth import limits
 from sessionadmin.conf import get_settings
 from sessionadmin.store import keys
+from sessionadmin.store.client import run_scripts
+from sessionadmin.store.scripts import script
 from tests.redis_tools import monitor
 from tests.settings import TEST_REDIS_DB
 
@@ -33,8 +36,11 @@ def test_a_sign_in_refunds_its_attempt_and_trusts_the_browser_in_one_step(make_u
     with monitor(redis, TEST_REDIS_DB) as log:
         response = client.post("/api/login", login, content_type="application/json")
     assert response.status_code == 200
-    # Count the attempt; write the session and apply the user's cap; refund and trust.
+    # Count the attempt; then, in one round trip, refund and trust, write the session and
+    # apply the user's cap.
     assert log.names() == ["EVALSHA"] * 3, log.commands
+    assert log.reads == 2, log.commands
+    assert "refund" in log.commands[1] and "WRITE" not in log.commands[1]
     # Taken back from both buckets...
     for bucket in ("ip:203.0.113.9", f"acct:{user.pk}"):
         assert int(redis.get(keys.login_attempts(bucket)) or 0) == 0, bucket
@@ -48,6 +54,36 @@ def test_a_sign_in_refunds_its_attempt_and_trusts_the_browser_in_one_step(make_u
     record = keys.login_attempts("dev:" + hashlib.sha256(nonce.encode()).hexdigest()[:32])
     assert redis.get(record) == account.encode()
     assert conf.device_cookie_age - 5 <= redis.ttl(record) <= conf.device_cookie_age
+
+
+def test_a_sign_in_on_a_server_without_the_scripts_refunds_and_writes_once(make_user, redis):
+    # A restarted Redis has no scripts. The attempt's count loads LOGIN_ATTEMPT; in the
+    # pipeline after it, the refund runs and the write finds no script (NOSCRIPT): only
+    # the write is loaded and sent again.
+    user = make_user("alice", password=PASSWORD)
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    login = {"username": "alice", "password": PASSWORD}
+    limits.count_attempt(None, [f"acct:{user.pk}"])  # an earlier failed attempt stays
+    redis.script_flush()
+    with monitor(redis, TEST_REDIS_DB) as log:
+        response = client.post("/api/login", login, content_type="application/json")
+    assert response.status_code == 200
+    write = script(redis, "WRITE").sha
+    assert len([c for c in log.commands if " refund " in c]) == 1, log.commands
+    assert len([c for c in log.commands if c.startswith(f"EVALSHA {write} ")]) == 2
+    assert int(redis.get(keys.login_attempts(f"acct:{user.pk}"))) == 1  # its own refunded
+    assert int(redis.get(keys.login_attempts("ip:203.0.113.9"))) == 0
+    assert len(sessions.list_user_sessions(user.pk)) == 1
+
+
+def test_pipelined_scripts_that_find_none_are_each_sent_once_more(redis):
+    # Writes, so never sent twice: each call that found no script runs once it is loaded.
+    hit = ["hit", 10, 60_000]
+    calls = [("LOGIN_ATTEMPT", [keys.login_attempts(f"t:{n}")], hit) for n in range(2)]
+    redis.script_flush()
+    assert run_scripts(calls) == [[1, 0], [1, 0]]
+    assert run_scripts(calls) == [[1, 0], [1, 0]]  # loaded now: one round trip
+    assert [int(redis.get(keys.login_attempts(f"t:{n}"))) for n in range(2)] == [2, 2]
 
 
 @pytest.mark.parametrize("name", ["alice", "ALICE@example.com"])
