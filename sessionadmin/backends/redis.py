@@ -35,14 +35,7 @@ from sessionadmin.events import script_status
 from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
 from sessionadmin.store import codec, keys
-from sessionadmin.store.client import (
-    ScriptCall,
-    now_ms,
-    redis_client,
-    redis_errors,
-    run_script,
-    run_scripts,
-)
+from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script, run_scripts
 from sessionadmin.store.codec import ClientInfo, SessionMeta
 
 security_logger = logging.getLogger("django.security.SuspiciousSession")
@@ -73,8 +66,6 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
     bearer = False  # loaded from an Authorization header, not from a cookie
     end_reason: str | None = None  # why a delete() ends it (signals); else logout
     started_sign_in = False  # the last write began a signed-in session (signals)
-    # A script call sent ahead of the next write, in its round trip (a sign-in's refund).
-    ahead_of_write: ScriptCall | None = None
     # Django's encode()/decode(); the store itself writes JSON (store.codec), never pickle.
     serializer = JSONSerializer
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
+from sessionadmin.store.client import ScriptCall
 from sessionadmin.store.codec import ClientInfo, SessionMeta
 
 
@@ -17,6 +18,9 @@ class SigningIn:
     kind: str
     restart_login: bool  # set on a sign-in: the next write starts a new login
     capped = False  # the last write applied the user's session cap (a browser's sign-in)
+    # A script call sent ahead of the next write, in its round trip (a sign-in's refund:
+    # auth/receivers.py).
+    ahead_of_write: ScriptCall | None = None
     _cap_sent = 0  # the cap the last write was asked to apply
 
     def _sign_in_device(self, user_id: str) -> str:
