@@ -117,6 +117,11 @@ def wait_for(check, timeout: float, message: str) -> float:
     raise RuntimeError(message) from last
 
 
+def redis_node(folder: Path, port: int) -> Node:
+    """A lone redis-server on ``port``; started again on the same port, a restart."""
+    return _start(redis_server_binary(), folder, f"node-{port}", _data_config(folder, port))
+
+
 class NoMasterYet(LookupError):
     """The cluster's view names no master for a slot (a failover under way)."""
 

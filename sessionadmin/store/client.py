@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.metrics import STORE_ROUND_TRIP
-from sessionadmin.store import keys
+from sessionadmin.store import keys, wire
 from sessionadmin.store.scripts import script
 
 # An outage: no connection, no answer in time, or a failover under way (a cluster whose
@@ -71,13 +71,13 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
     found = script(client, name)
     # By SHA, as redis-py's Script.__call__ does, less its per-call checks.
     return _by_sha(
-        client, found, lambda: client.evalsha(found.sha, len(script_keys), *script_keys, *args)
+        client, found, lambda: _reply(wire.send(client, [_evalsha(found, script_keys, args)])[0])
     )
 
 
 def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
     """Run a read-only script of the store once per (keys, args) in ``calls``; return the
-    replies in order. On one server (or Sentinel's primary) in one pipeline, by SHA: a
+    replies in order. On one server (or Sentinel's primary) in one round trip, by SHA: a
     server without the script (restarted, failed over) gets it, and the calls are sent
     once more (reads: twice changes nothing). redis-py refuses scripts in a cluster's
     pipeline: there, one call after another."""
@@ -87,10 +87,8 @@ def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
     found = script(client, name)
 
     def send() -> list[Any]:
-        pipe = client.pipeline(transaction=False)
-        for script_keys, args in calls:
-            pipe.evalsha(found.sha, len(script_keys), *script_keys, *args)
-        return pipe.execute()
+        replies = wire.send(client, [_evalsha(found, k, a) for k, a in calls])
+        return [_reply(reply) for reply in replies]
 
     return _by_sha(client, found, send)
 
@@ -111,21 +109,27 @@ def run_scripts(calls: list[ScriptCall]) -> list[Any]:
     started = time.perf_counter()
     try:
         with redis_errors():
-            pipe = client.pipeline(transaction=False)
-            for entry, (_, script_keys, args) in zip(found, calls, strict=True):
-                pipe.evalsha(entry.sha, len(script_keys), *script_keys, *args)
-            replies = pipe.execute(raise_on_error=False)
+            commands = [_evalsha(f, k, a) for f, (_, k, a) in zip(found, calls, strict=True)]
+            replies = wire.send(client, commands)
             for i, reply in enumerate(replies):
                 if isinstance(reply, NoScriptError):
-                    entry, (_, script_keys, args) = found[i], calls[i]
-                    entry.sha = client.script_load(entry.script)
-                    replies[i] = client.evalsha(entry.sha, len(script_keys), *script_keys, *args)
-            for reply in replies:  # (inside: a read-only replica's refusal is an outage)
-                if isinstance(reply, Exception):
-                    raise reply
-            return replies
+                    found[i].sha = client.script_load(found[i].script)
+                    replies[i] = wire.send(client, [_evalsha(found[i], *calls[i][1:])])[0]
+            # (Raised inside: a read-only replica's refusal is an outage.)
+            return [_reply(reply) for reply in replies]
     finally:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+
+
+def _evalsha(found: Script, script_keys: list[str], args: list[Any]) -> tuple[Any, ...]:
+    return ("EVALSHA", found.sha, len(script_keys), *script_keys, *args)
+
+
+def _reply(reply: Any) -> Any:
+    # wire.send hands error replies back in place; raise them here.
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
 
 
 def _by_sha(client: Redis, found: Script, send: Callable[[], Any]) -> Any:

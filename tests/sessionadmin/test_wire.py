@@ -1,0 +1,102 @@
+"""The store's own sending of commands (store/wire.py), against a redis-server of its own:
+replies in order, a restart, a timeout, a fork, and the pools it leaves to redis-py."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import redis as redis_py
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sessionadmin.store import wire
+from tests.redis_topologies import redis_node
+from tests.servers import free_port
+
+# Busy for 0.5 s by Redis's clock, then answers "late".
+SLOW = """
+local s = redis.call('TIME')
+repeat
+  local t = redis.call('TIME')
+until (t[1] - s[1]) * 1000000 + (t[2] - s[2]) > 500000
+return 'late'
+"""
+
+
+@pytest.fixture
+def node(tmp_path):
+    started = redis_node(tmp_path, free_port())
+    yield started
+    started.stop()
+
+
+def plain(port: int, timeout: float = 1.0) -> redis_py.Redis:
+    return redis_py.Redis(
+        host="127.0.0.1", port=port, socket_timeout=timeout, socket_connect_timeout=0.5
+    )
+
+
+def free_list(client: redis_py.Redis) -> list:
+    pid, connections = client.connection_pool.__dict__[wire._FREE]
+    assert pid == os.getpid()
+    return connections
+
+
+def test_replies_come_in_order_with_an_error_reply_in_its_place(node):
+    client = plain(node.port)
+    replies = wire.send(client, [("SET", "k", "v"), ("INCR", "k"), ("GET", "k")])
+    assert replies[0] == b"OK" and replies[2] == b"v"
+    assert isinstance(replies[1], ResponseError)
+    assert wire.send(client, [("ECHO", "next")]) == [b"next"]  # the connection is fine
+    assert len(free_list(client)) == 1  # one connection, reused
+    assert client.connection_pool._created_connections == 0  # not the pool's own
+
+
+def test_a_restarted_server_is_reached_on_a_new_connection(node, tmp_path):
+    client = plain(node.port)
+    assert wire.send(client, [("PING",)]) == [b"PONG"]
+    node.stop()
+    restarted = redis_node(tmp_path / "again", node.port)
+    try:
+        # The connection kept from before the restart is broken: replaced, not reported.
+        assert wire.send(client, [("ECHO", "back")]) == [b"back"]
+    finally:
+        restarted.stop()
+    with pytest.raises(RedisConnectionError):
+        wire.send(client, [("PING",)])  # down: tried twice, then raised
+
+
+def test_a_timeout_leaves_no_reply_behind_for_the_next_command(node):
+    client = plain(node.port, timeout=0.2)
+    with pytest.raises(RedisTimeoutError):
+        wire.send(client, [("EVAL", SLOW, 0)])
+    time.sleep(0.6)  # the late reply has been sent by now, to a closed connection
+    assert wire.send(client, [("ECHO", "mine")]) == [b"mine"]
+
+
+def test_a_forked_child_never_uses_its_parents_connections(node):
+    client = plain(node.port)
+    wire.send(client, [("CLIENT", "SETNAME", "parent")])
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, its own free list
+        try:
+            ok = wire.send(client, [("CLIENT", "GETNAME")]) == [None]
+            ok = ok and free_list(client) and len(free_list(client)) == 1
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert wire.send(client, [("CLIENT", "GETNAME")]) == [b"parent"]  # untouched
+
+
+def test_other_pools_go_through_redis_py(node):
+    client = redis_py.Redis(
+        connection_pool=redis_py.BlockingConnectionPool(host="127.0.0.1", port=node.port)
+    )
+    assert wire.send(client, [("SET", "k", "1"), ("INCR", "k")]) == [True, 2]
+    assert isinstance(wire.send(client, [("HGET", "k", "f")])[0], ResponseError)
+    assert wire._FREE not in client.connection_pool.__dict__
