@@ -117,9 +117,11 @@ def wait_for(check, timeout: float, message: str) -> float:
     raise RuntimeError(message) from last
 
 
-def redis_node(folder: Path, port: int) -> Node:
-    """A lone redis-server on ``port``; started again on the same port, a restart."""
-    return _start(redis_server_binary(), folder, f"node-{port}", _data_config(folder, port))
+def redis_node(folder: Path, port: int, replica_of: int | None = None) -> Node:
+    """A lone redis-server on ``port`` (started again on the same port: a restart), or a
+    replica of the one on ``replica_of``."""
+    config = _data_config(folder, port, replica_of)
+    return _start(redis_server_binary(), folder, f"node-{port}", config)
 
 
 class NoMasterYet(LookupError):

@@ -99,9 +99,10 @@ ScriptCall = tuple[str, list[str], list[Any]]  # (script name, keys, args)
 def run_scripts(calls: list[ScriptCall]) -> list[Any]:
     """Run the store's scripts ``calls`` in order; return their replies. On one server
     (or Sentinel's primary) in one round trip; in a cluster, which refuses scripts in a
-    pipeline, one after another. Unlike ``run_reads`` these may write, so nothing is sent
-    twice: only a call that found no script (a restarted server) is sent again, after
-    the others, once its script is loaded. An error of any call is raised after all ran."""
+    pipeline, one after another. Unlike ``run_reads`` these may write, so only a call
+    that found no script (a restarted server) is sent again, after the others, once its
+    script is loaded. An error of any call is raised after all ran, the last call's
+    first: a failed call ahead of it never hides what the last one did."""
     client = redis_client()
     if len(calls) == 1 or isinstance(client, RedisCluster):
         return [run_script(*call) for call in calls]
@@ -116,7 +117,7 @@ def run_scripts(calls: list[ScriptCall]) -> list[Any]:
                     found[i].sha = client.script_load(found[i].script)
                     replies[i] = wire.send(client, [_evalsha(found[i], *calls[i][1:])])[0]
             # (Raised inside: a read-only replica's refusal is an outage.)
-            return [_reply(reply) for reply in replies]
+            return [_reply(reply) for reply in reversed(replies)][::-1]
     finally:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 

@@ -11,10 +11,17 @@ after its replies were read in full (or it was closed), so no poll is needed.
 - Only for a plain ``redis.ConnectionPool`` (one server, TCP, TLS or a Unix socket). A
   Sentinel's pool (which finds the primary on each connect), a blocking pool and a
   cluster client go through redis-py as before.
-- A connection broken by a Redis restart fails once and is replaced, as the project's
-  ``Retry(NoBackoff(), 1)`` does: the commands are sent again on a new connection. A
-  timeout is not retried (a wedged Redis answers 503 without waiting twice).
+- A kept connection broken by a Redis restart fails once and is replaced, as the
+  project's ``Retry(NoBackoff(), 1)`` does: the commands are sent again on a new
+  connection. A failed connect is not tried again here (the connection's own retry has
+  been), nor is a timeout (a wedged Redis answers 503 without waiting twice).
 - A free list per pool and process: a forked worker never uses its parent's sockets.
+  There are as many connections as calls in flight at once (threads), beside the pool's
+  own (its ``max_connections`` counts only those).
+- These connections take no part in redis-py 8's maintenance notifications (Redis
+  Enterprise's, "auto" by default, inert elsewhere): through a maintenance they behave as
+  a client without them. Set them to ``enabled=True`` and the store leaves every call to
+  redis-py.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 
 from redis import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 
 _FREE = "_sessionadmin_free"  # the pool's attribute holding (pid, free connections)
 
@@ -32,32 +39,47 @@ _FREE = "_sessionadmin_free"  # the pool's attribute holding (pid, free connecti
 def send(client: Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
     """Send ``commands`` in one round trip; return their replies in order, an error reply
     (a ``ResponseError``, e.g. NOSCRIPT) in its command's place rather than raised. A
-    connection error or timeout is raised."""
+    connection error or timeout is raised. Commands of one reply each only (never
+    SUBSCRIBE, MONITOR or CLIENT REPLY)."""
     pool = getattr(client, "connection_pool", None)
-    if type(pool) is not ConnectionPool:  # Sentinel, blocking pool, cluster: redis-py's
+    if type(pool) is not ConnectionPool or pool.maint_notifications_enabled() is True:
+        # Sentinel, a blocking pool, a cluster, or maintenance notifications asked for
+        # (Redis Enterprise; redis-py updates only its own pool's connections for them).
         return _through_redis_py(client, commands)
     free = _free_list(pool)
     try:
-        connection = free.pop()  # (atomic: no lock needed)
+        kept = free.pop()  # (atomic: no lock needed)
     except IndexError:
-        connection = pool.connection_class(**pool.connection_kwargs)
+        # A new connection: a connect that fails is not tried again here (the
+        # connection's own retry has been).
+        return _use(free, pool.connection_class(**pool.connection_kwargs), commands)
     try:
-        try:
-            return _exchange(connection, commands)
-        except RedisConnectionError:
-            # Broken since its last use (a restart): once more on a new connection. The
-            # broken one was closed by redis-py; it reconnects when next taken.
-            free.append(connection)
-            connection = pool.connection_class(**pool.connection_kwargs)
-            return _exchange(connection, commands)
+        return _use(free, kept, commands)
+    except RedisConnectionError:
+        # Broken since its last use (a Redis restart): dropped, and the commands sent
+        # once more on a new connection, as redis-py's Retry(NoBackoff(), 1) would (so a
+        # write whose reply was lost may run twice, as it may there).
+        return _use(free, pool.connection_class(**pool.connection_kwargs), commands)
+
+
+def _use(free: list[Any], connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    # A connection goes back to the free list only after an exchange read in full; on
+    # anything else it is closed and dropped, so no reply is ever left for the next user,
+    # and no connection is ever on the list twice.
+    try:
+        replies, keep = _exchange(connection, commands)
     except BaseException:
-        connection.disconnect()  # a reply may be left unread: never reused as it is
+        connection.disconnect()
         raise
-    finally:
+    if keep:
         free.append(connection)
+    else:
+        connection.disconnect()
+    return replies
 
 
-def _exchange(connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+def _exchange(connection: Any, commands: list[tuple[Any, ...]]) -> tuple[list[Any], bool]:
+    """Return the replies, and whether the connection is worth keeping."""
     packed = (
         connection.pack_command(*commands[0])
         if len(commands) == 1
@@ -65,12 +87,16 @@ def _exchange(connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
     )
     connection.send_packed_command(packed, check_health=False)
     replies: list[Any] = []
+    keep = True
     for _ in commands:
         try:
             replies.append(connection.read_response())
-        except ResponseError as error:  # the connection is fine: read the next reply
+        except ResponseError as error:  # the connection is in step: read the next reply
             replies.append(error)
-    return replies
+            # A replica now (a failover behind one address): the next connection may
+            # reach the new primary.
+            keep = keep and not isinstance(error, ReadOnlyError)
+    return replies, keep
 
 
 def _through_redis_py(client: Redis, commands: list[tuple[Any, ...]]) -> list[Any]:

@@ -12,6 +12,7 @@ from django.core import signing
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from redis.exceptions import ResponseError
 
 from accounts.backends import UsernameOrEmailBackend
 from sessionadmin import services as sessions
@@ -84,6 +85,14 @@ def test_pipelined_scripts_that_find_none_are_each_sent_once_more(redis):
     assert run_scripts(calls) == [[1, 0], [1, 0]]
     assert run_scripts(calls) == [[1, 0], [1, 0]]  # loaded now: one round trip
     assert [int(redis.get(keys.login_attempts(f"t:{n}"))) for n in range(2)] == [2, 2]
+
+
+def test_a_failed_call_ahead_of_the_last_is_raised_after_the_last_ran(redis):
+    broken = ("LOGIN_ATTEMPT", [keys.login_attempts("t:0")], ["hit", "not a number", 60_000])
+    last = ("LOGIN_ATTEMPT", [keys.login_attempts("t:1")], ["hit", 10, 60_000])
+    with pytest.raises(ResponseError):
+        run_scripts([broken, last])
+    assert int(redis.get(keys.login_attempts("t:1"))) == 1
 
 
 @pytest.mark.parametrize("name", ["alice", "ALICE@example.com"])

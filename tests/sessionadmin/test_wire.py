@@ -9,7 +9,7 @@ import time
 import pytest
 import redis as redis_py
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionadmin.store import wire
@@ -73,8 +73,25 @@ def test_a_timeout_leaves_no_reply_behind_for_the_next_command(node):
     client = plain(node.port, timeout=0.2)
     with pytest.raises(RedisTimeoutError):
         wire.send(client, [("EVAL", SLOW, 0)])
+    assert free_list(client) == []  # closed and dropped, never put back
     time.sleep(0.6)  # the late reply has been sent by now, to a closed connection
     assert wire.send(client, [("ECHO", "mine")]) == [b"mine"]
+
+
+def test_a_replica_s_refusal_drops_the_connection(node, tmp_path):
+    # Behind one address a failover turns the primary into a replica: the next call
+    # connects again (to whatever the address now reaches) rather than keep this one.
+    port = free_port()
+    replica = redis_node(tmp_path / "replica", port, replica_of=node.port)
+    try:
+        client = plain(port)
+        assert wire.send(client, [("GET", "k")]) == [None]
+        assert len(free_list(client)) == 1
+        [refused] = wire.send(client, [("SET", "k", "v")])
+        assert isinstance(refused, ReadOnlyError)
+        assert free_list(client) == []
+    finally:
+        replica.stop()
 
 
 def test_a_forked_child_never_uses_its_parents_connections(node):
