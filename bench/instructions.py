@@ -142,9 +142,9 @@ def load_scripts(client) -> None:
     """Load the store's scripts before any run: else the first runs of ours find none
     (NOSCRIPT) and load them, and a run that did so while its pair did not would count
     that one-time work as if it were per request."""
-    from sessionadmin.store.scripts import _PARTS, source
+    from sessionadmin.store.scripts import names, source
 
-    for name in _PARTS:
+    for name in names():
         client.script_load(source(name))
 
 

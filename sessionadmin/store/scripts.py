@@ -60,6 +60,11 @@ _PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def names() -> tuple[str, ...]:
+    """Return the names of the store's scripts (LOAD, WRITE, ...)."""
+    return tuple(_PARTS)
+
+
 def source(name: str) -> str:
     """Return the Lua source of script ``name`` (LOAD, WRITE, PAGE...)."""
     # Each shard keeps its part of the log: the cap is shared out.
