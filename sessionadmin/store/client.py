@@ -69,28 +69,25 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
     """Run one of the store's Lua scripts; a Redis outage raises SessionStoreUnavailable."""
     client = redis_client()
     found = script(client, name)
-    # By SHA, as redis-py's Script.__call__ does, less its per-call checks.
-    return _by_sha(
-        client, found, lambda: _reply(wire.send(client, [_evalsha(found, script_keys, args)])[0])
-    )
+    started = time.perf_counter()
+    try:
+        with redis_errors():
+            # By SHA, as redis-py's Script.__call__ does, less its per-call checks. A
+            # server without the script (restarted, failed over) gets it, and the call
+            # is sent once more.
+            reply = wire.send(client, [_evalsha(found, script_keys, args)])[0]
+            if isinstance(reply, NoScriptError):
+                found.sha = client.script_load(found.script)
+                reply = wire.send(client, [_evalsha(found, script_keys, args)])[0]
+            return _reply(reply)
+    finally:
+        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 
 
 def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
     """Run a read-only script of the store once per (keys, args) in ``calls``; return the
-    replies in order. On one server (or Sentinel's primary) in one round trip, by SHA: a
-    server without the script (restarted, failed over) gets it, and the calls are sent
-    once more (reads: twice changes nothing). redis-py refuses scripts in a cluster's
-    pipeline: there, one call after another."""
-    client = redis_client()
-    if isinstance(client, RedisCluster):
-        return [run_script(name, script_keys, args) for script_keys, args in calls]
-    found = script(client, name)
-
-    def send() -> list[Any]:
-        replies = wire.send(client, [_evalsha(found, k, a) for k, a in calls])
-        return [_reply(reply) for reply in replies]
-
-    return _by_sha(client, found, send)
+    replies in order, as ``run_scripts`` does (one round trip on one server)."""
+    return run_scripts([(name, script_keys, args) for script_keys, args in calls])
 
 
 ScriptCall = tuple[str, list[str], list[Any]]  # (script name, keys, args)
@@ -99,10 +96,10 @@ ScriptCall = tuple[str, list[str], list[Any]]  # (script name, keys, args)
 def run_scripts(calls: list[ScriptCall]) -> list[Any]:
     """Run the store's scripts ``calls`` in order; return their replies. On one server
     (or Sentinel's primary) in one round trip; in a cluster, which refuses scripts in a
-    pipeline, one after another. Unlike ``run_reads`` these may write, so only a call
-    that found no script (a restarted server) is sent again, after the others, once its
-    script is loaded. An error of any call is raised after all ran, the last call's
-    first: a failed call ahead of it never hides what the last one did."""
+    pipeline, one after another. They may write, so only the calls that found no script
+    (a restarted server) are sent again, in one more round trip once their scripts are
+    loaded. An error of any call is raised after all ran, the last call's first: a failed
+    call ahead of it never hides what the last one did."""
     client = redis_client()
     if len(calls) == 1 or isinstance(client, RedisCluster):
         return [run_script(*call) for call in calls]
@@ -112,10 +109,13 @@ def run_scripts(calls: list[ScriptCall]) -> list[Any]:
         with redis_errors():
             commands = [_evalsha(f, k, a) for f, (_, k, a) in zip(found, calls, strict=True)]
             replies = wire.send(client, commands)
-            for i, reply in enumerate(replies):
-                if isinstance(reply, NoScriptError):
-                    found[i].sha = client.script_load(found[i].script)
-                    replies[i] = wire.send(client, [_evalsha(found[i], *calls[i][1:])])[0]
+            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if missing:
+                for entry in {id(found[i]): found[i] for i in missing}.values():
+                    entry.sha = client.script_load(entry.script)
+                again = wire.send(client, [_evalsha(found[i], *calls[i][1:]) for i in missing])
+                for i, reply in zip(missing, again, strict=True):
+                    replies[i] = reply
             # (Raised inside: a read-only replica's refusal is an outage.)
             return [_reply(reply) for reply in reversed(replies)][::-1]
     finally:
@@ -131,22 +131,6 @@ def _reply(reply: Any) -> Any:
     if isinstance(reply, Exception):
         raise reply
     return reply
-
-
-def _by_sha(client: Redis, found: Script, send: Callable[[], Any]) -> Any:
-    """Return ``send()``, which calls ``found`` by its SHA: timed as one round trip, a
-    Redis outage raising SessionStoreUnavailable; a server without the script (restarted,
-    failed over) gets it, and ``send`` runs once more."""
-    started = time.perf_counter()
-    try:
-        with redis_errors():
-            try:
-                return send()
-            except NoScriptError:
-                found.sha = client.script_load(found.script)
-                return send()
-    finally:
-        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 
 
 def on_every_shard(queue: Callable[[Any, int], object]) -> list[Any]:

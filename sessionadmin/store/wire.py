@@ -4,7 +4,8 @@ Every request of the session layer sends at least one script call, so what a cal
 in Python counts. redis-py's ``execute_command`` takes a connection from its pool (a lock
 and a ``poll`` of the socket, in case an earlier user left a reply unread), wraps the call
 in its retry and telemetry hooks, and gives it back: about half of a call's CPU time on
-a fast loopback Redis (bench/README: ~35 of ~70 µs). Here the store keeps its own free
+loopback (~35 of ~70 µs in a tight loop on the project's machine; about 100,000
+instructions a call, ``bench/instructions.py``). Here the store keeps its own free
 list of connections of the same pool settings, and a connection is only ever put back
 after its replies were read in full (or it was closed), so no poll is needed.
 
