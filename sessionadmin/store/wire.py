@@ -33,6 +33,10 @@ from typing import Any
 from redis import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
+from redis.utils import HIREDIS_AVAILABLE
+
+if HIREDIS_AVAILABLE:
+    from hiredis import pack_command as _hiredis_pack
 
 _FREE = "_sessionadmin_free"  # the pool's attribute holding (pid, free connections)
 
@@ -47,28 +51,41 @@ def send(client: Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
         # Sentinel, a blocking pool, a cluster, or maintenance notifications asked for
         # (Redis Enterprise; redis-py updates only its own pool's connections for them).
         return _through_redis_py(client, commands)
-    free = _free_list(pool)
+    free, packed = _free_list(pool), _pack(pool, commands)
     try:
         kept = free.pop()  # (atomic: no lock needed)
     except IndexError:
         # A new connection: a connect that fails is not tried again here (the
         # connection's own retry has been).
-        return _use(free, pool.connection_class(**pool.connection_kwargs), commands)
+        return _use(free, pool.connection_class(**pool.connection_kwargs), commands, packed)
     try:
-        return _use(free, kept, commands)
+        return _use(free, kept, commands, packed)
     except RedisConnectionError:
         # Broken since its last use (a Redis restart): dropped, and the commands sent
         # once more on a new connection, as redis-py's Retry(NoBackoff(), 1) would (so a
         # write whose reply was lost may run twice, as it may there).
-        return _use(free, pool.connection_class(**pool.connection_kwargs), commands)
+        return _use(free, pool.connection_class(**pool.connection_kwargs), commands, packed)
 
 
-def _use(free: list[Any], connection: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+def _pack(pool: ConnectionPool, commands: list[tuple[Any, ...]]) -> list[bytes] | None:
+    # What redis-py's own hiredis packer sends (HiredisRespSerializer: each command to
+    # hiredis.pack_command as it is), less its per-argument checks for bytearray and
+    # memoryview, which the store never sends; None: let the connection pack them (no
+    # hiredis, or a packer of the pool's own).
+    if not HIREDIS_AVAILABLE or "command_packer" in pool.connection_kwargs:
+        return None
+    # One write for all (send_packed_command makes one per item): one read on the server.
+    return [b"".join([_hiredis_pack(command) for command in commands])]
+
+
+def _use(
+    free: list[Any], connection: Any, commands: list[tuple[Any, ...]], packed: list[bytes] | None
+) -> list[Any]:
     # A connection goes back to the free list only after an exchange read in full; on
     # anything else it is closed and dropped, so no reply is ever left for the next user,
     # and no connection is ever on the list twice.
     try:
-        replies, keep = _exchange(connection, commands)
+        replies, keep = _exchange(connection, commands, packed)
     except BaseException:
         connection.disconnect()
         raise
@@ -79,13 +96,16 @@ def _use(free: list[Any], connection: Any, commands: list[tuple[Any, ...]]) -> l
     return replies
 
 
-def _exchange(connection: Any, commands: list[tuple[Any, ...]]) -> tuple[list[Any], bool]:
+def _exchange(
+    connection: Any, commands: list[tuple[Any, ...]], packed: list[bytes] | None
+) -> tuple[list[Any], bool]:
     """Return the replies, and whether the connection is worth keeping."""
-    packed = (
-        connection.pack_command(*commands[0])
-        if len(commands) == 1
-        else connection.pack_commands(commands)
-    )
+    if packed is None:
+        packed = (
+            connection.pack_command(*commands[0])
+            if len(commands) == 1
+            else connection.pack_commands(commands)
+        )
     connection.send_packed_command(packed, check_health=False)
     replies: list[Any] = []
     keep = True
