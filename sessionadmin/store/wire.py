@@ -36,7 +36,13 @@ from redis.exceptions import ReadOnlyError, ResponseError
 from redis.utils import HIREDIS_AVAILABLE
 
 if HIREDIS_AVAILABLE:
+    import hiredis
     from hiredis import pack_command as _hiredis_pack
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
+
+    _PUSH = getattr(hiredis, "PushNotification", None)
+else:
+    _HiredisParser = None
 
 _FREE = "_sessionadmin_free"  # the pool's attribute holding (pid, free connections)
 
@@ -111,13 +117,32 @@ def _exchange(
     keep = True
     for _ in commands:
         try:
-            replies.append(connection.read_response())
+            replies.append(_read(connection, bool(replies)))
         except ResponseError as error:  # the connection is in step: read the next reply
             replies.append(error)
             # A replica now (a failover behind one address): the next connection may
             # reach the new primary.
             keep = keep and not isinstance(error, ReadOnlyError)
     return replies, keep
+
+
+def _read(connection: Any, buffered: bool) -> Any:
+    # The next reply. Those after the first are nearly always in hiredis's buffer already
+    # (one read of the socket brings them all): taken from there, they skip redis-py's
+    # wrapper of each read (about 90 Python opcodes). Anything else (not there yet, a push
+    # message, no hiredis, another parser) goes through redis-py as every read used to.
+    parser = connection._parser if buffered else None
+    if parser is not None and type(parser) is _HiredisParser and parser._reader is not None:
+        reply = parser._reader.gets()
+        if reply is NOT_ENOUGH_DATA:
+            pass
+        elif _PUSH is not None and type(reply) is _PUSH:
+            parser.handle_push_response(reply)
+        elif isinstance(reply, Exception):
+            raise reply  # an error reply (ResponseError), as redis-py raises it
+        else:
+            return reply
+    return connection.read_response()
 
 
 def _through_redis_py(client: Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
