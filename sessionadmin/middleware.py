@@ -218,6 +218,10 @@ def _load_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:
         if user is not None:
             user.backend = backend
             return user
+    current = session.get(auth.SESSION_KEY)
+    if current and (session.user_generation is None or str(current) != user_id):
+        # Read before the user is: a change of the user after this is never cached over.
+        session.user_generation = usercache.generation(str(current))
     # Django flushes a session whose auth hash no longer verifies: its password changed.
     session.end_reason = "password_changed"
     try:

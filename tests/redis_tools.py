@@ -12,6 +12,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+# A session's read (sessionadmin/backends/reading.py): plain commands, one round trip.
+READ = ["HINCRBY", "PEXPIRE", "HGETALL", "PTTL"]
+
 
 class CommandLog:
     """Commands clients sent to one database, as MONITOR saw them (Lua's own excluded)."""

@@ -9,13 +9,16 @@ the session in the request's one round trip, and ``request.user`` is built from 
 other fields are deferred, so reading one costs a query, as for any deferred field.
 
 A copy is ``<generation>.<made at, base 36 seconds>.<schema digest>`` then the JSON
-values, and it is used only while all three still hold:
+values, and it is used only while it is there and both of these still hold:
 
-- **generation**: a per-user counter (``keys.user_generation``) that every change of the
-  user the app can see bumps, before the save (with Redis down the save then fails
-  rather than leaving stale copies) and after the commit (a request that read the old
-  row meanwhile cannot store it). The session's LOAD reads it in the same round trip; a
-  copy made under another generation is a miss. Storing a copy is compare-and-set on it;
+- **there**: every change of the user the app can see drops the copy from each of the
+  user's sessions (``forget_user``, one script over the user's set of sessions, in the
+  user's shard), before the save (with Redis down the save then fails rather than leaving
+  stale copies) and after the commit (a request that read the old row meanwhile cannot
+  store it). It also bumps a per-user counter, the generation (``keys.user_generation``),
+  and storing a copy is compare-and-set on it: a request that finds no copy reads the
+  generation before it loads the user, so a copy read before a change is never stored
+  after it. The session's read does not read the generation (backends/reading.py);
 - **age**: a copy older than ``SESSION_USER_CACHE_MAX_AGE`` (60 s) is a miss, so a change
   no signal reports (``QuerySet.update()``, raw SQL, another service, a restored backup)
   is seen within that time: the user is then loaded and verified as Django does
@@ -52,7 +55,7 @@ from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.store import keys
-from sessionadmin.store.client import run_script
+from sessionadmin.store.client import redis_client, redis_errors, run_script
 from sessionadmin.store.codec import AUTH_HASH_KEY
 
 logger = logging.getLogger("sessionadmin")
@@ -113,11 +116,14 @@ def make_copy(values: bytes, generation: bytes, now: float | None = None) -> byt
     return copy if len(copy) <= MAX_VALUE else None
 
 
-def decode(copy: bytes, user_id: str, generation: bytes) -> AbstractBaseUser | None:
-    """Build the user from a copy (other fields deferred); None unless it is still good."""
+def decode(copy: bytes, user_id: str, generation: bytes | None) -> AbstractBaseUser | None:
+    """Build the user from a copy (other fields deferred); None unless it is still good.
+    ``generation``: the user's, when the read had it (None: a copy there is current)."""
     header, bracket, rest = copy.partition(b"[")
     parts = header.split(b".")
-    if not bracket or len(parts) != 3 or parts[0] != (generation or b"0"):
+    if not bracket or len(parts) != 3:
+        return None
+    if generation is not None and parts[0] != (generation or b"0"):
         return None
     made, digest = parts[1], parts[2]
     if digest != schema_digest().encode() or not _fresh(made):
@@ -205,11 +211,24 @@ def _shape() -> tuple[type[AbstractBaseUser], Any, list[str], int]:
     return model, pk, names, names.index(pk.attname)
 
 
+def generation(user_id: str) -> bytes | None:
+    """Return the user's generation, read before loading the user to cache it (``fill``);
+    None when Redis does not answer (then nothing is cached)."""
+    try:
+        with redis_errors():
+            return redis_client().get(keys.user_generation(user_id)) or b"0"
+    except SessionStoreUnavailable:
+        return None
+
+
 def fill(session: SessionStore, user: AbstractBaseUser) -> None:
-    """Keep ``user`` beside the session if it did not change since the session was loaded."""
+    """Keep ``user`` beside the session if it did not change since the generation the
+    request read (at its load, or before it loaded the user: ``generation``)."""
     values = encode(user)
     auth_hash = session.get(AUTH_HASH_KEY, "")
     if values is None or session.session_key is None or len(auth_hash) != 64:
+        return
+    if session.user_generation is None:
         return
     call = fill_call(session.session_id, user, values, session.user_generation, auth_hash)
     if call is None:
@@ -235,7 +254,9 @@ def fill_call(
 def forget_user(user_id: object) -> None:
     """Invalidate every cached copy of this user now (raises SessionStoreUnavailable)."""
     ttl = max(max_age() * 2, 3600) * 1000
-    run_script("USER_FORGET", [keys.user_generation(user_key(user_id))], [ttl])
+    uid = user_key(user_id)
+    tag = keys.prefix(keys.user_shard(uid))
+    run_script("USER_FORGET", [keys.user_generation(uid), keys.user_index(uid)], [ttl, tag])
 
 
 def _matters(update_fields: frozenset[str] | None) -> bool:

@@ -9,15 +9,15 @@ engine, and why:
   ``SESSION_SERIALIZER`` read: ``encode()``/``decode()`` use Django's JSON serializer);
 - every write is one Lua script (``store/lua/write.lua``) that also updates the index, and an
   update of a session deleted meanwhile raises ``UpdateError`` instead of writing it back;
-- loading a session is one round trip that also counts the request and, on a miss, reads
-  the index entry telling which timeout ended it (``timeout_reason``);
+- loading a session is one round trip of plain commands that also counts the request
+  (``reading.py``); a miss then reads the index entry telling which timeout ended it
+  (``timeout_reason``);
 - a signed-in session's key is drawn so that it lands in its user's shard
   (``store/keys.py``), moving a guest session there when its user signs in.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +28,7 @@ from django.core.signing import JSONSerializer
 
 from sessionadmin.backends import preloaded
 from sessionadmin.backends.placement import Placement, end_carried, rekey
+from sessionadmin.backends.reading import MAX_USER_AGENT, Reading
 from sessionadmin.backends.signing_in import SigningIn
 from sessionadmin.backends.twins import SyncTwins
 from sessionadmin.conf import get_settings
@@ -38,11 +39,8 @@ from sessionadmin.store import codec, keys
 from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script, run_scripts
 from sessionadmin.store.codec import ClientInfo, SessionMeta
 
-security_logger = logging.getLogger("django.security.SuspiciousSession")
-MAX_USER_AGENT = 512
 
-
-class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
+class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
     """Redis session store with hashed keys, atomic writes and an activity index."""
 
     # What a request sets on its store, with their defaults: class attributes, as a
@@ -52,8 +50,8 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
     ended_by: str | None = None  # "idle"/"absolute" when a timeout ended it
     cached_user = b""  # the user cached beside the session (auth.usercache)
     list_own = 0  # set by the middleware: LOAD lists this many of the user's sessions
-    preloaded: preloaded.Preloaded | None = None  # what LOAD read beside it
-    user_generation = b""  # the user's generation when loaded (the same)
+    preloaded: preloaded.Preloaded | None = None  # what the read found beside it
+    user_generation: bytes | None = None  # the user's generation, when LOAD read it
     _carry_from: str | None = None
     _carried: tuple[str, list[Any]] | None = None  # taken from another shard
     _id_of: tuple[str, str] | None = None  # (key, secret) of the id memoised
@@ -125,37 +123,6 @@ class SessionStore(SyncTwins, Placement, SigningIn, CacheSessionStore):
         # Unknown, expired or forged key: never adopt it; the next save makes a new one.
         self._session_key = None
         return {}
-
-    def _load_hashed(self, sid: str) -> dict[str, Any] | None:
-        shard = keys.id_shard(sid)
-        reply = run_script(
-            "LOAD",
-            [keys.session_key_name(sid), *keys.shard_keys(shard)],
-            [sid, keys.prefix(shard), "1" if self.count_request else "0", self.list_own],
-        )
-        if not reply[0]:
-            self.ended_by = codec.reason_from_score(reply[1])
-            return None
-        _, pairs, self.user_generation, agent, ttl, own = reply
-        fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
-        get = fields.get
-        meta = codec.meta_from_fields(fields, agent, ttl, now_ms(), self.count_request)
-        self.cached_user = get(b"x", b"") + get(b"x1", b"")
-        self.preloaded = preloaded.Preloaded(sid, fields, meta.user_id)
-        if self.list_own > 0:
-            self.preloaded.list_own(own)
-        if (meta.kind == "token") is not self.bearer:
-            # A token is only ever a bearer, and a browser's key never one: a session
-            # sent the other way is unknown, whatever it is.
-            return None
-        self.kind = meta.kind
-        data = codec.loads(get(b"d", b""))
-        if data is None:
-            security_logger.warning("Session data corrupted (id %s)", sid)
-            return None
-        self.meta = meta
-        backend = get(b"b", b"").decode()
-        return codec.join_auth_fields(data, meta.user_id, backend, get(b"h", b""))
 
     def _load_from_fallbacks(self, key: str) -> dict[str, Any] | None:
         # A session made before a SECRET_KEY rotation is moved to its new id, once.

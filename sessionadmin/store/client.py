@@ -84,6 +84,22 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 
 
+def run_commands(commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Send plain commands in one round trip (on a cluster, commands of one slot); return
+    their replies in order, an error reply (``ResponseError``) in its place. A Redis
+    outage, a read-only replica's refusal included, raises SessionStoreUnavailable."""
+    started = time.perf_counter()
+    try:
+        with redis_errors():
+            replies = wire.send(redis_client(), commands)
+            for reply in replies:
+                if isinstance(reply, ReadOnlyError):
+                    raise reply
+            return replies
+    finally:
+        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+
+
 def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
     """Run a read-only script of the store once per (keys, args) in ``calls``; return the
     replies in order, as ``run_scripts`` does (one round trip on one server)."""

@@ -137,10 +137,10 @@ class SessionMeta(NamedTuple):
 
 
 def meta_from_fields(
-    fields: dict[bytes, bytes], agent: bytes, ttl: int, now: int, counted: bool
+    fields: dict[bytes, bytes], agent: str, ttl: int, now: int, counted: bool
 ) -> SessionMeta:
-    """Return the record of a session from its hash's fields as LOAD read them (with its
-    agent resolved, its TTL in ms, and one request more if LOAD ``counted`` this one)."""
+    """Return the record of a session from its hash's fields as a read found them (with
+    its agent resolved, its TTL in ms, and one request more if ``counted`` after them)."""
     get = fields.get
     login = get(b"l")
     return SessionMeta(  # positional, in the fields' order: this runs on every request
@@ -151,7 +151,7 @@ def meta_from_fields(
         int(get(b"n") or 0) + counted,
         "token" if get(b"k") == b"t" else "browser",
         get(b"ip", b"").decode(),
-        agent.decode(errors="replace"),
+        agent,
         get(b"nm", b"").decode(errors="replace"),
         now + max(int(ttl), 0),
         get(b"f", b"").decode(),

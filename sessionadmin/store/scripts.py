@@ -38,6 +38,7 @@ from sessionadmin.store import keys
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
     "LOAD": ("agent", "records", "load"),
+    "MISS": ("miss",),
     "WRITE": ("signins", "events", "unindex", "agent", "moving", "cap", "write"),
     "DELETE": ("signins", "events", "unindex", "delete"),
     "TAKE": ("signins", "events", "unindex", "moving", "take"),

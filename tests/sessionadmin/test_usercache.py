@@ -305,22 +305,23 @@ def stale_copy(user, generation: bytes) -> bytes:
 def test_a_copy_read_before_an_invalidation_is_never_stored(signed_in, alice, redis):
     whoami(signed_in)
     key = redis_key(signed_in)
-    seen = generation(redis, alice)  # what a request loaded
-    before = cached_copy(redis, signed_in)
+    seen = generation(redis, alice)  # what a request read before loading the user
+    assert cached_copy(redis, signed_in) is not None
     usercache.forget_user(alice.pk)
     assert generation(redis, alice) != seen
+    assert cached_copy(redis, signed_in) is None  # dropped from the session
 
     auth_hash = alice.get_session_auth_hash()
     stale = stale_copy(alice, seen)
     assert run_script("USER_FILL", *fill_args(key, alice, seen, stale, auth_hash)) == 0
-    assert cached_copy(redis, signed_in) == before
+    assert cached_copy(redis, signed_in) is None
 
     # A second invalidation: the generation of the first no longer matches either.
     first = generation(redis, alice)
     usercache.forget_user(alice.pk)
     stale = stale_copy(alice, first)
     assert run_script("USER_FILL", *fill_args(key, alice, first, stale, auth_hash)) == 0
-    assert cached_copy(redis, signed_in) == before
+    assert cached_copy(redis, signed_in) is None
 
     # What the request saw now is accepted (the script can say yes).
     current = generation(redis, alice)
@@ -379,16 +380,26 @@ def test_forget_user_never_recreates_an_ended_session(alice, redis):
     assert whoami(ended)["authenticated"] is False
 
 
-def test_forget_user_is_one_counter_whatever_the_number_of_sessions(alice, make_user, redis):
+def test_forget_user_drops_the_copy_from_each_of_the_users_sessions_only(alice, make_user, redis):
     bob = make_user("bob")
     clients = [Client() for _ in range(3)]
     for client, user in zip(clients, (alice, alice, bob), strict=True):
         client.force_login(user)
         whoami(client)
-    assert run_script("USER_FORGET", [keys.user_generation(str(alice.pk))], [60_000]) == 1
-    assert 0 < redis.pttl(keys.user_generation(str(alice.pk))) <= 60_000
-    assert not usable(redis, clients[0], alice) and not usable(redis, clients[1], alice)
+    assert all(cached_copy(redis, client) for client in clients)
+    uid = str(alice.pk)
+    tag = keys.prefix(keys.user_shard(uid))
+    call = [keys.user_generation(uid), keys.user_index(uid)], [60_000, tag]
+    assert run_script("USER_FORGET", *call) == 1
+    assert 0 < redis.pttl(keys.user_generation(uid)) <= 60_000
+    # Gone from alice's sessions (a read uses a copy there as it is), bob's kept.
+    assert cached_copy(redis, clients[0]) is None and cached_copy(redis, clients[1]) is None
     assert usable(redis, clients[2], bob)
+    # And alice's next request loads her again, and caches her anew.
+    with CaptureQueriesContext(connection) as queries:
+        assert whoami(clients[0])["authenticated"] is True
+    assert len(user_queries(queries)) == 1
+    assert usable(redis, clients[0], alice)
 
 
 # --- What is not cached, and tampering ------------------------------------------------

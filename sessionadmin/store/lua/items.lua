@@ -17,17 +17,19 @@ local field = prefix .. (ARGV[3] or '')
 -- One read tells whether the session lives and whether it is moving to another shard (a
 -- change now would be lost: moving.lua), the item's count and the namespace's size.
 local all = redis.call('HGETALL', key)
-local mv, current, count = nil, 0, 0
+local mv, current, count, live = nil, 0, 0, false
 for i = 1, #all, 2 do
   local f = all[i]
-  if f == 'mv' then
+  if f == 'a' then
+    live = true  -- a session (a hash without ``a`` is a read's stray, backends/reading.py)
+  elseif f == 'mv' then
     mv = all[i + 1]
   elseif string.find(f, prefix, 1, true) == 1 then
     count = count + 1
     if f == field then current = tonumber(all[i + 1]) end
   end
 end
-if #all == 0 or moving_since(mv) then return {-1, 0} end
+if not live or moving_since(mv) then return {-1, 0} end
 if op == 'get' then return {1, 0, all} end
 if op == 'clear' or op == 'take' then
   for i = 1, #all, 2 do

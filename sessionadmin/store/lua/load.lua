@@ -1,3 +1,6 @@
+-- The read of a request whose view lists the user's own sessions (they need the user's id
+-- from the hash, so one script reads both); every other read is plain commands, which
+-- cost Redis a fraction of a script (backends/reading.py).
 -- KEYS[1] session hash. ARGV: sid, prefix, count ('1' adds one request), how many of
 -- the user's own sessions to list (0: none).
 -- Returns {1, fields, g, ua, ttl, own} when found, else {0, auth index score or ''} (the

@@ -1,6 +1,9 @@
 -- KEYS[1] old session hash, KEYS[2] new hash. ARGV: old sid, new sid, prefix.
 -- Moves a session found under a SECRET_KEY_FALLBACKS id to its current id.
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+-- (A hash without ``a`` is no session: a read's stray, backends/reading.py.)
+if redis.call('HEXISTS', KEYS[1], 'a') == 0 or redis.call('HEXISTS', KEYS[2], 'a') == 1 then
+  return 0
+end
 local p, old, new = ARGV[3], ARGV[1], ARGV[2]
 local uid = redis.call('HGET', KEYS[1], 'u')
 local set = p .. (uid and ':auth' or ':guests')

@@ -21,7 +21,9 @@
 local key, mode, sid, p = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local now, ttl, absms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local uid = ARGV[8]
-local exists = redis.call('EXISTS', key) == 1
+-- A session has ``a``; a hash without it is what a read of a gone session left (a stray,
+-- backends/reading.py), never brought back to life.
+local exists = redis.call('HEXISTS', key, 'a') == 1
 local created, requests, login, old_uid = now, 0, false, false
 local token = ARGV[18] == 't'  -- on create; an existing session says it itself (below)
 if mode == 'create' then
