@@ -84,7 +84,9 @@ def cached_fields() -> tuple[str, ...]:
 def schema_digest() -> str:
     """Return 4 hex digits naming the user model and the cached fields, in order."""
     model = get_user_model()
-    shape = f"{model._meta.label_lower}:{','.join(cached_fields())}"
+    # "2:": copies made before a user's change dropped them from the sessions (when every
+    # read checked the generation instead) are never used: nothing dropped them.
+    shape = f"2:{model._meta.label_lower}:{','.join(cached_fields())}"
     return hashlib.sha256(shape.encode()).hexdigest()[:4]
 
 

@@ -59,24 +59,32 @@ def read(name: str, counted: bool) -> tuple[dict[bytes, bytes], int]:
     """Return the fields of the session hash ``name`` and its TTL (ms), in one round trip,
     counting one request if ``counted``. Fields without ``a`` are no session (``live``)."""
     if not counted:
-        fields, ttl = run_commands([("HGETALL", name), ("PTTL", name)])
+        replies = run_commands([("HGETALL", name), ("PTTL", name)])
     elif _nx[0]:
         replies = run_commands(
             [("HINCRBY", name, "n", 1), ("PEXPIRE", name, STRAY_MS, "NX"), ("HGETALL", name),
              ("PTTL", name)]
         )  # fmt: skip
-        if isinstance(replies[1], ResponseError):
+        if isinstance(replies[1], ResponseError) and _no_nx(replies[1]):
             # Redis 6.2: no NX. The stray is still deleted by MISS, right after this.
             _nx[0] = False
-            logger.warning("Redis refused PEXPIRE NX (%s): Redis 7.0 or later", replies[1])
-        fields, ttl = replies[2], replies[3]
+            logger.warning("Redis refused PEXPIRE NX (%s): it needs Redis 7.0", replies[1])
+            replies[1] = 0
     else:
-        _, fields, ttl = run_commands(
-            [("HINCRBY", name, "n", 1), ("HGETALL", name), ("PTTL", name)]
-        )
-    if type(fields) is not dict:  # RESP2 (and RESP3 through a pipeline of redis-py's)
+        replies = run_commands([("HINCRBY", name, "n", 1), ("HGETALL", name), ("PTTL", name)])
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply  # any other error reply (out of memory...), as a script's would be
+    fields, ttl = replies[-2], replies[-1]
+    if type(fields) is not dict:  # RESP2 (RESP3, and redis-py's pipelines, give a dict)
         fields = dict(zip(fields[::2], fields[1::2], strict=True))
     return fields, ttl
+
+
+def _no_nx(error: ResponseError) -> bool:
+    # What Redis before 7.0 answers to PEXPIRE's fourth argument.
+    text = str(error).lower()
+    return "wrong number of arguments" in text or "syntax" in text or "unsupported" in text
 
 
 def live(fields: dict[bytes, bytes]) -> bool:

@@ -87,13 +87,14 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
 def run_commands(commands: list[tuple[Any, ...]]) -> list[Any]:
     """Send plain commands in one round trip (on a cluster, commands of one slot); return
     their replies in order, an error reply (``ResponseError``) in its place. A Redis
-    outage, a read-only replica's refusal included, raises SessionStoreUnavailable."""
+    outage raises SessionStoreUnavailable, even where it is a reply in place (a cluster
+    pipeline's, a read-only replica's refusal)."""
     started = time.perf_counter()
     try:
         with redis_errors():
             replies = wire.send(redis_client(), commands)
             for reply in replies:
-                if isinstance(reply, ReadOnlyError):
+                if isinstance(reply, STORE_DOWN):
                     raise reply
             return replies
     finally:

@@ -11,6 +11,7 @@ from django.test import Client, override_settings
 
 from sessionadmin.backends.reading import STRAY_MS
 from sessionadmin.backends.redis import SessionStore
+from sessionadmin.index.actions import delete_session, revoke_user
 from sessionadmin.store import keys
 from sessionadmin.store.client import run_script
 from tests.redis_tools import READ, monitor
@@ -91,3 +92,17 @@ def test_the_stored_agent_comes_back_from_its_reference(browser, redis):
         record = browser.get("/api/profile", HTTP_USER_AGENT=FIREFOX_NEXT).json()["session"]
     assert record["user_agent"] == FIREFOX  # as recorded, read from the table
     assert log.names() == [*READ, "HGET"], log.commands
+
+
+def test_a_stray_is_no_session_to_end_or_revoke(browser, redis):
+    """Ending a session that is gone, while a read's stray stands in its place, reports
+    no logout or revocation of it (its timeout ended it)."""
+    name = hash_name(browser)
+    sid = keys.session_id(browser.cookies[settings.SESSION_COOKIE_NAME].value)
+    uid = redis.hget(name, "u").decode()
+    redis.delete(name)
+    redis.hincrby(name, "n", 1)  # a read's stray
+    assert delete_session(sid) is False
+    redis.hincrby(name, "n", 1)
+    assert revoke_user(uid) == 0
+    assert not redis.exists(name)

@@ -47,8 +47,9 @@ end
 -- being reported; returns true when the session was still there.
 local function still_live(p, sid, score, now, idle)
   local k = p .. ':s:' .. sid
+  -- (A hash without ``a`` is no session: what a read of a gone one left, reading.py.)
+  if redis.call('HEXISTS', k, 'a') == 0 then return false end
   local ttl = redis.call('PTTL', k)
-  if ttl == -2 then return false end
   if ttl < 0 then ttl = idle end  -- no TTL at all (set by hand): live, for now
   local fixed = now + ttl - idle + (tonumber(score) % 1)
   local uid = redis.call('HGET', k, 'u')

@@ -5,7 +5,7 @@
 local p, removed = ARGV[1], 0
 for i = 2, #ARGV do
   local sid = ARGV[i]
-  if redis.call('EXISTS', p .. ':s:' .. sid) == 0 then
+  if redis.call('HEXISTS', p .. ':s:' .. sid, 'a') == 0 then  -- (no ``a``: no session)
     expired(p, sid, redis.call('ZSCORE', p .. ':auth', sid))
     removed = removed + redis.call('ZREM', p .. ':guests', sid)
     removed = removed + redis.call('ZREM', p .. ':auth', sid)

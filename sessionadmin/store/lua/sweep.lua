@@ -7,7 +7,7 @@ for i = 2, #ARGV do
   local sid = ARGV[i]
   -- (Still live-scored in ``auth``: the trims will report it.)
   local score = redis.call('ZSCORE', p .. ':auth', sid)
-  if redis.call('EXISTS', p .. ':s:' .. sid) == 0 and (not score or tonumber(score) < 0) then
+  if redis.call('HEXISTS', p .. ':s:' .. sid, 'a') == 0 and (not score or tonumber(score) < 0) then
     expired(p, sid, score)
   end
 end

@@ -163,7 +163,7 @@ local function trim(set, before, sessions)
   local dead = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. before, 'LIMIT', 0, 25)
   local ids = {}
   for _, member in ipairs(dead) do
-    if not sessions or redis.call('EXISTS', p .. ':s:' .. member) == 0 then
+    if not sessions or redis.call('HEXISTS', p .. ':s:' .. member, 'a') == 0 then
       ids[#ids + 1] = member
     end
   end
