@@ -68,7 +68,7 @@ def current_session_id(session: SessionBase) -> str | None:
 
 
 def current_session_record(session: SessionBase) -> SessionRecord | None:
-    """Return the request's own session as listings show it, from what its one LOAD read
+    """Return the request's own session as listings show it, from what its one read found
     (no second round trip); None for a session not stored (yet)."""
     meta = getattr(session, "meta", None)
     if meta is None or not session.session_key:

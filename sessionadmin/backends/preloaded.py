@@ -1,4 +1,4 @@
-"""What a session's one LOAD reads beside the session itself, for the request's views.
+"""What a session's one read finds beside the session itself, for the request's views.
 
 - Its item counts (``sessionadmin.items``): a cart page reads no more.
 - On request, its user's own sessions (``lists_own_sessions`` views): a "your sessions"
@@ -21,7 +21,7 @@ from sessionadmin.store.client import now_ms
 @dataclass
 class Preloaded:
     sid: str  # the session id they were read with: a new key (login) reads anew
-    fields: dict[bytes, bytes] = field(default_factory=dict)  # the hash, as LOAD read it
+    fields: dict[bytes, bytes] = field(default_factory=dict)  # the hash, as the read found it
     user_id: str = ""
     own_sessions: list[SessionRecord] | None = None  # None: not read (or since revoked)
 
