@@ -77,7 +77,7 @@ def read(name: str, counted: bool) -> tuple[dict[bytes, bytes], int]:
             raise reply  # any other error reply (out of memory...), as a script's would be
     fields, ttl = replies[-2], replies[-1]
     if type(fields) is not dict:  # RESP2 (RESP3, and redis-py's pipelines, give a dict)
-        fields = dict(zip(fields[::2], fields[1::2], strict=True))
+        fields = reply_fields(fields)
     return fields, ttl
 
 
