@@ -39,7 +39,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from sessionadmin.backends import preloaded
-from sessionadmin.store import codec, keys
+from sessionadmin.store import codec, keys, wire
 from sessionadmin.store.client import (
     now_ms,
     redis_client,
@@ -55,23 +55,32 @@ STRAY_MS = 10_000  # the longest a hash made by a read of a gone session can liv
 _nx = [True]  # False once the server refused PEXPIRE ... NX (Redis before 7.0)
 
 
+def _commands(name: Any, counted: bool, nx: bool) -> list[tuple[Any, ...]]:
+    if not counted:
+        return [("HGETALL", name), ("PTTL", name)]
+    if nx:
+        return [("HINCRBY", name, "n", 1), ("PEXPIRE", name, STRAY_MS, "NX"),
+                ("HGETALL", name), ("PTTL", name)]  # fmt: skip
+    return [("HINCRBY", name, "n", 1), ("HGETALL", name), ("PTTL", name)]
+
+
+# Each shape of read packed once, its key left to fill in (wire.template).
+_BOTH = (False, True)
+_PACKED = {(c, nx): wire.template(*_commands(wire.KEY, c, nx)) for c in _BOTH for nx in _BOTH}
+
+
 def read(name: str, counted: bool) -> tuple[dict[bytes, bytes], int]:
     """Return the fields of the session hash ``name`` and its TTL (ms), in one round trip,
     counting one request if ``counted``. Fields without ``a`` are no session (``live``)."""
-    if not counted:
-        replies = run_commands([("HGETALL", name), ("PTTL", name)])
-    elif _nx[0]:
-        replies = run_commands(
-            [("HINCRBY", name, "n", 1), ("PEXPIRE", name, STRAY_MS, "NX"), ("HGETALL", name),
-             ("PTTL", name)]
-        )  # fmt: skip
-        if isinstance(replies[1], ResponseError) and _no_nx(replies[1]):
-            # Redis 6.2: no NX. The stray is still deleted by MISS, right after this.
-            _nx[0] = False
-            logger.warning("Redis refused PEXPIRE NX (%s): it needs Redis 7.0", replies[1])
-            replies[1] = 0
-    else:
-        replies = run_commands([("HINCRBY", name, "n", 1), ("HGETALL", name), ("PTTL", name)])
+    nx = _nx[0]
+    commands = _commands(name, counted, nx)
+    key = wire.bulk(name)
+    replies = run_commands(commands, _PACKED[counted, nx] % ((key,) * len(commands)))
+    if counted and nx and isinstance(replies[1], ResponseError) and _no_nx(replies[1]):
+        # Redis 6.2: no NX. The stray is still deleted by MISS, right after this.
+        _nx[0] = False
+        logger.warning("Redis refused PEXPIRE NX (%s): it needs Redis 7.0", replies[1])
+        replies[1] = 0
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply  # any other error reply (out of memory...), as a script's would be

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis import Redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
@@ -60,9 +62,28 @@ def redis_errors() -> _RedisErrors:
     return _REDIS_ERRORS
 
 
+_CLIENT: list[Redis] = []  # the one below, once looked up
+
+
 def redis_client() -> Redis:
-    """Return the redis-py client of the sessions cache alias."""
-    return caches[get_settings().cache_alias].client.get_client(write=True)
+    """Return the redis-py client of the sessions cache alias.
+
+    Looked up once per process: ``caches[alias]`` is a per-thread lookup and django-redis
+    wraps each client fetch (about 100 Python opcodes a call, on every request), for a
+    client that is the same on every call. A redis-py client is safe to share between
+    threads, and its pool copes with a fork."""
+    try:
+        return _CLIENT[0]
+    except IndexError:
+        _CLIENT.append(caches[get_settings().cache_alias].client.get_client(write=True))
+        return _CLIENT[0]
+
+
+@receiver(setting_changed)
+def _forget_client(*, setting: str, **kwargs: object) -> None:
+    # override_settings of another Redis (tests) must reach the cached client.
+    if setting in {"CACHES", "SESSION_CACHE_ALIAS"}:
+        _CLIENT.clear()
 
 
 def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
@@ -84,15 +105,15 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
         STORE_ROUND_TRIP.observe(time.perf_counter() - started)
 
 
-def run_commands(commands: list[tuple[Any, ...]]) -> list[Any]:
+def run_commands(commands: list[tuple[Any, ...]], packed: bytes | None = None) -> list[Any]:
     """Send plain commands in one round trip (on a cluster, commands of one slot); return
     their replies in order, an error reply (``ResponseError``) in its place. A Redis
     outage raises SessionStoreUnavailable, even where it is a reply in place (a cluster
-    pipeline's, a read-only replica's refusal)."""
+    pipeline's, a read-only replica's refusal). ``packed``: as ``wire.send``'s."""
     started = time.perf_counter()
     try:
         with redis_errors():
-            replies = wire.send(redis_client(), commands)
+            replies = wire.send(redis_client(), commands, packed)
             for reply in replies:
                 if isinstance(reply, STORE_DOWN):
                     raise reply

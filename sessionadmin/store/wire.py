@@ -33,52 +33,96 @@ from typing import Any
 from redis import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
 if HIREDIS_AVAILABLE:
     import hiredis
     from hiredis import pack_command as _hiredis_pack
     from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
+    from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 
     _PUSH = getattr(hiredis, "PushNotification", None)
 else:
-    _HiredisParser = None
+    _HiredisParser = _PUSH = NOT_ENOUGH_DATA = None
 
 _FREE = "_sessionadmin_free"  # the pool's attribute holding (pid, free connections)
 
 
-def send(client: Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
+def send(client: Redis, commands: list[tuple[Any, ...]], packed: bytes | None = None) -> list[Any]:
     """Send ``commands`` in one round trip; return their replies in order, an error reply
     (a ``ResponseError``, e.g. NOSCRIPT) in its command's place rather than raised. A
     connection error or timeout is raised. Commands of one reply each only (never
-    SUBSCRIBE, MONITOR or CLIENT REPLY)."""
+    SUBSCRIBE, MONITOR or CLIENT REPLY). ``packed``: the same commands in RESP already
+    (``template``), sent as they are where the store packs its commands itself."""
     pool = getattr(client, "connection_pool", None)
     if type(pool) is not ConnectionPool or pool.maint_notifications_enabled() is True:
         # Sentinel, a blocking pool, a cluster, or maintenance notifications asked for
         # (Redis Enterprise; redis-py updates only its own pool's connections for them).
         return _through_redis_py(client, commands)
-    free, packed = _free_list(pool), _pack(pool, commands)
+    free, wired = _free_list(pool), _pack(pool, commands, packed)
     try:
         kept = free.pop()  # (atomic: no lock needed)
     except IndexError:
         # A new connection: a connect that fails is not tried again here (the
         # connection's own retry has been).
-        return _use(free, pool.connection_class(**pool.connection_kwargs), commands, packed)
+        return _use(free, _connection(pool), commands, wired)
     try:
-        return _use(free, kept, commands, packed)
+        return _use(free, kept, commands, wired)
     except RedisConnectionError:
         # Broken since its last use (a Redis restart): dropped, and the commands sent
         # once more on a new connection, as redis-py's Retry(NoBackoff(), 1) would (so a
         # write whose reply was lost may run twice, as it may there).
-        return _use(free, pool.connection_class(**pool.connection_kwargs), commands, packed)
+        return _use(free, _connection(pool), commands, wired)
 
 
-def _pack(pool: ConnectionPool, commands: list[tuple[Any, ...]]) -> list[bytes] | None:
+def template(*commands: tuple[Any, ...]) -> bytes:
+    """Return ``commands`` in RESP with each argument ``KEY`` left as ``%b``, to be given
+    a key's bulk string (``bulk``) by ``%``: the few fixed shapes of command the store
+    sends on every request are packed once (hiredis's ``pack_command`` formats each length
+    with ``sprintf``: about 15,000 instructions for a read's four commands)."""
+    out = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            if arg is KEY:
+                out.append(b"%b")
+            else:
+                data = str(arg).encode().replace(b"%", b"%%")
+                out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+KEY = object()  # where ``template`` leaves a key
+
+
+def bulk(key: str) -> bytes:
+    """A key as a RESP bulk string, for a ``template``'s ``%b``."""
+    data = key.encode()
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def _connection(pool: ConnectionPool) -> Any:
+    # The pool's kind of connection, speaking RESP2 whatever the pool's protocol: these
+    # replies are only ever read here, and hiredis makes a RESP3 map (a session's hash)
+    # about three times slower than the same fields as a RESP2 array (3.3 µs a read).
+    # Lua replies differ only in booleans (RESP2: true is 1, false is nil), which the
+    # store's scripts never return.
+    return pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
+
+
+def _pack(
+    pool: ConnectionPool, commands: list[tuple[Any, ...]], packed: bytes | None
+) -> list[bytes] | None:
     # What redis-py's own hiredis packer sends (HiredisRespSerializer: each command to
     # hiredis.pack_command as it is), less its per-argument checks for bytearray and
     # memoryview, which the store never sends; None: let the connection pack them (no
     # hiredis, or a packer of the pool's own).
-    if not HIREDIS_AVAILABLE or "command_packer" in pool.connection_kwargs:
+    if "command_packer" in pool.connection_kwargs:
+        return None
+    if packed is not None:
+        return [packed]
+    if not HIREDIS_AVAILABLE:
         return None
     # One write for all (send_packed_command makes one per item): one read on the server.
     return [b"".join([_hiredis_pack(command) for command in commands])]
@@ -113,36 +157,55 @@ def _exchange(
             else connection.pack_commands(commands)
         )
     connection.send_packed_command(packed, check_health=False)
+    parser = connection._parser
+    reader = parser._reader if type(parser) is _HiredisParser else None
     replies: list[Any] = []
     keep = True
     for _ in commands:
-        try:
-            replies.append(_read(connection, bool(replies)))
-        except ResponseError as error:  # the connection is in step: read the next reply
-            replies.append(error)
+        if reader is not None:
+            reply = _next_reply(connection, parser, reader)
+        else:  # no hiredis, or another parser: as redis-py reads
+            try:
+                reply = connection.read_response()
+            except ResponseError as error:  # in step still: read the next reply
+                reply = error
+        if isinstance(reply, Exception):
+            if not isinstance(reply, ResponseError):
+                raise reply  # LOADING, NOAUTH...: a ConnectionError, as redis-py raises it
             # A replica now (a failover behind one address): the next connection may
             # reach the new primary.
-            keep = keep and not isinstance(error, ReadOnlyError)
+            keep = keep and not isinstance(reply, ReadOnlyError)
+        replies.append(reply)
     return replies, keep
 
 
-def _read(connection: Any, buffered: bool) -> Any:
-    # The next reply. Those after the first are nearly always in hiredis's buffer already
-    # (one read of the socket brings them all): taken from there, they skip redis-py's
-    # wrapper of each read (about 90 Python opcodes). Anything else (not there yet, a push
-    # message, no hiredis, another parser) goes through redis-py as every read used to.
-    parser = connection._parser if buffered else None
-    if parser is not None and type(parser) is _HiredisParser and parser._reader is not None:
-        reply = parser._reader.gets()
-        if reply is NOT_ENOUGH_DATA:
-            pass
-        elif _PUSH is not None and type(reply) is _PUSH:
-            parser.handle_push_response(reply)
-        elif isinstance(reply, Exception):
-            raise reply  # an error reply (ResponseError), as redis-py raises it
-        else:
-            return reply
-    return connection.read_response()
+def _next_reply(connection: Any, parser: Any, reader: Any) -> Any:
+    # The next reply from hiredis's reader, reading the socket into it as redis-py's
+    # hiredis parser does, less its layers (about 130 Python opcodes a reply): one read
+    # nearly always brings every reply of the exchange. An error reply comes back as its
+    # exception, not raised.
+    reply = reader.gets()
+    while reply is NOT_ENOUGH_DATA:
+        sock = connection._sock
+        if sock is None:
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+        try:
+            size = sock.recv_into(parser._buffer)
+        except TimeoutError as error:  # socket.timeout
+            raise RedisTimeoutError(f"Timeout reading from {connection._host_error()}") from error
+        except OSError as error:
+            where = connection._host_error()
+            raise RedisConnectionError(
+                f"Error while reading from {where} : {error.args}"
+            ) from error
+        if not size:
+            raise RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
+        reader.feed(parser._buffer, 0, size)
+        reply = reader.gets()
+    if type(reply) is _PUSH:  # RESP3 only: these connections speak RESP2
+        parser.handle_push_response(reply)
+        return _next_reply(connection, parser, reader)
+    return reply
 
 
 def _through_redis_py(client: Redis, commands: list[tuple[Any, ...]]) -> list[Any]:

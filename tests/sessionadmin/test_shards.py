@@ -4,6 +4,8 @@ log, against the real Redis and database."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 from collections import Counter
@@ -79,6 +81,15 @@ def test_a_session_id_is_the_same_as_ever():
     assert keys._hash("abcdefghijklmnop0123456789qrstuv", "a-secret-key") == (
         "0de1238f59ca052a7e1402ce"
     )
+
+
+@pytest.mark.parametrize("secret", ["a-secret-key", "ü" * 80, ""])
+def test_a_session_id_is_hmac_sha256_under_the_derived_key(secret):
+    # The id is computed from keyed SHA-256 states (keys._keyed): the same as HMAC's.
+    derived = hashlib.sha256(b"sessionadmin.keys.session_id" + secret.encode()).digest()
+    for key in [keys.random_chars(32) for _ in range(50)] + ["", "é" * 40]:
+        mac = hmac.new(derived, key.encode(), "sha256").hexdigest()
+        assert keys._hash(key, secret) == f"{keys.key_shard(key):02x}{mac[:22]}"
 
 
 def test_every_key_of_a_session_and_its_user_shares_one_slot(make_user, redis):
