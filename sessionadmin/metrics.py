@@ -9,6 +9,8 @@ are read from Redis at scrape time, so they are the same whichever worker answer
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from prometheus_client import Counter, Histogram
 
 LOGINS = Counter("sessionadmin_logins", "Sign-ins: sessions that a user signed in.")
@@ -33,6 +35,19 @@ STORE_ROUND_TRIP = Histogram(
     "Time of one script call to the session store (one round trip).",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
+_BOUNDS = getattr(STORE_ROUND_TRIP, "_upper_bounds", None)  # the buckets', +Inf last
+
+
+def store_round_trip(seconds: float) -> None:
+    """Observe one round trip to the store: ``STORE_ROUND_TRIP.observe(seconds)``, as
+    prometheus-client does it (its sum, and the first bucket whose bound is at least
+    ``seconds``), with the bucket found by bisection and none of its per-call checks:
+    it runs on every request (about 60 Python opcodes fewer)."""
+    if _BOUNDS is None:  # another prometheus-client than the one pinned
+        STORE_ROUND_TRIP.observe(seconds)
+        return
+    STORE_ROUND_TRIP._sum.inc(seconds)
+    STORE_ROUND_TRIP._buckets[bisect_left(_BOUNDS, seconds)].inc(1)
 
 
 def session_ended(reason: str, by: str) -> None:

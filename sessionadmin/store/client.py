@@ -24,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionadmin.conf import get_settings
 from sessionadmin.exceptions import SessionStoreUnavailable
-from sessionadmin.metrics import STORE_ROUND_TRIP
+from sessionadmin.metrics import store_round_trip
 from sessionadmin.store import keys, wire
 from sessionadmin.store.scripts import script
 
@@ -102,7 +102,7 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
                 reply = wire.send(client, [_evalsha(found, script_keys, args)])[0]
             return _reply(reply)
     finally:
-        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+        store_round_trip(time.perf_counter() - started)
 
 
 def run_commands(commands: list[tuple[Any, ...]], packed: bytes | None = None) -> list[Any]:
@@ -119,7 +119,7 @@ def run_commands(commands: list[tuple[Any, ...]], packed: bytes | None = None) -
                     raise reply
             return replies
     finally:
-        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+        store_round_trip(time.perf_counter() - started)
 
 
 def run_reads(name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
@@ -157,7 +157,7 @@ def run_scripts(calls: list[ScriptCall]) -> list[Any]:
             # (Raised inside: a read-only replica's refusal is an outage.)
             return [_reply(reply) for reply in reversed(replies)][::-1]
     finally:
-        STORE_ROUND_TRIP.observe(time.perf_counter() - started)
+        store_round_trip(time.perf_counter() - started)
 
 
 def _evalsha(found: Script, script_keys: list[str], args: list[Any]) -> tuple[Any, ...]:

@@ -75,3 +75,27 @@ def test_the_allowed_networks_are_a_setting(redis, networks, allowed):
     with override_settings(SESSIONADMIN_METRICS_NETWORKS=networks):
         status = Client().get("/metrics", REMOTE_ADDR="10.9.9.9").status_code
     assert status == (200 if allowed else 404)
+
+
+def test_a_round_trip_lands_in_the_bucket_observe_would_put_it_in():
+    # metrics.store_round_trip is Histogram.observe with the bucket found by bisection.
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from sessionadmin import metrics
+
+    reference = Histogram(
+        "reference_seconds", "", buckets=metrics.STORE_ROUND_TRIP._upper_bounds[:-1],
+        registry=CollectorRegistry(),
+    )  # fmt: skip
+
+    def buckets(histogram) -> list[float]:
+        return [b.get() for b in histogram._buckets] + [histogram._sum.get()]
+
+    before = buckets(metrics.STORE_ROUND_TRIP)
+    for seconds in (0.0, 0.0004, 0.0005, 0.00050001, 0.003, 1.0, 5.0, 7.5):
+        metrics.store_round_trip(seconds)
+        reference.observe(seconds)
+    after = buckets(metrics.STORE_ROUND_TRIP)
+    counted = [a - b for a, b in zip(after, before, strict=True)]
+    assert counted == pytest.approx(buckets(reference))
+    assert counted[0] == 3 and counted[-2] == 1  # le=0.0005 holds 0.0005; +Inf holds 7.5
