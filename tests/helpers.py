@@ -82,7 +82,7 @@ def stored_keys(redis) -> set[bytes]:
 
 
 def index_members(redis, name: str) -> set[str]:
-    """The members of one index set ("guests", "auth", "users") over every shard; "all":
+    """The members of one index ("guests", "auth", "users") over every shard; "all":
     the sessions indexed as live or not yet reported ended (guests and ``auth``'s
     entries that are no tombstones), the activity index as listings see it."""
     if name == "all":
@@ -92,11 +92,18 @@ def index_members(redis, name: str) -> set[str]:
             for index in keys.indexes(shard)
             for m in redis.zrangebyscore(index, 0, "+inf")
         }
-    return {
-        m.decode()
-        for shard in keys.shards()
-        for m in redis.zrange(f"{keys.prefix(shard)}:{name}", 0, -1)
-    }
+    return {m.decode() for shard in keys.shards() for m in _members_of(redis, shard, name)}
+
+
+def index_sets(shard: int, name: str) -> list[str]:
+    """The sorted sets of one index of a shard: "users" is in buckets (keys.users_bucket)."""
+    if name == "users":  # (lua/user_count.lua walks them so)
+        return [f"{keys.prefix(shard)}:users:{n:02x}" for n in range(keys.USER_BUCKETS)]
+    return [f"{keys.prefix(shard)}:{name}"]
+
+
+def _members_of(redis, shard: int, name: str) -> list[bytes]:
+    return [m for index in index_sets(shard, name) for m in redis.zrange(index, 0, -1)]
 
 
 def tombstones(redis) -> set[str]:

@@ -20,7 +20,7 @@ from sessionadmin.index.records import (
     run_listings,
 )
 from sessionadmin.store import keys
-from sessionadmin.store.client import now_ms, on_every_shard
+from sessionadmin.store.client import now_ms, on_every_shard, run_scripts
 
 
 def page(
@@ -203,19 +203,24 @@ def counts(windows_seconds: tuple[int, ...] = ()) -> dict[str, int]:
 
     def queue(pipe: Any, shard: int) -> None:
         guests, auth = keys.guest_index(shard), keys.auth_index(shard)
-        for index, bound in ((guests, since), (auth, since), (keys.users_index(shard), since),
+        for index, bound in ((guests, since), (auth, since),
                              *((name, b) for b in bounds for name in (guests, auth))):  # fmt: skip
             pipe.zcount(index, bound, "+inf")
 
     replies = on_every_shard(queue)
-    width = 3 + 2 * len(bounds)
+    width = 2 + 2 * len(bounds)
     totals = [sum(replies[i::width]) for i in range(width)]
-    windows = [totals[i] + totals[i + 1] for i in range(3, width, 2)]
+    windows = [totals[i] + totals[i + 1] for i in range(2, width, 2)]
+    # Users are in 256 buckets a shard (keys.users_bucket): counted by a script each.
+    users = run_scripts(
+        [("USER_COUNT", keys.shard_keys(shard), [keys.prefix(shard), since])
+         for shard in keys.shards()]
+    )  # fmt: skip
     result = {
         "active": totals[0] + totals[1],
         "authenticated": totals[1],
         "anonymous": totals[0],
-        "users": totals[2],
+        "users": sum(users),
     }
     result.update({f"last_{s}s": n for s, n in zip(windows_seconds, windows, strict=True)})
     return result

@@ -38,17 +38,25 @@ def prune() -> int:
     removed = 0
     for shard in keys.shards():
         removed += _prune_shard(shard, dead_before, conf.idle_timeout * 1000)
+        _prune_users(shard, dead_before)
     sweep_sign_ins()
     grace_before = dead_before - conf.index_grace * 1000
 
     def queue(pipe: Any, shard: int) -> None:
-        pipe.zremrangebyscore(keys.users_index(shard), "-inf", f"({dead_before}")
         # Tombstones past the grace period (every ended entry is one by now).
         pipe.zremrangebyscore(keys.auth_index(shard), "-inf", f"({grace_before - keys.TOMBSTONE}")
         pipe.unlink(keys.legacy_all_index(shard))  # an older release's index, if any
 
     on_every_shard(queue)
     return removed
+
+
+def _prune_users(shard: int, dead_before: int) -> None:
+    # The users with no session left, from each bucket of the shard's users index; and an
+    # older release's single index moved into the buckets, a batch a call.
+    args = [keys.prefix(shard), dead_before, PRUNE_BATCH]
+    while run_script("USERS_PRUNE", keys.shard_keys(shard), args) > 0:
+        pass
 
 
 def _prune_shard(shard: int, dead_before: int, idle_ms: int) -> int:

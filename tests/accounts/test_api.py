@@ -264,7 +264,7 @@ def test_logout_deletes_the_session_its_index_entries_and_clears_the_cookie(api,
     shard = keys.id_shard(sid)
     for index_key in (keys.guest_index(shard), keys.auth_index(shard), keys.user_index(uid)):
         assert redis.zscore(index_key, sid) is None
-    assert redis.zscore(keys.users_index(shard), uid) is None
+    assert redis.zscore(keys.users_bucket(uid), uid) is None
     assert services.list_user_sessions(user.pk) == []
 
     replay = Client()

@@ -17,6 +17,7 @@ from sessionadmin.index import upkeep
 from sessionadmin.store import keys
 from sessionadmin.store.client import now_ms
 from sessionadmin.store.scripts import script
+from tests.helpers import index_sets
 
 pytestmark = pytest.mark.usefixtures("redis")
 
@@ -26,7 +27,12 @@ AUTH = "django.contrib.auth.backends.ModelBackend"
 def index_size(redis, name: str) -> int:
     """Entries of one index set, every shard; "all": both activity sets (guests, auth)."""
     names = ("guests", "auth") if name == "all" else (name,)
-    return sum(redis.zcard(f"{keys.prefix(shard)}:{n}") for shard in keys.shards() for n in names)
+    return sum(
+        redis.zcard(index)
+        for shard in keys.shards()
+        for n in names
+        for index in index_sets(shard, n)
+    )
 
 
 def key_pool(needed: Counter) -> dict[int, list[str]]:
@@ -173,3 +179,37 @@ def test_counts_and_listings_hold_live_sessions_and_their_users_only(make_sessio
     listed = services.list_sessions()
     assert listed.count == 1
     assert [r.id for r in listed.results] == [keys.session_id(guest.session_key)]
+
+
+def test_prune_moves_an_older_releases_users_index_into_its_buckets(
+    redis, make_user, make_session
+):
+    # Releases before the buckets kept one sorted set of users a shard: prune moves its
+    # live entries into their buckets (a batch a call) and drops the dead ones.
+    from sessionadmin.index import queries
+
+    user = make_user()
+    make_session(user=user)
+    uid, shard = str(user.pk), keys.user_shard(str(user.pk))
+    legacy, now = keys.legacy_users_index(shard), now_ms()
+    ids = (f"{uid}x{n}" for n in range(100_000))
+    ours = [i for i in ids if keys.user_shard(i) == shard][: upkeep.PRUNE_BATCH + 20]
+    live = {member: now - n for n, member in enumerate(ours[1:], 1)}
+    gone = ours[0]
+    redis.zadd(legacy, {**live, gone: now - (get_settings().idle_timeout + 3600) * 1000})
+    redis.zadd(legacy, {uid: now - 5000})  # older than its bucket's entry
+    upkeep.prune()
+    assert not redis.exists(legacy)
+    for member, score in live.items():
+        assert redis.zscore(keys.users_bucket(member), member) == score
+    assert redis.zscore(keys.users_bucket(gone), gone) is None
+    assert redis.zscore(keys.users_bucket(uid), uid) > now - 5000  # the newer kept (GT)
+    assert queries.counts()["users"] == len(live) + 1
+
+
+def test_a_users_bucket_is_the_same_in_lua_and_python(redis, make_user, make_session):
+    users = [str(make_session(user=make_user()).get("_auth_user_id")) for _ in range(20)]
+    for uid in users:
+        assert redis.zscore(keys.users_bucket(uid), uid) is not None
+        assert keys.users_bucket(uid) in index_sets(keys.user_shard(uid), "users")
+    assert len({keys.users_bucket(uid) for uid in users}) > 10  # spread over the buckets

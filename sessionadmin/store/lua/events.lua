@@ -24,6 +24,7 @@ local function ended(p, sid, why)
   ENDED[#ENDED + 1] = sid
   ENDED[#ENDED + 1] = uid or w
   ENDED[#ENDED + 1] = why
+  return uid
 end
 -- Gone by its TTL: the index score's fraction says which deadline ended it (write.lua).
 local function reason_of(score)
@@ -31,7 +32,14 @@ local function reason_of(score)
   return 'idle'
 end
 local function expired(p, sid, score)
-  ended(p, sid, reason_of(score))
+  local uid = ended(p, sid, reason_of(score))
+  -- Its user leaves the users index with its latest-ending session (its entry's score is
+  -- the highest of its sessions', users.lua): nothing else finds a user gone by a TTL.
+  if uid and uid ~= '' and score then
+    local bucket = users_key(p, uid)
+    local latest = redis.call('ZSCORE', bucket, uid)
+    if latest and tonumber(latest) <= tonumber(score) then redis.call('ZREM', bucket, uid) end
+  end
 end
 -- A signed-in session that ended by a timeout keeps its ``auth`` entry for the grace
 -- period as a tombstone: its score less TOMBSTONE (keys.TOMBSTONE, set by scripts.py), so
@@ -58,7 +66,7 @@ local function still_live(p, sid, score, now, idle)
     redis.call('ZADD', p .. ':auth', fixed, sid)
     redis.call('ZADD', uk, fixed, sid)
     if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
-    redis.call('ZADD', p .. ':users', 'GT', fixed, uid)
+    redis.call('ZADD', users_key(p, uid), 'GT', fixed, uid)
     redis.call('ZREM', p .. ':guests', sid)  -- signed in now: in one set only
   else
     redis.call('ZADD', p .. ':guests', fixed, sid)

@@ -18,6 +18,6 @@ if uid then
   -- A per-user set always carries a TTL: the longest of its sessions'.
   local ttl = redis.call('PTTL', KEYS[2])
   if ttl > 0 and redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
-  redis.call('ZADD', p .. ':users', 'GT', score, uid)
+  redis.call('ZADD', users_key(p, uid), 'GT', score, uid)
 end
 return 1

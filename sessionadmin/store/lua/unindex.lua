@@ -5,6 +5,6 @@ local function unindex(p, sid, uid)
   if uid and uid ~= '' then
     local uk = p .. ':u:' .. uid
     redis.call('ZREM', uk, sid)
-    if redis.call('ZCARD', uk) == 0 then redis.call('ZREM', p .. ':users', uid) end
+    if redis.call('ZCARD', uk) == 0 then redis.call('ZREM', users_key(p, uid), uid) end
   end
 end

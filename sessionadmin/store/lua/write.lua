@@ -2,8 +2,8 @@
 -- 5 ttl (ms, already capped by the idle timeout and Django's expiry), 6 absolute timeout
 -- (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
 -- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload),
--- 14 trim before (ms: entries of ``guests``, ``auth``, ``users`` and the user's set scored
--- earlier are dead), 15 drop tombstones (events.lua) of sessions scored before (ms: later,
+-- 14 trim before (ms: entries of ``guests``, ``auth``, the user's bucket of ``users`` and
+-- the user's set scored earlier are dead), 15 drop tombstones (events.lua) of sessions scored before (ms: later,
 -- as they tell a late request why its session ended), 16 idle timeout (ms), 17 '1' when
 -- a sign-in starts a new login (and with it a new absolute deadline), even of the user
 -- already signed in; on create,
@@ -146,7 +146,7 @@ if uid ~= '' then
   local uk = p .. ':u:' .. uid
   redis.call('ZADD', uk, score, sid)
   if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
-  redis.call('ZADD', p .. ':users', 'GT', score, uid)
+  redis.call('ZADD', users_key(p, uid), 'GT', score, uid)
   -- Indexed first: racing sign-ins see each other, and cannot leave more than the cap.
   local cap = tonumber(ARGV[21])
   if cap > 0 then cap_sessions(p, uid, cap, sid, token and 't' or '') end
@@ -173,7 +173,7 @@ trim_activity(p, 'guests', '-inf', ARGV[14], 25, now, tonumber(ARGV[16]))
 trim_activity(p, 'auth', 0, ARGV[14], 25, now, tonumber(ARGV[16]))
 trim(p .. ':auth', tonumber(ARGV[15]) - TOMBSTONE)  -- tombstones past the grace period
 if uid ~= '' then
-  trim(p .. ':users', ARGV[14])
+  trim_users(p, uid, ARGV[14])
   trim(p .. ':u:' .. uid, ARGV[14], true)
 end
 return {1, ENDED, started}
