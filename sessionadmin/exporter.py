@@ -41,7 +41,7 @@ class IndexCollector:
 
     def collect(self) -> Iterator[Metric]:
         try:
-            counts = queries.counts()
+            counts = queries.counts(users=True)
         except SessionStoreUnavailable:
             counts = None
         up = GaugeMetricFamily("sessionadmin_store_up", "1 if the session store answered.")

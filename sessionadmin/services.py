@@ -238,7 +238,7 @@ def _forget_listing(session: SessionBase | None) -> None:
 
 def session_stats() -> dict[str, Any]:
     """Return counts of live sessions, and of sessions active in recent windows."""
-    totals = queries.counts(ACTIVITY_WINDOWS)
+    totals = queries.counts(ACTIVITY_WINDOWS, users=True)
     return {
         "active": totals["active"],
         "authenticated": totals["authenticated"],

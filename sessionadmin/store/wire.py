@@ -88,8 +88,8 @@ def template(*commands: tuple[Any, ...]) -> bytes:
             if arg is KEY:
                 out.append(b"%b")
             else:
-                data = str(arg).encode().replace(b"%", b"%%")
-                out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+                data = str(arg).encode()  # its length before escaping % for the %
+                out.append(b"$%d\r\n%b\r\n" % (len(data), data.replace(b"%", b"%%")))
     return b"".join(out)
 
 
@@ -107,8 +107,15 @@ def _connection(pool: ConnectionPool) -> Any:
     # replies are only ever read here, and hiredis makes a RESP3 map (a session's hash)
     # about three times slower than the same fields as a RESP2 array (3.3 µs a read).
     # Lua replies differ only in booleans (RESP2: true is 1, false is nil), which the
-    # store's scripts never return.
-    return pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
+    # store's scripts never return. No maintenance notifications (they need RESP3, and
+    # redis-py refuses their "auto" default on a RESP2 connection without hiredis).
+    kwargs = {**pool.connection_kwargs, "protocol": 2}
+    if "maint_notifications_config" in kwargs:
+        from redis.maint_notifications import MaintNotificationsConfig
+
+        kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+        kwargs["maint_notifications_pool_handler"] = None
+    return pool.connection_class(**kwargs)
 
 
 def _pack(

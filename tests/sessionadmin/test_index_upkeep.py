@@ -204,7 +204,7 @@ def test_prune_moves_an_older_releases_users_index_into_its_buckets(
         assert redis.zscore(keys.users_bucket(member), member) == score
     assert redis.zscore(keys.users_bucket(gone), gone) is None
     assert redis.zscore(keys.users_bucket(uid), uid) > now - 5000  # the newer kept (GT)
-    assert queries.counts()["users"] == len(live) + 1
+    assert queries.counts(users=True)["users"] == len(live) + 1
 
 
 def test_a_users_bucket_is_the_same_in_lua_and_python(redis, make_user, make_session):

@@ -117,3 +117,25 @@ def test_other_pools_go_through_redis_py(node):
     assert wire.send(client, [("SET", "k", "1"), ("INCR", "k")]) == [True, 2]
     assert isinstance(wire.send(client, [("HGET", "k", "f")])[0], ResponseError)
     assert wire._FREE not in client.connection_pool.__dict__
+
+
+def test_a_resp3_pool_without_hiredis_is_served_on_resp2(node):
+    # The store's connections speak RESP2 and take no part in maintenance notifications,
+    # which redis-py refuses on a RESP2 connection with its pure-Python parser.
+    from redis._parsers import _RESP2Parser
+
+    pool = redis_py.ConnectionPool(
+        host="127.0.0.1", port=node.port, protocol=3, parser_class=_RESP2Parser
+    )
+    client = redis_py.Redis(connection_pool=pool)
+    client.hset("h", mapping={"a": "1", "b": "2"})
+    assert wire.send(client, [("HGETALL", "h"), ("PING",)]) == [[b"a", b"1", b"b", b"2"], b"PONG"]
+
+
+def test_a_template_packs_as_redis_py_does_percent_signs_included(node):
+    client = plain(node.port)
+    commands = [("SET", wire.KEY, "50%", "PX", 10_000), ("GET", wire.KEY), ("ECHO", "%d%%")]
+    packed = wire.template(*commands) % ((wire.bulk("k%s"),) * 2)
+    sent = [tuple("k%s" if a is wire.KEY else a for a in c) for c in commands]
+    assert packed == b"".join(client.connection_pool.make_connection().pack_commands(sent))
+    assert wire.send(client, sent, packed) == [b"OK", b"50%", b"%d%%"]
