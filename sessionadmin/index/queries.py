@@ -219,15 +219,13 @@ def counts(windows_seconds: tuple[int, ...] = (), *, users: bool = False) -> dic
     return result
 
 
-_QUARTER = keys.USER_BUCKETS // 4
-
-
 def _users(since: int) -> int:
     # The users index is in 256 buckets a shard (keys.users_bucket): four scripts a shard
     # count them, in one round trip on one server.
+    span = keys.USER_BUCKETS_A_CALL
     calls = [
-        ("USER_COUNT", keys.shard_keys(shard), [keys.prefix(shard), since, lo, lo + _QUARTER - 1])
+        ("USER_COUNT", keys.shard_keys(shard), [keys.prefix(shard), since, lo, lo + span - 1])
         for shard in keys.shards()
-        for lo in range(0, keys.USER_BUCKETS, _QUARTER)
+        for lo in range(0, keys.USER_BUCKETS, span)
     ]
     return sum(run_scripts(calls))

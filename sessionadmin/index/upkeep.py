@@ -52,10 +52,13 @@ def prune() -> int:
 
 
 def _prune_users(shard: int, dead_before: int) -> None:
-    # The users with no session left, from each bucket of the shard's users index; and an
-    # older release's single index moved into the buckets, a batch a call.
-    args = [keys.prefix(shard), dead_before, PRUNE_BATCH]
-    while run_script("USERS_PRUNE", keys.shard_keys(shard), args) > 0:
+    # The users with no session left, from each bucket of the shard's users index (a
+    # quarter a call); then an older release's single index moved into the buckets, a
+    # batch a call.
+    tag, names, span = keys.prefix(shard), keys.shard_keys(shard), keys.USER_BUCKETS_A_CALL
+    for lo in range(0, keys.USER_BUCKETS, span):
+        run_script("USERS_PRUNE", names, [tag, dead_before, 0, lo, lo + span - 1])
+    while run_script("USERS_PRUNE", names, [tag, dead_before, PRUNE_BATCH, 0, -1]) > 0:
         pass
 
 

@@ -228,6 +228,7 @@ def legacy_all_index(shard: int) -> str:
 
 
 USER_BUCKETS = 256  # each stays a listpack to 128 users (500,000 users in 16 shards)
+USER_BUCKETS_A_CALL = 64  # a script walks no more at once (lua/user_count.lua)
 
 
 def users_bucket(user_id: str) -> str:

@@ -3,10 +3,10 @@
 -- (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
 -- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload),
 -- 14 trim before (ms: entries of ``guests``, ``auth``, the user's bucket of ``users`` and
--- the user's set scored earlier are dead), 15 drop tombstones (events.lua) of sessions scored before (ms: later,
--- as they tell a late request why its session ended), 16 idle timeout (ms), 17 '1' when
--- a sign-in starts a new login (and with it a new absolute deadline), even of the user
--- already signed in; on create,
+-- the user's set scored earlier are dead), 15 drop tombstones (events.lua) of sessions
+-- scored before (ms: later, as they tell a late request why its session ended), 16 idle
+-- timeout (ms), 17 '1' when a sign-in starts a new login (and with it a new absolute
+-- deadline), even of the user already signed in; on create,
 -- 18 kind ('t' a token session, '' a browser's), 19 its name ('' none); 20 the client's
 -- device label, kept with a sign-in's event (events.lua); 21 the per-user cap this write
 -- applies (0: none; a sign-in's: the user's other sessions of its kind beyond it end, in
