@@ -58,7 +58,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "LOGIN_ATTEMPT": ("login_attempt",),
     "DEVICE_ATTEMPT": ("device_attempt",),
     "REHASH_TOKENS": ("rehash_tokens",),
-    "USER_COUNT": ("user_count",),
+    "USER_COUNT": ("users", "user_count"),
     "USERS_PRUNE": ("users", "users_prune"),
 }
 

@@ -85,11 +85,8 @@ def template(*commands: tuple[Any, ...]) -> bytes:
     for command in commands:
         out.append(b"*%d\r\n" % len(command))
         for arg in command:
-            if arg is KEY:
-                out.append(b"%b")
-            else:
-                data = str(arg).encode()  # its length before escaping % for the %
-                out.append(b"$%d\r\n%b\r\n" % (len(data), data.replace(b"%", b"%%")))
+            # (A % of an argument escaped after its length is taken, for the % to come.)
+            out.append(b"%b" if arg is KEY else bulk(str(arg)).replace(b"%", b"%%"))
     return b"".join(out)
 
 
@@ -97,7 +94,7 @@ KEY = object()  # where ``template`` leaves a key
 
 
 def bulk(key: str) -> bytes:
-    """A key as a RESP bulk string, for a ``template``'s ``%b``."""
+    """A key (any argument) as a RESP bulk string, for a ``template``'s ``%b``."""
     data = key.encode()
     return b"$%d\r\n%b\r\n" % (len(data), data)
 

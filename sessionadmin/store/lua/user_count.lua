@@ -3,6 +3,6 @@
 -- counts a quarter of them (keys.USER_BUCKETS_A_CALL), so none holds Redis for long.
 local p, since, total = ARGV[1], ARGV[2], 0
 for n = tonumber(ARGV[3]), tonumber(ARGV[4]) do
-  total = total + redis.call('ZCOUNT', string.format('%s:users:%02x', p, n), since, '+inf')
+  total = total + redis.call('ZCOUNT', users_bucket(p, n), since, '+inf')
 end
 return total

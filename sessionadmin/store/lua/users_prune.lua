@@ -5,7 +5,7 @@
 -- sorted set) into their buckets. Returns how many entries are left to move.
 local p, before, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
 for n = tonumber(ARGV[4]), tonumber(ARGV[5]) do
-  redis.call('ZREMRANGEBYSCORE', string.format('%s:users:%02x', p, n), '-inf', '(' .. before)
+  redis.call('ZREMRANGEBYSCORE', users_bucket(p, n), '-inf', '(' .. before)
 end
 local old = p .. ':users'
 if batch > 0 then
