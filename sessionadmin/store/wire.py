@@ -167,7 +167,11 @@ def _exchange(
     keep = True
     for _ in commands:
         if reader is not None:
-            reply = _next_reply(connection, parser, reader)
+            # Straight from the reader when the reply is there, as after the first it
+            # nearly always is (one read brings them all); else the socket is read.
+            reply = reader.gets()
+            if reply is NOT_ENOUGH_DATA or type(reply) is _PUSH:
+                reply = _next_reply(connection, parser, reader, reply)
         else:  # no hiredis, or another parser: as redis-py reads
             try:
                 reply = connection.read_response()
@@ -183,12 +187,10 @@ def _exchange(
     return replies, keep
 
 
-def _next_reply(connection: Any, parser: Any, reader: Any) -> Any:
-    # The next reply from hiredis's reader, reading the socket into it as redis-py's
-    # hiredis parser does, less its layers (about 130 Python opcodes a reply): one read
-    # nearly always brings every reply of the exchange. An error reply comes back as its
-    # exception, not raised.
-    reply = reader.gets()
+def _next_reply(connection: Any, parser: Any, reader: Any, reply: Any) -> Any:
+    # The next reply from hiredis's reader, given what its last gets() returned, reading
+    # the socket into it as redis-py's hiredis parser does, less its layers (about 130
+    # Python opcodes a reply). An error reply comes back as its exception, not raised.
     while reply is NOT_ENOUGH_DATA:
         sock = connection._sock
         if sock is None:
@@ -208,7 +210,7 @@ def _next_reply(connection: Any, parser: Any, reader: Any) -> Any:
         reply = reader.gets()
     if type(reply) is _PUSH:  # RESP3 only: these connections speak RESP2
         parser.handle_push_response(reply)
-        return _next_reply(connection, parser, reader)
+        return _next_reply(connection, parser, reader, reader.gets())
     return reply
 
 
