@@ -230,6 +230,18 @@ class Cluster:
     def masters(self) -> list[Node]:
         return [node for node, master, ranges in self.layout() if master and ranges]
 
+    def replicas_of(self, master: Node) -> list[Node]:
+        """The live replicas of ``master``, as the cluster sees them."""
+        live = [n for n in self.nodes if n.process.poll() is None]
+        by_port = {n.port: n for n in self.nodes}
+        nodes = live[0].client().cluster("nodes")
+        ids = {int(a.split("@")[0].rsplit(":", 1)[1]): i["node_id"] for a, i in nodes.items()}
+        return [
+            by_port[int(address.split("@")[0].rsplit(":", 1)[1])]
+            for address, info in nodes.items()
+            if "slave" in info["flags"] and info.get("master_id") == ids[master.port]
+        ]
+
     def master_of(self, key: str) -> Node:
         """The master now serving ``key``'s slot."""
         slot = key_slot(key.encode())

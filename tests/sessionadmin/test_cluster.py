@@ -5,7 +5,10 @@
   concurrency tests against gunicorn) runs again on ``REDIS_URL=redis+cluster://…``;
 - 10,000 sessions of 1,000 users spread over the three masters;
 - the master holding a signed-in session is killed (SIGKILL) mid-traffic: requests get
-  only 503 or success, and the session works again from its promoted replica within 10 s.
+  only 503 or success, and the session works again from its promoted replica within 10 s;
+- a master lost with its replica: its sessions answer 503, another master's are served;
+  then, full coverage required, every node answers CLUSTERDOWN (a reply in place, not a
+  connection error): a 503 for everybody, and service again once it is served.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from tests.redis_topologies import (
     signed_in_with_cart,
     wait_for,
 )
-from tests.servers import BASE_DIR, gunicorn, server_env
+from tests.servers import BASE_DIR, gunicorn, server_env, signed_in_browser
 
 pytestmark = [pytest.mark.server]
 
@@ -120,3 +123,80 @@ def test_a_master_killed_mid_traffic_fails_over_to_its_replica(cluster, django_u
 def keys_name(session_key: str) -> str:
     """The Redis key of a session, computed as the server does (same SECRET_KEY)."""
     return keys.session_key_name(keys.session_id(session_key))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slot_lost_with_its_replica_is_a_503_and_the_other_slots_serve(
+    cluster, django_user_model
+):
+    # A master and its replica both gone: no failover can come, and the cluster (full
+    # coverage not required) answers for the slots it still has. Every request of a
+    # session in the lost slot must be a 503 in the API's shape, never a 500, whatever
+    # redis-py makes of it (a connection error, then CLUSTERDOWN or an uncovered slot);
+    # a user whose sessions live on another master goes on as if nothing happened.
+    with override_settings(PASSWORD_HASHERS=[ARGON2]):
+        alice = django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+        alice_master = cluster.master_of(keys.user_index(str(alice.pk)))
+        # Another user, whose shard another master serves (one of three, most likely).
+        for number in range(40):
+            other = django_user_model.objects.create_user(f"user{number}", "", PASSWORD)
+            if cluster.master_of(keys.user_index(str(other.pk))) != alice_master:
+                break
+    product = Product.objects.create(name="Lamp", price="12.50", stock=50)
+    with gunicorn(workers=2, threads=4, REDIS_URL=cluster.url) as (base, log):
+        alice, alice_csrf = signed_in_with_cart(base, product.pk)
+        bob, _ = signed_in_browser(base, other.username, PASSWORD)
+        lost = cluster.master_of(keys_name(alice.cookie("sessionid")))
+        assert lost == alice_master
+        assert cluster.master_of(keys_name(bob.cookie("sessionid"))) != lost
+        for node in [lost, *cluster.replicas_of(lost)]:
+            node.kill()
+
+        answers: Counter = Counter()
+        deadline = time.monotonic() + 6  # the node timeout (1 s) and the slot map's refresh
+        while time.monotonic() < deadline:
+            for path in ("/api/profile", "/api/cart"):
+                status, _, body = alice.request("GET", f"{base}{path}")
+                assert status == 503, (path, status, body)
+                assert body["code"] == "SESSION_STORE_UNAVAILABLE"
+                answers["alice 503"] += 1
+            status, _, body = alice.request(
+                "POST", f"{base}/api/cart/items", {"product_id": product.pk}, headers=alice_csrf
+            )
+            assert status == 503 and body["code"] == "SESSION_STORE_UNAVAILABLE", body
+            status, _, body = bob.request("GET", f"{base}/api/profile")
+            assert status in (200, 503), (status, body)
+            answers[f"bob {status}"] += 1
+            time.sleep(0.1)
+        print(f"\nslot lost with its replica: {dict(answers)}")
+        # Once the cluster has settled, the other master's user is served every time.
+        assert_served(bob, base, other.username)
+
+        # Full coverage required: every node now answers CLUSTERDOWN, for every slot (a
+        # reply in place in a pipeline, not a connection error): a 503 for everybody. (A
+        # node's state is judged again on a cluster event: another replica's loss.)
+        live = [node for node in cluster.nodes if node.process.poll() is None]
+        for node in live:
+            node.client().config_set("cluster-require-full-coverage", "yes")
+        spare = cluster.replicas_of(cluster.master_of(keys_name(bob.cookie("sessionid"))))[0]
+        spare.kill()
+        live.remove(spare)
+        wait_for(lambda: all(cluster_state(n) == "fail" for n in live), 10, "no fail state")
+        for path in ("/api/profile", "/api/cart", "/api/sessions"):
+            status, _, body = bob.request("GET", f"{base}{path}")
+            assert status == 503 and body["code"] == "SESSION_STORE_UNAVAILABLE", (path, body)
+        for node in live:
+            node.client().config_set("cluster-require-full-coverage", "no")
+        wait_for(lambda: all(cluster_state(n) == "ok" for n in live), 10, "no ok state")
+        assert_served(bob, base, other.username)
+        assert "Traceback" not in log.read_text()
+
+
+def cluster_state(node) -> str:
+    return node.client().cluster("info").get("cluster_state")
+
+
+def assert_served(browser, base: str, username: str) -> None:
+    for _ in range(5):
+        status, _, body = browser.request("GET", f"{base}/api/profile")
+        assert status == 200 and body["user"]["username"] == username, body
