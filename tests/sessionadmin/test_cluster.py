@@ -169,8 +169,13 @@ def test_a_slot_lost_with_its_replica_is_a_503_and_the_other_slots_serve(
             answers[f"bob {status}"] += 1
             time.sleep(0.1)
         print(f"\nslot lost with its replica: {dict(answers)}")
-        # Once the cluster has settled, the other master's user is served every time.
+        # Once the cluster has settled, the other master's user is served every time,
+        # scripts too, even by a master that lost them (as a promoted replica has never
+        # had them): it alone is sent the script again, not the lost master as well.
         assert_served(bob, base, other.username)
+        cluster.master_of(keys_name(bob.cookie("sessionid"))).client().script_flush()
+        status, _, body = bob.request("GET", f"{base}/api/sessions")
+        assert status == 200 and len(body["results"]) == 1, body
 
         # Full coverage required: every node now answers CLUSTERDOWN, for every slot (a
         # reply in place in a pipeline, not a connection error): a 503 for everybody. (A
