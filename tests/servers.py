@@ -54,6 +54,25 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def run_suite(paths: list[str], redis_url: str, database: Path, timeout: int) -> str:
+    """Run the tests ``paths`` in a pytest of their own against the Redis ``redis_url``
+    (a cluster, another redis-server), with a SQLite test database of their own at
+    ``database`` (this run's stays in use meanwhile; PostgreSQL names the nested one after
+    this run's, test_test_…). Assert they passed; return pytest's summary line."""
+    env = server_env(REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="tests.settings")
+    env["TEST_SQLITE_NAME"] = str(database)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+         *paths],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
+    assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
+    assert " passed" in summary and "failed" not in summary
+    return summary
+
+
 @contextmanager
 def _serve(command: list[str], name: str, port: int, env: dict[str, str]):
     """Run a server command, wait until /healthz answers; yield its base URL and log."""

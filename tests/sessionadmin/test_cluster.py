@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -32,7 +30,7 @@ from tests.redis_topologies import (
     signed_in_with_cart,
     wait_for,
 )
-from tests.servers import BASE_DIR, gunicorn, server_env, signed_in_browser
+from tests.servers import gunicorn, run_suite, signed_in_browser
 
 pytestmark = [pytest.mark.server]
 
@@ -59,20 +57,8 @@ def cluster(tmp_path):
 
 
 def test_the_session_suite_passes_on_the_cluster(cluster, tmp_path):
-    env = server_env(REDIS_URL=cluster.url, DJANGO_SETTINGS_MODULE="tests.settings")
-    # A SQLite test database of its own: this run's stays in use meanwhile (PostgreSQL
-    # names the nested one after this run's, test_test_…).
-    env["TEST_SQLITE_NAME"] = str(tmp_path / "cluster-test-db.sqlite3")
-    env.pop("PYTEST_XDIST_WORKER", None)
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-         *SUITE],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
-    summary = completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
+    summary = run_suite(SUITE, cluster.url, tmp_path / "cluster-test-db.sqlite3", timeout=1200)
     print(f"\nthe session suite on a 3-master cluster: {summary}")
-    assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
-    assert " passed" in summary and "failed" not in summary
 
 
 def test_ten_thousand_sessions_of_a_thousand_users_spread_over_the_masters(cluster):
