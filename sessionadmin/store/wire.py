@@ -180,7 +180,7 @@ def _exchange(
         if isinstance(reply, Exception):
             if not isinstance(reply, ResponseError):
                 raise reply  # LOADING, NOAUTH...: a ConnectionError, as redis-py raises it
-            reply = read_only(reply)
+            reply = _read_only(reply)
             # A replica now (a failover behind one address): the next connection may
             # reach the new primary.
             keep = keep and not isinstance(reply, ReadOnlyError)
@@ -220,15 +220,15 @@ def _through_redis_py(client: Redis, commands: list[tuple[Any, ...]]) -> list[An
         try:
             return [client.execute_command(*commands[0])]
         except ResponseError as error:
-            return [read_only(error)]
+            return [_read_only(error)]
     pipe = client.pipeline(transaction=False)
     for command in commands:
         pipe.execute_command(*command)
     replies = pipe.execute(raise_on_error=False)
-    return [read_only(r) if isinstance(r, ResponseError) else r for r in replies]
+    return [_read_only(r) if isinstance(r, ResponseError) else r for r in replies]
 
 
-def read_only(error: ResponseError) -> ResponseError:
+def _read_only(error: ResponseError) -> ResponseError:
     """A replica's refusal of a script's write as the ReadOnlyError it is (an outage: a
     failover under way). Redis 7 replies READONLY, which redis-py makes one; Redis 6.2
     wraps it in the script's error ("Error running script ... -READONLY ...")."""
