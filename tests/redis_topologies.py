@@ -25,6 +25,12 @@ from sessionsite.embedded import redis_server_binary
 from tests.servers import free_port
 
 SERVICE = "sessions"
+# Every data node has, beside the default user (the tests' own connections, the sentinels,
+# replication), a locked-down user for the project's servers, as a managed Redis gives:
+# no @dangerous command (KEYS, INFO, CONFIG, FLUSHDB, CLIENT...) and no SCAN. What it was
+# refused, Redis's ACL LOG lists (Node.refused).
+APP_PASSWORD = "app-pass-7f3c"
+APP_RULES = "~* &* +@all -@dangerous -scan"
 
 
 @dataclass
@@ -40,6 +46,10 @@ class Node:
             host="127.0.0.1", port=self.port, socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )  # fmt: skip
+
+    def refused(self) -> list[tuple[str, str]]:
+        """What this node refused anyone (ACL LOG): (user, command or key) pairs."""
+        return [(e["username"], e["object"]) for e in self.client().acl_log(count=100)]
 
     def kill(self) -> None:
         """Stop it the hard way (SIGKILL): no shutdown, no last save, as a crash."""
@@ -66,6 +76,11 @@ class SentinelSet:
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
         return f"redis+sentinel://{hosts}/{SERVICE}/0"
+
+    @property
+    def app_url(self) -> str:
+        """The URL as the locked-down user of the data nodes."""
+        return self.url.replace("://", f"://app:{APP_PASSWORD}@", 1)
 
     def primary_port(self) -> int:
         """The port the sentinels now name as the primary."""
@@ -135,6 +150,7 @@ def _data_config(folder: Path, port: int, replica_of: int | None = None) -> str:
     lines = [
         f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save \"\"", "appendonly no",
         f"logfile {folder / f'redis-{port}.log'}", "protected-mode yes",
+        "user default on nopass ~* &* +@all", f"user app on >{APP_PASSWORD} {APP_RULES}",
     ]  # fmt: skip
     if replica_of is not None:
         lines.append(f"replicaof 127.0.0.1 {replica_of}")
@@ -212,6 +228,15 @@ class Cluster:
     @property
     def url(self) -> str:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def app_url(self) -> str:
+        """The URL as the locked-down user of the nodes."""
+        return self.url.replace("://", f"://app:{APP_PASSWORD}@", 1)
+
+    def refused(self) -> list[tuple[str, str]]:
+        """What the live nodes refused anyone (ACL LOG)."""
+        return [r for n in self.nodes if n.process.poll() is None for r in n.refused()]
 
     def client(self) -> RedisCluster:
         live = next(n for n in self.nodes if n.process.poll() is None)

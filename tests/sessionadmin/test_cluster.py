@@ -86,13 +86,14 @@ def test_a_master_killed_mid_traffic_fails_over_to_its_replica(cluster, django_u
     with override_settings(PASSWORD_HASHERS=[ARGON2]):  # the server's own first hasher
         django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
     product = Product.objects.create(name="Lamp", price="12.50", stock=50)
-    with gunicorn(workers=2, threads=4, REDIS_URL=cluster.url) as (base, log):
+    with gunicorn(workers=2, threads=4, REDIS_URL=cluster.app_url) as (base, log):
         browser, csrf = signed_in_with_cart(base, product.pk)
         session_key = browser.cookie("sessionid")
         master = cluster.master_of(keys_name(session_key))
         # Replicated (asynchronously, well within a second) before the failure.
         assert master.client().execute_command("WAIT", 1, 2000) >= 1
         time.sleep(1.1)
+        assert cluster.refused() == []  # the killed master's log goes with it
 
         master.kill()
         killed = time.monotonic()
@@ -104,6 +105,8 @@ def test_a_master_killed_mid_traffic_fails_over_to_its_replica(cluster, django_u
         # The same session, its user and its cart, from the promoted node; writes too.
         assert_session_survived(browser, base, csrf, product.pk)
         assert "Traceback" not in log.read_text()
+    # The servers ran as the nodes' locked-down user: never refused a command.
+    assert cluster.refused() == []
 
 
 def keys_name(session_key: str) -> str:
@@ -129,12 +132,13 @@ def test_a_slot_lost_with_its_replica_is_a_503_and_the_other_slots_serve(
             if cluster.master_of(keys.user_index(str(other.pk))) != alice_master:
                 break
     product = Product.objects.create(name="Lamp", price="12.50", stock=50)
-    with gunicorn(workers=2, threads=4, REDIS_URL=cluster.url) as (base, log):
+    with gunicorn(workers=2, threads=4, REDIS_URL=cluster.app_url) as (base, log):
         alice, alice_csrf = signed_in_with_cart(base, product.pk)
         bob, _ = signed_in_browser(base, other.username, PASSWORD)
         lost = cluster.master_of(keys_name(alice.cookie("sessionid")))
         assert lost == alice_master
         assert cluster.master_of(keys_name(bob.cookie("sessionid"))) != lost
+        assert cluster.refused() == []  # the killed nodes' logs go with them
         for node in [lost, *cluster.replicas_of(lost)]:
             node.kill()
 
@@ -181,6 +185,7 @@ def test_a_slot_lost_with_its_replica_is_a_503_and_the_other_slots_serve(
         wait_for(lambda: all(cluster_state(n) == "ok" for n in live), 10, "no ok state")
         assert_served(bob, base, other.username)
         assert "Traceback" not in log.read_text()
+    assert cluster.refused() == []
 
 
 def cluster_state(node) -> str:

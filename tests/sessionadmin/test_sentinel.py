@@ -65,7 +65,7 @@ def test_a_bad_sentinel_or_cluster_url_stops_start_up_naming_the_variable():
 def test_the_site_runs_on_sentinel_and_survives_a_primary_failover(topology, alice):
     Product.objects.create(name="Lamp", price="12.50", stock=50)
     product = Product.objects.get(name="Lamp")
-    with gunicorn(workers=2, threads=4, REDIS_URL=topology.url) as (base, log):
+    with gunicorn(workers=2, threads=4, REDIS_URL=topology.app_url) as (base, log):
         browser, csrf = signed_in_with_cart(base, product.pk)
         status, _, body = browser.request("GET", f"{base}/api/profile")
         assert status == 200 and body["user"]["username"] == "alice"
@@ -77,6 +77,7 @@ def test_the_site_runs_on_sentinel_and_survives_a_primary_failover(topology, ali
             5, "the replica did not catch up",
         )  # fmt: skip
         time.sleep(1.1)
+        assert topology.primary.refused() == []  # its log goes with it
 
         topology.primary.kill()
         killed = time.monotonic()
@@ -88,3 +89,5 @@ def test_the_site_runs_on_sentinel_and_survives_a_primary_failover(topology, ali
         # The same session, its user and its cart, from the promoted node; writes too.
         assert_session_survived(browser, base, csrf, product.pk)
         assert "Traceback" not in log.read_text()
+    # The servers ran as the data nodes' locked-down user: never refused a command.
+    assert topology.replica.refused() == []

@@ -28,17 +28,15 @@ from django.test import override_settings
 
 from cart.models import Product
 from sessionsite.embedded import redis_server_binary
-from tests.redis_topologies import wait_for
+from tests.redis_topologies import APP_PASSWORD, APP_RULES, wait_for
 from tests.servers import BASE_DIR, Browser, free_port, gunicorn, server_env, signed_in_browser
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse 9"
-APP_PASSWORD = "app-pass-7f3c"
-# What a managed Redis commonly withholds, and more: every @dangerous command (KEYS,
-# FLUSHALL, CONFIG, INFO, CLIENT, DEBUG, MONITOR...) and SCAN. HSCAN, ZSCAN and SSCAN
-# (within one key) stay allowed.
-APP_RULES = "~* &* +@all -@dangerous -scan"
+# APP_RULES: what a managed Redis commonly withholds, and more: every @dangerous command
+# (KEYS, FLUSHALL, CONFIG, INFO, CLIENT, DEBUG, MONITOR...) and SCAN. HSCAN, ZSCAN and
+# SSCAN (within one key) stay allowed.
 
 
 @dataclass
