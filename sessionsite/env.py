@@ -12,6 +12,7 @@ import secrets
 import sys
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 
@@ -122,19 +123,36 @@ def redis_url(name: str) -> str | None:
         return None
     if value.startswith("redis+sentinel://"):
         sentinel(name, value)  # checked now: a bad one stops start-up naming the variable
-    elif value.startswith("redis+cluster://"):
+    elif value.startswith(CLUSTER_SCHEMES):
         from sessionadmin.store.cluster import parse_cluster_url
 
         try:
             parse_cluster_url(value)
         except ValueError as exc:
-            fail(f"{name} is not a redis+cluster://HOST:PORT[,HOST:PORT...] URL ({exc})")
+            fail(f"{name} is not a redis[s]+cluster://HOST:PORT[,HOST:PORT...] URL ({exc})")
     elif not re.match(r"^(rediss?|unix)://", value):
         fail(
-            f"{name}={value!r} is not a redis://, rediss://, unix://, redis+sentinel:// or "
-            "redis+cluster:// URL"
+            f"{name}={redacted_url(value)!r} is not a redis://, rediss://, unix://, "
+            "redis+sentinel:// or "
+            "redis[s]+cluster:// URL"
         )
     return value
+
+
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its password, to be printed: an error message ends up in logs."""
+    parts = urlsplit(url)
+    try:
+        password = parts.password
+    except ValueError:
+        password = None
+    if password:
+        netloc = parts.netloc.replace(f":{password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
 
 
 _SENTINEL = re.compile(

@@ -45,7 +45,7 @@ def redis_caches(url: str) -> dict[str, dict[str, Any]]:
             SENTINELS=sentinels,
             SENTINEL_KWARGS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
         )
-    elif url.startswith("redis+cluster://"):
+    elif url.startswith(env.CLUSTER_SCHEMES):
         # Redis Cluster through redis-py's RedisCluster. A list: django-redis would split
         # a string of several nodes into primary and replicas.
         location = [url]

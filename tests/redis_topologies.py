@@ -281,7 +281,7 @@ class Cluster:
         raise NoMasterYet(f"no master serves slot {slot}")
 
 
-def _cluster_port() -> int:
+def cluster_port() -> int:
     """A free loopback port whose cluster bus port (10,000 higher) is free too."""
     while True:
         port = random.randint(20_000, 45_000)
@@ -328,7 +328,7 @@ def redis_cluster(folder: Path) -> Iterator[Cluster]:
     started: list[Node] = []
     try:
         for number in range(6):
-            port = _cluster_port()
+            port = cluster_port()
             sub = folder / f"node{number}"
             started.append(_start(binary, sub, f"node{port}", _cluster_config(sub, port)))
         addresses = [f"127.0.0.1:{n.port}" for n in started]

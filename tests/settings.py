@@ -15,7 +15,7 @@ TEST_REDIS_DB = 15
 
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
-    if parts.scheme == "redis+cluster":
+    if parts.scheme in ("redis+cluster", "rediss+cluster"):
         return url  # a cluster has database 0 only: the run flushes it (tests/conftest.py)
     if parts.scheme == "redis+sentinel":  # …/SERVICE[/DB]: the service stays
         service = url.split("/")[3]

@@ -6,14 +6,17 @@ declared keys) to the master of its slot and follows the cluster through a failo
 it as ``CLIENT_CLASS`` with ``LOCATION = ["redis+cluster://HOST:PORT[,HOST:PORT...]"]``
 (a list: django-redis splits a string on commas). Every cache operation works: the
 multi-key ones (``get_many``, ``delete_many``) are split by slot.
+
+``rediss+cluster://`` talks TLS to every node, with redis-py's ``ssl_*`` options as the
+URL's query (``?ssl_ca_certs=/path/ca.crt``), as ``rediss://`` takes them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Any
-from urllib.parse import unquote
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, unquote
 
 from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
@@ -23,7 +26,18 @@ from redis.retry import Retry
 
 from sessionadmin.store.client import STORE_DOWN
 
-_URL = re.compile(r"^redis\+cluster://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@]+)/?$")
+_URL = re.compile(
+    r"^(?P<scheme>rediss?)\+cluster://(?:(?P<auth>[^@/?]*)@)?(?P<hosts>[^/@?]+)/?"
+    r"(?:\?(?P<query>.*))?$"
+)
+# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read.
+_TLS_OPTIONS = {
+    "ssl_ca_certs": str,
+    "ssl_certfile": str,
+    "ssl_keyfile": str,
+    "ssl_cert_reqs": lambda v: _choice(v, ("none", "optional", "required")),
+    "ssl_check_hostname": lambda v: _choice(v, ("true", "false")) == "true",
+}
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
 
@@ -39,8 +53,21 @@ def parse_nodes(hosts: str) -> list[tuple[str, int]]:
     return nodes
 
 
-def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str, str]:
-    """Return (nodes, username, password) of ``redis+cluster://[user:pass@]HOST:PORT[,...]``;
+class ClusterURL(NamedTuple):
+    nodes: list[tuple[str, int]]
+    username: str
+    password: str
+    tls: dict[str, Any] | None  # RedisCluster's ssl_* options; None: in clear
+
+
+def _choice(value: str, allowed: tuple[str, ...]) -> str:
+    if value.lower() not in allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+    return value.lower()
+
+
+def parse_cluster_url(url: str) -> ClusterURL:
+    """Parse ``redis[s]+cluster://[user:pass@]HOST:PORT[,...][?ssl_option=value&...]``;
     raise ValueError if it is not one."""
     match = _URL.match(url)
     if match is None:
@@ -48,7 +75,17 @@ def parse_cluster_url(url: str) -> tuple[list[tuple[str, int]], str, str]:
     nodes = parse_nodes(match.group("hosts"))
     auth = unquote(match.group("auth") or "")
     user, _, password = auth.rpartition(":") if ":" in auth else ("", "", auth)
-    return nodes, user, password
+    query = parse_qsl(match.group("query") or "", keep_blank_values=True, strict_parsing=False)
+    if match.group("scheme") == "redis":
+        if query:
+            raise ValueError("TLS options need rediss+cluster://")
+        return ClusterURL(nodes, user, password, None)
+    tls = {}
+    for name, value in query:
+        if name not in _TLS_OPTIONS:
+            raise ValueError(f"unknown option {name!r} (known: {', '.join(_TLS_OPTIONS)})")
+        tls[name] = _TLS_OPTIONS[name](value)
+    return ClusterURL(nodes, user, password, tls)
 
 
 class ClusterClient(DefaultClient):
@@ -56,13 +93,15 @@ class ClusterClient(DefaultClient):
     holding a pool per node)."""
 
     def connect(self, index: int = 0) -> RedisCluster:
-        nodes, user, password = parse_cluster_url(self._server[index])
+        url = parse_cluster_url(self._server[index])
         options = self._options
         pool = options.get("CONNECTION_POOL_KWARGS", {})
         return RedisCluster(
-            startup_nodes=[ClusterNode(host, port) for host, port in nodes],
-            username=user or None,
-            password=password or None,
+            startup_nodes=[ClusterNode(host, port) for host, port in url.nodes],
+            username=url.username or None,
+            password=url.password or None,
+            ssl=url.tls is not None,
+            **(url.tls or {}),
             socket_timeout=options.get("SOCKET_TIMEOUT"),
             socket_connect_timeout=options.get("SOCKET_CONNECT_TIMEOUT"),
             max_connections=pool.get("max_connections", 100),

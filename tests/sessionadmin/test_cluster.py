@@ -22,6 +22,7 @@ from django.test import override_settings
 from cart.models import Product
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.store import keys
+from sessionadmin.store.cluster import ClusterURL, parse_cluster_url
 from sessionsite.redis_config import redis_caches
 from tests.redis_topologies import (
     assert_session_survived,
@@ -107,6 +108,19 @@ def test_a_master_killed_mid_traffic_fails_over_to_its_replica(cluster, django_u
         assert "Traceback" not in log.read_text()
     # The servers ran as the nodes' locked-down user: never refused a command.
     assert cluster.refused() == []
+
+
+def test_a_rediss_cluster_url_gives_redis_py_its_tls_options():
+    found = parse_cluster_url(
+        "rediss+cluster://app:p%40ss@h1:7000,[::1]:7001/?ssl_ca_certs=/etc/ca.crt"
+        "&ssl_cert_reqs=REQUIRED&ssl_check_hostname=false"
+    )
+    assert found == ClusterURL(
+        [("h1", 7000), ("::1", 7001)], "app", "p@ss",
+        {"ssl_ca_certs": "/etc/ca.crt", "ssl_cert_reqs": "required", "ssl_check_hostname": False},
+    )  # fmt: skip
+    assert parse_cluster_url("redis+cluster://h1:7000").tls is None  # in clear
+    assert parse_cluster_url("rediss+cluster://h1:7000").tls == {}  # TLS, redis-py's defaults
 
 
 def keys_name(session_key: str) -> str:

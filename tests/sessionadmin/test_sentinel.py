@@ -48,6 +48,8 @@ def test_a_bad_sentinel_or_cluster_url_stops_start_up_naming_the_variable():
         "redis+sentinel://127.0.0.1/svc", "redis+sentinel://h:1,h:x/svc",
         "redis+sentinel://127.0.0.1:26379", "redis+cluster://127.0.0.1",
         "redis+cluster://h:1,h:x", "redis+cluster://h:1/0", "redis+clustr://h:1",
+        "rediss+cluster://h:1?ssl_bogus=1", "rediss+cluster://h:1?ssl_cert_reqs=maybe",
+        "redis+cluster://h:1?ssl_ca_certs=/ca.crt",
     ]  # fmt: skip
     for url in bad:
         completed = subprocess.run(

@@ -28,7 +28,7 @@ from django.test import override_settings
 
 from cart.models import Product
 from sessionsite.embedded import redis_server_binary
-from tests.redis_topologies import APP_PASSWORD, APP_RULES, wait_for
+from tests.redis_topologies import APP_PASSWORD, APP_RULES, cluster_port, wait_for
 from tests.servers import BASE_DIR, Browser, free_port, gunicorn, server_env, signed_in_browser
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -41,28 +41,34 @@ PASSWORD = "correct horse 9"
 
 @dataclass
 class LockedRedis:
-    """A redis-server whose ``app`` user is locked down; ``admin()`` is the test's own
-    unrestricted connection (the default user)."""
+    """Redis servers (one, or a cluster's three masters) whose ``app`` user is locked
+    down; ``admins()`` are the test's own unrestricted connections (the default user)."""
 
-    port: int
-    process: subprocess.Popen
+    ports: list[int]
     tls: Path | None  # the folder of the CA and server certificates, when over TLS
+    cluster: bool
 
     def url(self) -> str:
-        scheme, query = "redis", ""
+        scheme = "rediss" if self.tls else "redis"
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        query = ""
         if self.tls:
-            scheme, query = (
-                "rediss",
-                "?"
-                + urllib.parse.urlencode(
-                    {"ssl_cert_reqs": "required", "ssl_ca_certs": str(self.tls / "ca.crt")}
-                ),
-            )
-        return f"{scheme}://app:{APP_PASSWORD}@127.0.0.1:{self.port}/0{query}"
+            ca = {"ssl_cert_reqs": "required", "ssl_ca_certs": str(self.tls / "ca.crt")}
+            query = "?" + urllib.parse.urlencode(ca)
+        if self.cluster:
+            return f"{scheme}+cluster://app:{APP_PASSWORD}@{hosts}{query}"
+        return f"{scheme}://app:{APP_PASSWORD}@{hosts}/0{query}"
 
-    def admin(self) -> redis_py.Redis:
+    def admins(self) -> list[redis_py.Redis]:
         tls = {"ssl": True, "ssl_ca_certs": str(self.tls / "ca.crt")} if self.tls else {}
-        return redis_py.Redis(port=self.port, socket_timeout=5, **tls)
+        return [redis_py.Redis(port=port, socket_timeout=5, **tls) for port in self.ports]
+
+    def app(self) -> redis_py.Redis:
+        """One server's connection as the app user."""
+        url = self.url().replace("+cluster", "", 1).split(",", 1)[0]
+        if self.cluster and self.tls:
+            url += "?" + self.url().split("?", 1)[1]
+        return redis_py.Redis.from_url(url)
 
 
 def _certificates(folder: Path) -> None:
@@ -81,29 +87,28 @@ def _certificates(folder: Path) -> None:
             "-extfile", "san.cnf")  # fmt: skip
 
 
-@pytest.fixture(params=["password", "tls"])
-def locked(request, tmp_path):
-    port, folder = free_port(), tmp_path / "redis"
-    folder.mkdir()
+def _config(folder: Path, port: int, tls: Path | None, cluster: bool) -> list[str]:
     lines = [
         "bind 127.0.0.1", f"dir {folder}", 'save ""', "appendonly no",
         f"logfile {folder / 'redis.log'}",
         "user default on nopass ~* &* +@all",
         f"user app on >{APP_PASSWORD} {APP_RULES}",
     ]  # fmt: skip
-    tls = None
-    if request.param == "tls":
-        if shutil.which("openssl") is None:
-            pytest.skip("openssl is not installed: no certificates for the TLS server")
-        tls = folder
-        _certificates(folder)
+    if tls:
         lines += [
-            "port 0", f"tls-port {port}", f"tls-cert-file {folder / 'server.crt'}",
-            f"tls-key-file {folder / 'server.key'}", f"tls-ca-cert-file {folder / 'ca.crt'}",
-            "tls-auth-clients no",
+            "port 0", f"tls-port {port}", f"tls-cert-file {tls / 'server.crt'}",
+            f"tls-key-file {tls / 'server.key'}", f"tls-ca-cert-file {tls / 'ca.crt'}",
+            "tls-auth-clients no", "tls-cluster yes", "tls-replication yes",
         ]  # fmt: skip
     else:
         lines.append(f"port {port}")
+    if cluster:
+        lines += ["cluster-enabled yes", f"cluster-config-file {folder / 'nodes.conf'}"]
+    return lines
+
+
+def _start(folder: Path, lines: list[str], tls: bool) -> subprocess.Popen:
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "redis.conf").write_text("\n".join(lines) + "\n")
     binary = redis_server_binary()
     process = subprocess.Popen(
@@ -116,13 +121,41 @@ def locked(request, tmp_path):
         output = process.stdout.read()
         if "tls" in output.lower():
             pytest.skip(f"{binary} has no TLS: {output.strip().splitlines()[-1]}")
-    server = LockedRedis(port, process, tls)
+    return process
+
+
+@pytest.fixture(params=["password", "tls", "cluster-tls"])
+def locked(request, tmp_path):
+    tls, cluster = None, request.param == "cluster-tls"
+    if request.param != "password":
+        if shutil.which("openssl") is None:
+            pytest.skip("openssl is not installed: no certificates for the TLS server")
+        tls = tmp_path
+        _certificates(tls)
+    ports = [cluster_port() for _ in range(3)] if cluster else [free_port()]
+    processes: list[subprocess.Popen] = []
     try:
-        wait_for(lambda: server.admin().ping(), 10, f"Redis did not start: {folder}")
+        for port in ports:
+            folder = tmp_path / f"redis-{port}"
+            processes.append(_start(folder, _config(folder, port, tls, cluster), bool(tls)))
+        server = LockedRedis(ports, tls, cluster)
+        for admin in server.admins():
+            wait_for(admin.ping, 10, f"Redis did not start: {tmp_path}")
+        if cluster:  # three masters, no replicas: what this test needs of a cluster
+            cli = str(Path(redis_server_binary()).with_name("redis-cli"))
+            secure = ["--tls", "--cacert", str(tls / "ca.crt")]
+            addresses = [f"127.0.0.1:{port}" for port in ports]
+            subprocess.run([cli, *secure, "--cluster", "create", *addresses, "--cluster-yes"],
+                           check=True, capture_output=True, timeout=60)  # fmt: skip
+            wait_for(
+                lambda: all(a.cluster("info")["cluster_state"] == "ok" for a in server.admins()),
+                30, "the cluster did not come up",
+            )  # fmt: skip
         yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -243,15 +276,15 @@ def _sessions_command(url: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_project_runs_on_a_locked_down_redis_user_and_is_never_refused(locked, people):
-    app = redis_py.Redis.from_url(locked.url())
+    app = locked.app()
     with pytest.raises(redis_py.exceptions.NoPermissionError):
         app.keys("*")  # the user really is locked down
     with pytest.raises(redis_py.exceptions.NoPermissionError):
         app.scan(0)
     with pytest.raises(redis_py.exceptions.NoPermissionError):
         app.info()
-    admin = locked.admin()
-    admin.acl_log_reset()
+    for admin in locked.admins():
+        admin.acl_log_reset()
 
     env = {"REDIS_URL": locked.url(), "SESSION_IDLE_TIMEOUT": "3", "SESSION_TOUCH_INTERVAL": "0"}
     with gunicorn(workers=2, threads=2, **env) as (base, log):
@@ -269,10 +302,15 @@ def test_the_project_runs_on_a_locked_down_redis_user_and_is_never_refused(locke
         if done.returncode != 0:
             wrong.append(f"manage.py sessions {' '.join(args)}: {done.stderr[-800:]}")
 
-    refused = [(e["username"], e["object"], e["reason"]) for e in admin.acl_log(count=100)]
+    refused = [
+        (e["username"], e["object"], e["reason"])
+        for admin in locked.admins()
+        for e in admin.acl_log(count=100)
+    ]
     assert refused == [], f"Redis refused the app user: {refused}"
     assert wrong == [], "\n".join(wrong) + "\n" + served[-3000:]
     assert " 500 " not in served and " 503 " not in served, served[-3000:]
-    # The requests went to this server (a session's hash, the events), not elsewhere.
-    stats = admin.info("commandstats")
-    assert stats["cmdstat_evalsha"]["calls"] > 10 and stats["cmdstat_hgetall"]["calls"] > 10
+    # The requests went to these servers (sessions' hashes, scripts), not elsewhere.
+    stats = [admin.info("commandstats") for admin in locked.admins()]
+    for command in ("cmdstat_evalsha", "cmdstat_hgetall"):
+        assert sum(found.get(command, {}).get("calls", 0) for found in stats) > 10

@@ -90,6 +90,18 @@ def test_malformed_values_stop_start_up_naming_the_variable(name, value, message
     assert message in result.stderr
 
 
+def test_a_malformed_redis_url_is_named_without_its_password():
+    # The message goes to the server's log: the password must not.
+    said = {}
+    for url in ("http://app:s3cret-pw@x:1/0", "redis+cluster://app:s3cret-pw@h:x"):
+        result = run("s.SESSION_IDLE_TIMEOUT", SECRET_KEY="k" * 50, REDIS_URL=url)
+        assert result.returncode == 1
+        assert "REDIS_URL" in result.stderr and "Traceback" not in result.stderr
+        assert "s3cret-pw" not in result.stderr, result.stderr
+        said[url] = result.stderr
+    assert "'http://app:***@x:1/0' is not a redis://" in said["http://app:s3cret-pw@x:1/0"]
+
+
 def test_debug_generates_a_key_once_and_keeps_it_private():
     digest = "__import__('hashlib').sha256(s.SECRET_KEY.encode()).hexdigest()"
     first = run(digest, DEBUG="1")

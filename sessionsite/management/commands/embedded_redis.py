@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from sessionsite.embedded import EmbeddedRedis
+from sessionsite.env import redacted_url
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if directory is None:
             # `make run` and `make redis-stop` go on with the server REDIS_URL names.
             self.stdout.write(
-                f"REDIS_URL is set: using {_redacted(settings.REDIS_URL)}; "
+                f"REDIS_URL is set: using {redacted_url(settings.REDIS_URL)}; "
                 "no embedded Redis to start, stop or inspect."
             )
             return
@@ -56,12 +56,3 @@ class Command(BaseCommand):
             f"(append-only: {'yes' if status.aof_enabled else 'no'})\n"
             f"  keys: {status.keys}, memory: {status.used_memory_human}"
         )
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, to be printed."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
