@@ -12,7 +12,6 @@ import secrets
 import sys
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 import environ
 
@@ -133,9 +132,15 @@ def redis_url(name: str) -> str | None:
     elif not re.match(r"^(rediss?|unix)://", value):
         fail(
             f"{name}={redacted_url(value)!r} is not a redis://, rediss://, unix://, "
-            "redis+sentinel:// or "
-            "redis[s]+cluster:// URL"
+            "redis+sentinel:// or redis[s]+cluster:// URL"
         )
+    else:
+        import redis
+
+        try:  # read as redis-py will (no connection made): its errors quote the URL
+            redis.ConnectionPool.from_url(value)
+        except (ValueError, TypeError) as exc:
+            fail(f"{name}={redacted_url(value)!r} is not a valid Redis URL ({type(exc).__name__})")
     return value
 
 
@@ -143,16 +148,14 @@ CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 
 def redacted_url(url: str) -> str:
-    """The URL without its password, to be printed: an error message ends up in logs."""
-    parts = urlsplit(url)
-    try:
-        password = parts.password
-    except ValueError:
-        password = None
-    if password:
-        netloc = parts.netloc.replace(f":{password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """The URL as it may be printed (an error message ends up in logs): whatever comes
+    before an "@" (user and password) and the query (it may hold ``password=``) hidden,
+    however malformed the URL is."""
+    base, query, _ = url.partition("?")
+    if "@" in base:
+        scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/*", base)
+        base = (scheme.group() if scheme else "") + "***@" + base.rpartition("@")[2]
+    return base + ("?…" if query else "")
 
 
 _SENTINEL = re.compile(

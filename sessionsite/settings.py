@@ -219,6 +219,8 @@ STORAGES = {
 }
 
 # --- Logging: never the session key; store outages are logged once by sessionadmin -------
+# Error reports (the DEBUG page) never show REDIS_URL's password (sessionsite/reporting.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "sessionsite.reporting.SettingsFilter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -51,6 +51,10 @@ class Node:
         """What this node refused anyone (ACL LOG): (user, command or key) pairs."""
         return [(e["username"], e["object"]) for e in self.client().acl_log(count=100)]
 
+    def users(self) -> set[str]:
+        """The users of the clients connected now (the app's servers log in as "app")."""
+        return {found["user"] for found in self.client().client_list()}
+
     def kill(self) -> None:
         """Stop it the hard way (SIGKILL): no shutdown, no last save, as a crash."""
         if self.process.poll() is None:

@@ -77,8 +77,10 @@ def redis_client() -> Redis:
     try:
         return _CLIENT[0]
     except IndexError:
-        _CLIENT.append(caches[get_settings().cache_alias].client.get_client(write=True))
-        return _CLIENT[0]
+        with redis_errors():  # a cluster client reads the slot map as it is made
+            client = caches[get_settings().cache_alias].client.get_client(write=True)
+        _CLIENT.append(client)
+        return client
 
 
 @receiver(setting_changed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
@@ -22,6 +23,8 @@ from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from sessionadmin.store.client import STORE_DOWN
@@ -30,13 +33,15 @@ _URL = re.compile(
     r"^(?P<scheme>rediss?)\+cluster://(?:(?P<auth>[^@/?]*)@)?(?P<hosts>[^/@?]+)/?"
     r"(?:\?(?P<query>.*))?$"
 )
-# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read.
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read: a file
+# that is not there, or a bad value, stops start-up rather than failing every request.
 _TLS_OPTIONS = {
-    "ssl_ca_certs": str,
-    "ssl_certfile": str,
-    "ssl_keyfile": str,
+    "ssl_ca_certs": lambda v: _file(v),
+    "ssl_certfile": lambda v: _file(v),
+    "ssl_keyfile": lambda v: _file(v),
     "ssl_cert_reqs": lambda v: _choice(v, ("none", "optional", "required")),
-    "ssl_check_hostname": lambda v: _choice(v, ("true", "false")) == "true",
+    "ssl_check_hostname": lambda v: _choice(v, _TRUE + _FALSE) in _TRUE,
 }
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
@@ -60,6 +65,12 @@ class ClusterURL(NamedTuple):
     tls: dict[str, Any] | None  # RedisCluster's ssl_* options; None: in clear
 
 
+def _file(value: str) -> str:
+    if not Path(value).is_file():
+        raise ValueError(f"no such file: {value!r}")
+    return value
+
+
 def _choice(value: str, allowed: tuple[str, ...]) -> str:
     if value.lower() not in allowed:
         raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
@@ -73,18 +84,25 @@ def parse_cluster_url(url: str) -> ClusterURL:
     if match is None:
         raise ValueError("expected redis+cluster://HOST:PORT[,HOST:PORT...]")
     nodes = parse_nodes(match.group("hosts"))
-    auth = unquote(match.group("auth") or "")
-    user, _, password = auth.rpartition(":") if ":" in auth else ("", "", auth)
-    query = parse_qsl(match.group("query") or "", keep_blank_values=True, strict_parsing=False)
+    # "user:password" split at its first colon, then decoded (as redis-py reads a URL): a
+    # password may hold a colon; a lone value is the password.
+    auth = match.group("auth") or ""
+    user, _, password = auth.partition(":") if ":" in auth else ("", "", auth)
+    user, password = unquote(user), unquote(password)
+    query = parse_qsl(match.group("query") or "", keep_blank_values=True)
     if match.group("scheme") == "redis":
         if query:
             raise ValueError("TLS options need rediss+cluster://")
         return ClusterURL(nodes, user, password, None)
-    tls = {}
+    tls: dict[str, Any] = {}
     for name, value in query:
         if name not in _TLS_OPTIONS:
             raise ValueError(f"unknown option {name!r} (known: {', '.join(_TLS_OPTIONS)})")
+        if name in tls:
+            raise ValueError(f"{name} is given twice")
         tls[name] = _TLS_OPTIONS[name](value)
+    if "ssl_keyfile" in tls and "ssl_certfile" not in tls:
+        raise ValueError("ssl_keyfile needs ssl_certfile")
     return ClusterURL(nodes, user, password, tls)
 
 
@@ -96,6 +114,15 @@ class ClusterClient(DefaultClient):
         url = parse_cluster_url(self._server[index])
         options = self._options
         pool = options.get("CONNECTION_POOL_KWARGS", {})
+        try:
+            return self._cluster(url, options, pool)
+        except RedisClusterException as exc:
+            # No node answered (the cluster down, or not up yet as a worker starts): an
+            # outage like any other (a 503), and the next request tries again.
+            raise RedisConnectionError(str(exc)) from exc
+
+    @staticmethod
+    def _cluster(url: ClusterURL, options: dict, pool: dict) -> RedisCluster:
         return RedisCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in url.nodes],
             username=url.username or None,

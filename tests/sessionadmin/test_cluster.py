@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from cart.models import Product
@@ -31,7 +33,7 @@ from tests.redis_topologies import (
     signed_in_with_cart,
     wait_for,
 )
-from tests.servers import gunicorn, run_suite, signed_in_browser
+from tests.servers import free_port, gunicorn, run_suite, signed_in_browser
 
 pytestmark = [pytest.mark.server]
 
@@ -95,6 +97,7 @@ def test_a_master_killed_mid_traffic_fails_over_to_its_replica(cluster, django_u
         assert master.client().execute_command("WAIT", 1, 2000) >= 1
         time.sleep(1.1)
         assert cluster.refused() == []  # the killed master's log goes with it
+        assert "app" in master.users()
 
         master.kill()
         killed = time.monotonic()
@@ -110,17 +113,37 @@ def test_a_master_killed_mid_traffic_fails_over_to_its_replica(cluster, django_u
     assert cluster.refused() == []
 
 
-def test_a_rediss_cluster_url_gives_redis_py_its_tls_options():
+def test_a_rediss_cluster_url_gives_redis_py_its_tls_options(tmp_path):
+    ca = tmp_path / "ca+1.crt"
+    ca.write_text("a CA")
     found = parse_cluster_url(
-        "rediss+cluster://app:p%40ss@h1:7000,[::1]:7001/?ssl_ca_certs=/etc/ca.crt"
-        "&ssl_cert_reqs=REQUIRED&ssl_check_hostname=false"
+        f"rediss+cluster://app:p%40s:s@h1:7000,[::1]:7001/?ssl_ca_certs={quote(str(ca))}"
+        "&ssl_cert_reqs=REQUIRED&ssl_check_hostname=no"
     )
     assert found == ClusterURL(
-        [("h1", 7000), ("::1", 7001)], "app", "p@ss",
-        {"ssl_ca_certs": "/etc/ca.crt", "ssl_cert_reqs": "required", "ssl_check_hostname": False},
+        [("h1", 7000), ("::1", 7001)], "app", "p@s:s",  # split at the first colon
+        {"ssl_ca_certs": str(ca), "ssl_cert_reqs": "required", "ssl_check_hostname": False},
     )  # fmt: skip
+    for bad in ("ssl_ca_certs=", f"ssl_ca_certs={tmp_path}/none.crt", f"ssl_keyfile={ca}",
+                f"ssl_ca_certs={ca}&ssl_ca_certs={ca}", "ssl_check_hostname=maybe"):  # fmt: skip
+        with pytest.raises(ValueError):
+            parse_cluster_url(f"rediss+cluster://h1:7000?{bad}")
     assert parse_cluster_url("redis+cluster://h1:7000").tls is None  # in clear
     assert parse_cluster_url("rediss+cluster://h1:7000").tls == {}  # TLS, redis-py's defaults
+
+
+@pytest.mark.django_db
+def test_a_cluster_no_node_of_which_answers_is_a_503(client):
+    # As when the whole cluster is down, or not up yet as a worker starts: redis-py's
+    # RedisCluster cannot even read the slot map. A 500 before.
+    with override_settings(CACHES=redis_caches(f"redis+cluster://127.0.0.1:{free_port()}")):
+        for path in ("/api/session", "/api/cart"):
+            client.cookies[settings.SESSION_COOKIE_NAME] = keys.draw_key(0)  # one to read
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.content)
+            assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.json()["checks"]["redis"] == "unavailable"
 
 
 def keys_name(session_key: str) -> str:

@@ -80,6 +80,7 @@ def test_the_site_runs_on_sentinel_and_survives_a_primary_failover(topology, ali
         )  # fmt: skip
         time.sleep(1.1)
         assert topology.primary.refused() == []  # its log goes with it
+        assert "app" in topology.primary.users()
 
         topology.primary.kill()
         killed = time.monotonic()

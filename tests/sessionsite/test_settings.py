@@ -93,13 +93,21 @@ def test_malformed_values_stop_start_up_naming_the_variable(name, value, message
 def test_a_malformed_redis_url_is_named_without_its_password():
     # The message goes to the server's log: the password must not.
     said = {}
-    for url in ("http://app:s3cret-pw@x:1/0", "redis+cluster://app:s3cret-pw@h:x"):
+    bad = [
+        "http://app:s3cret-pw@x:1/0", "redis+cluster://app:s3cret-pw@h:x",
+        "redis://app:s3cret-pw@x:port/0", "rediss://app:s3cr/et-pw@x:1/0",
+        "redis:/app:s3cret-pw@h:1/0", "app:s3cret-pw@h:1/0", "http://app:pw@[::1:1/0",
+        "http://h:1/0?password=s3cret-pw", "redis+cluster://s3cret-pw@h:x",
+    ]  # fmt: skip
+    for url in bad:
         result = run("s.SESSION_IDLE_TIMEOUT", SECRET_KEY="k" * 50, REDIS_URL=url)
         assert result.returncode == 1
         assert "REDIS_URL" in result.stderr and "Traceback" not in result.stderr
-        assert "s3cret-pw" not in result.stderr, result.stderr
+        assert "s3cret-pw" not in result.stderr and "s3cr" not in result.stderr, result.stderr
+        assert result.stderr.strip().count("\n") == 0, result.stderr  # one line
         said[url] = result.stderr
-    assert "'http://app:***@x:1/0' is not a redis://" in said["http://app:s3cret-pw@x:1/0"]
+    assert "'http://***@x:1/0' is not a redis://" in said["http://app:s3cret-pw@x:1/0"]
+    assert "'redis://***@x:port/0' is not a valid Redis URL" in said[bad[2]]
 
 
 def test_debug_generates_a_key_once_and_keeps_it_private():
@@ -129,3 +137,15 @@ def test_embedded_redis_is_used_when_redis_url_is_unset():
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("(True, 'unix://")
     assert "var/redis/redis.sock" in result.stdout
+
+
+def test_error_reports_never_show_the_redis_password(settings):
+    from django.views.debug import get_default_exception_reporter_filter
+
+    url = "redis://app:s3cret-pw@redis.example:6379/0"
+    settings.REDIS_URL = url
+    settings.CACHES = {**settings.CACHES, "extra": {**settings.CACHES["default"], "LOCATION": url}}
+    shown = get_default_exception_reporter_filter().get_safe_settings()
+    assert "s3cret-pw" not in repr(shown)
+    assert shown["REDIS_URL"] == shown["CACHES"]["extra"]["LOCATION"] == "********************"
+    assert shown["CACHES"]["extra"]["BACKEND"] == settings.CACHES["default"]["BACKEND"]
