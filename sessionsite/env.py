@@ -139,7 +139,7 @@ def redis_url(name: str) -> str | None:
 
         try:  # read as redis-py will (no connection made): its errors quote the URL
             redis.ConnectionPool.from_url(value)
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # redis-py raises several types; its message may quote it
             fail(f"{name}={redacted_url(value)!r} is not a valid Redis URL ({type(exc).__name__})")
     return value
 
@@ -149,13 +149,14 @@ CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 def redacted_url(url: str) -> str:
     """The URL as it may be printed (an error message ends up in logs): whatever comes
-    before an "@" (user and password) and the query (it may hold ``password=``) hidden,
-    however malformed the URL is."""
+    before its last "@" (user and password, which may hold "?" or "#"), its query (it may
+    hold ``password=``) and its fragment hidden, however malformed the URL is."""
+    head, at, tail = url.rpartition("@")
+    if at:
+        scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", head)
+        url = (scheme.group() if scheme else "") + "***@" + tail
     base, query, _ = url.partition("?")
-    if "@" in base:
-        scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/*", base)
-        base = (scheme.group() if scheme else "") + "***@" + base.rpartition("@")[2]
-    return base + ("?…" if query else "")
+    return base.partition("#")[0] + ("?…" if query else "")
 
 
 _SENTINEL = re.compile(

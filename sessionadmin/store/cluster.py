@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
@@ -34,12 +33,13 @@ _URL = re.compile(
     r"(?:\?(?P<query>.*))?$"
 )
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read: a file
-# that is not there, or a bad value, stops start-up rather than failing every request.
+# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read: a bad
+# value stops start-up. A file is not looked for then (a build step may run without it):
+# a missing one is an outage, logged with redis-py's reason, as a wrong password is.
 _TLS_OPTIONS = {
-    "ssl_ca_certs": lambda v: _file(v),
-    "ssl_certfile": lambda v: _file(v),
-    "ssl_keyfile": lambda v: _file(v),
+    "ssl_ca_certs": lambda v: _path(v),
+    "ssl_certfile": lambda v: _path(v),
+    "ssl_keyfile": lambda v: _path(v),
     "ssl_cert_reqs": lambda v: _choice(v, ("none", "optional", "required")),
     "ssl_check_hostname": lambda v: _choice(v, _TRUE + _FALSE) in _TRUE,
 }
@@ -65,9 +65,9 @@ class ClusterURL(NamedTuple):
     tls: dict[str, Any] | None  # RedisCluster's ssl_* options; None: in clear
 
 
-def _file(value: str) -> str:
-    if not Path(value).is_file():
-        raise ValueError(f"no such file: {value!r}")
+def _path(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a file option is empty")
     return value
 
 
@@ -97,7 +97,9 @@ def parse_cluster_url(url: str) -> ClusterURL:
     tls: dict[str, Any] = {}
     for name, value in query:
         if name not in _TLS_OPTIONS:
-            raise ValueError(f"unknown option {name!r} (known: {', '.join(_TLS_OPTIONS)})")
+            # Named only when it is a plain word: a password holding "?" ends up here.
+            shown = repr(name) if re.fullmatch(r"\w{1,40}", name) else "(not shown)"
+            raise ValueError(f"unknown option {shown} (known: {', '.join(_TLS_OPTIONS)})")
         if name in tls:
             raise ValueError(f"{name} is given twice")
         tls[name] = _TLS_OPTIONS[name](value)

@@ -81,5 +81,5 @@ def test_command_says_which_server_and_succeeds_when_redis_url_is_set(settings, 
     settings.REDIS_URL = "redis://:s3cret@127.0.0.1:6379/0"
     out = io.StringIO()
     call_command("embedded_redis", action, stdout=out)
-    assert "REDIS_URL is set: using redis://:***@127.0.0.1:6379/0" in out.getvalue()
+    assert "REDIS_URL is set: using redis://***@127.0.0.1:6379/0" in out.getvalue()
     assert "s3cret" not in out.getvalue()

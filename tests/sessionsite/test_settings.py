@@ -98,6 +98,8 @@ def test_a_malformed_redis_url_is_named_without_its_password():
         "redis://app:s3cret-pw@x:port/0", "rediss://app:s3cr/et-pw@x:1/0",
         "redis:/app:s3cret-pw@h:1/0", "app:s3cret-pw@h:1/0", "http://app:pw@[::1:1/0",
         "http://h:1/0?password=s3cret-pw", "redis+cluster://s3cret-pw@h:x",
+        "redis://app:s3cr?et-pw@x:1/0", "redis://app:s3cr#x?et-pw@x:1/0",
+        "rediss+cluster://app:7000?s3cret-pw@h:7001", "redis://h:1/0?cache_config=s3cret-pw",
     ]  # fmt: skip
     for url in bad:
         result = run("s.SESSION_IDLE_TIMEOUT", SECRET_KEY="k" * 50, REDIS_URL=url)
