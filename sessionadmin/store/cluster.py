@@ -33,16 +33,6 @@ _URL = re.compile(
     r"(?:\?(?P<query>.*))?$"
 )
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read: a bad
-# value stops start-up. A file is not looked for then (a build step may run without it):
-# a missing one is an outage, logged with redis-py's reason, as a wrong password is.
-_TLS_OPTIONS = {
-    "ssl_ca_certs": lambda v: _path(v),
-    "ssl_certfile": lambda v: _path(v),
-    "ssl_keyfile": lambda v: _path(v),
-    "ssl_cert_reqs": lambda v: _choice(v, ("none", "optional", "required")),
-    "ssl_check_hostname": lambda v: _choice(v, _TRUE + _FALSE) in _TRUE,
-}
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
 
@@ -75,6 +65,18 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     if value.lower() not in allowed:
         raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
     return value.lower()
+
+
+# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read: a bad
+# value stops start-up. A file is not looked for then (a build step may run without it):
+# a missing one is an outage, logged with redis-py's reason, as a wrong password is.
+_TLS_OPTIONS = {
+    "ssl_ca_certs": _path,
+    "ssl_certfile": _path,
+    "ssl_keyfile": _path,
+    "ssl_cert_reqs": lambda v: _choice(v, ("none", "optional", "required")),
+    "ssl_check_hostname": lambda v: _choice(v, _TRUE + _FALSE) in _TRUE,
+}
 
 
 def parse_cluster_url(url: str) -> ClusterURL:
