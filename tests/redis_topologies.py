@@ -27,10 +27,12 @@ from tests.servers import free_port
 SERVICE = "sessions"
 # Every data node has, beside the default user (the tests' own connections, the sentinels,
 # replication), a locked-down user for the project's servers, as a managed Redis gives:
-# no @dangerous command (KEYS, INFO, CONFIG, FLUSHDB, CLIENT...) and no SCAN. What it was
-# refused, Redis's ACL LOG lists (Node.refused).
+# no @dangerous command (KEYS, INFO, CONFIG, FLUSHDB, CLIENT...) and no SCAN (HSCAN, ZSCAN
+# and SSCAN, within one key, stay allowed). What it was refused, Redis's ACL LOG lists
+# (Node.refused).
 APP_PASSWORD = "app-pass-7f3c"
 APP_RULES = "~* &* +@all -@dangerous -scan"
+ACL_USERS = ["user default on nopass ~* &* +@all", f"user app on >{APP_PASSWORD} {APP_RULES}"]
 
 
 @dataclass
@@ -154,7 +156,7 @@ def _data_config(folder: Path, port: int, replica_of: int | None = None) -> str:
     lines = [
         f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save \"\"", "appendonly no",
         f"logfile {folder / f'redis-{port}.log'}", "protected-mode yes",
-        "user default on nopass ~* &* +@all", f"user app on >{APP_PASSWORD} {APP_RULES}",
+        *ACL_USERS,
     ]  # fmt: skip
     if replica_of is not None:
         lines.append(f"replicaof 127.0.0.1 {replica_of}")

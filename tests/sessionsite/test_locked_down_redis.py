@@ -30,16 +30,13 @@ from django.test import override_settings
 
 from cart.models import Product
 from sessionsite.embedded import redis_server_binary
-from tests.redis_topologies import APP_PASSWORD, APP_RULES, cluster_port, wait_for
+from tests.redis_topologies import ACL_USERS, APP_PASSWORD, cluster_port, wait_for
 from tests.servers import BASE_DIR, Browser, free_port, gunicorn, server_env, signed_in_browser
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse 9"
 IDLE = 5  # the server's idle timeout (s): long enough for each session's gaps below
-# APP_RULES: what a managed Redis commonly withholds, and more: every @dangerous command
-# (KEYS, FLUSHALL, CONFIG, INFO, CLIENT, DEBUG, MONITOR...) and SCAN. HSCAN, ZSCAN and
-# SSCAN (within one key) stay allowed.
 
 
 @dataclass
@@ -62,17 +59,18 @@ class LockedRedis:
             return f"{scheme}+cluster://app:{APP_PASSWORD}@{hosts}{query}"
         return f"{scheme}://app:{APP_PASSWORD}@{hosts}/0{query}"
 
+    def _tls(self) -> dict:
+        return {"ssl": True, "ssl_ca_certs": str(self.tls / "ca.crt")} if self.tls else {}
+
     @cached_property  # one connection each: CLIENT LIST then tells the test's own apart
     def admins(self) -> list[redis_py.Redis]:
-        tls = {"ssl": True, "ssl_ca_certs": str(self.tls / "ca.crt")} if self.tls else {}
-        return [redis_py.Redis(port=port, socket_timeout=5, **tls) for port in self.ports]
+        return [redis_py.Redis(port=port, socket_timeout=5, **self._tls()) for port in self.ports]
 
     def app(self) -> redis_py.Redis:
         """One server's connection as the app user."""
-        url = self.url().replace("+cluster", "", 1).split(",", 1)[0]
-        if self.cluster and self.tls:
-            url += "?" + self.url().split("?", 1)[1]
-        return redis_py.Redis.from_url(url)
+        return redis_py.Redis(
+            port=self.ports[0], username="app", password=APP_PASSWORD, **self._tls()
+        )
 
 
 def _certificates(folder: Path) -> None:
@@ -95,8 +93,7 @@ def _config(folder: Path, port: int, tls: Path | None, cluster: bool) -> list[st
     lines = [
         "bind 127.0.0.1", f"dir {folder}", 'save ""', "appendonly no",
         f"logfile {folder / 'redis.log'}",
-        "user default on nopass ~* &* +@all",
-        f"user app on >{APP_PASSWORD} {APP_RULES}",
+        *ACL_USERS,
     ]  # fmt: skip
     if tls:
         lines += [
