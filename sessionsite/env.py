@@ -11,7 +11,7 @@ import re
 import secrets
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import environ
 
@@ -120,7 +120,7 @@ def redis_url(name: str) -> str | None:
     value = raw(name)
     if not value:
         return None
-    if value.startswith("redis+sentinel://"):
+    if value.startswith(SENTINEL_SCHEMES):
         sentinel(name, value)  # checked now: a bad one stops start-up naming the variable
     elif value.startswith(CLUSTER_SCHEMES):
         from sessionadmin.store.cluster import parse_cluster_url
@@ -132,7 +132,7 @@ def redis_url(name: str) -> str | None:
     elif not re.match(r"^(rediss?|unix)://", value):
         fail(
             f"{name}={redacted_url(value)!r} is not a redis://, rediss://, unix://, "
-            "redis+sentinel:// or redis[s]+cluster:// URL"
+            "redis[s]+sentinel:// or redis[s]+cluster:// URL"
         )
     else:
         import redis
@@ -160,26 +160,58 @@ def redacted_url(url: str) -> str:
 
 
 _SENTINEL = re.compile(
-    r"^redis\+sentinel://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@]+)/(?P<service>[^/]+)(?:/(?P<db>\d+))?/?$"
+    r"^(?P<scheme>rediss?)\+sentinel://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@?]+)"
+    r"/(?P<service>[^/?]+)(?:/(?P<db>\d+))?/?(?:\?(?P<query>.*))?$"
 )
+SENTINEL_SCHEMES = ("redis+sentinel://", "rediss+sentinel://")
+# The sentinels' own credentials (their requirepass or ACL user), which may differ from
+# the data nodes' (the URL's user:password@): a query, as the other options.
+_SENTINEL_AUTH = {"sentinel_username": str, "sentinel_password": str}
 
 
-def sentinel(name: str, value: str) -> tuple[list[tuple[str, int]], str, int, str]:
-    """Return (sentinels, service, db, auth) of ``redis+sentinel://HOST:PORT[,HOST:PORT…]/
-    SERVICE[/DB]`` (``auth`` is the "user:password" of the data nodes, "" none)."""
-    from sessionadmin.store.cluster import parse_nodes
+class SentinelURL(NamedTuple):
+    sentinels: list[tuple[str, int]]
+    service: str
+    db: int
+    auth: str  # "user:password" of the data nodes, as in the URL; "" none
+    sentinel_auth: dict[str, str]  # redis-py's username/password for the sentinels
+    tls: dict[str, Any] | None  # redis-py's ssl_* options, for both; None: in clear
+
+
+def sentinel(name: str, value: str) -> SentinelURL:
+    """Read ``redis[s]+sentinel://[user:password@]HOST:PORT[,HOST:PORT…]/SERVICE[/DB]
+    [?sentinel_username=…&sentinel_password=…&ssl_…=…]``; stop start-up if it is not one."""
+    try:
+        return _parse_sentinel(value)
+    except ValueError as exc:
+        fail(
+            f"{name} is not a redis[s]+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE[/DB] URL "
+            f"({exc})"
+        )
+
+
+def _parse_sentinel(value: str) -> SentinelURL:
+    from sessionadmin.store.cluster import TLS_OPTIONS, parse_nodes, parse_options, tls_options
 
     match = _SENTINEL.match(value)
-    try:
-        hosts = parse_nodes(match.group("hosts")) if match else []
-    except ValueError:
-        hosts = []
-    if not match or not hosts:
-        fail(
-            f"{name} is not a redis+sentinel://HOST:PORT[,HOST:PORT...]/SERVICE[/DB] URL "
-            "(each sentinel as HOST:PORT)"
-        )
-    return hosts, match.group("service"), int(match.group("db") or 0), match.group("auth") or ""
+    if match is None:
+        raise ValueError("each sentinel as HOST:PORT, then the service")
+    options = parse_options(match.group("query") or "", {**_SENTINEL_AUTH, **TLS_OPTIONS})
+    tls = tls_options(options)
+    if match.group("scheme") == "redis" and tls:
+        raise ValueError("TLS options need rediss+sentinel://")
+    return SentinelURL(
+        parse_nodes(match.group("hosts")),
+        match.group("service"),
+        int(match.group("db") or 0),
+        match.group("auth") or "",
+        {
+            key.removeprefix("sentinel_"): options[key]
+            for key in _SENTINEL_AUTH
+            if options.get(key)
+        },
+        tls if match.group("scheme") == "rediss" else None,
+    )
 
 
 def secret_key(debug: bool, var_dir: Path) -> str:

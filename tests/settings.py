@@ -17,9 +17,10 @@ def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     if parts.scheme in ("redis+cluster", "rediss+cluster"):
         return url  # a cluster has database 0 only: the run flushes it (tests/conftest.py)
-    if parts.scheme == "redis+sentinel":  # …/SERVICE[/DB]: the service stays
-        service = url.split("/")[3]
-        return f"{url.split('/', 3)[0]}//{url.split('/')[2]}/{service}/{db}"
+    if parts.scheme in ("redis+sentinel", "rediss+sentinel"):  # …/SERVICE[/DB][?…]
+        base, mark, query = url.partition("?")
+        scheme, _, hosts, service = base.split("/")[:4]
+        return f"{scheme}//{hosts}/{service}/{db}{mark}{query}"
     if parts.scheme == "unix":
         query = dict(parse_qsl(parts.query))
         query["db"] = str(db)

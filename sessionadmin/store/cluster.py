@@ -14,9 +14,9 @@ URL's query (``?ssl_ca_certs=/path/ca.crt``), as ``rediss://`` takes them.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
@@ -67,16 +67,42 @@ def _choice(value: str, allowed: tuple[str, ...]) -> str:
     return value.lower()
 
 
-# redis-py's TLS options a rediss+cluster:// URL may set, and how each is read: a bad
-# value stops start-up. A file is not looked for then (a build step may run without it):
-# a missing one is an outage, logged with redis-py's reason, as a wrong password is.
-_TLS_OPTIONS = {
+# redis-py's TLS options a rediss+cluster:// (or rediss+sentinel://) URL may set, and how
+# each is read: a bad value stops start-up. A file is not looked for then (a build step
+# may run without it): a missing one is an outage, logged with redis-py's reason, as a
+# wrong password is.
+TLS_OPTIONS: dict[str, Callable[[str], Any]] = {
     "ssl_ca_certs": _path,
     "ssl_certfile": _path,
     "ssl_keyfile": _path,
     "ssl_cert_reqs": lambda v: _choice(v, ("none", "optional", "required")),
     "ssl_check_hostname": lambda v: _choice(v, _TRUE + _FALSE) in _TRUE,
 }
+
+
+def parse_options(query: str, known: dict[str, Callable[[str], Any]]) -> dict[str, Any]:
+    """Return the options of a URL's query ("name=value&..."), each value percent-decoded
+    ("+" kept: a password may hold one) and read by its reader in ``known``; raise
+    ValueError for an unknown option, one given twice, or a value its reader refuses."""
+    found: dict[str, Any] = {}
+    for part in query.split("&") if query else []:
+        name, _, value = part.partition("=")
+        if name not in known:
+            # Named only when it is a plain word: a password holding "?" ends up here.
+            shown = repr(name) if re.fullmatch(r"\w{1,40}", name) else "(not shown)"
+            raise ValueError(f"unknown option {shown} (known: {', '.join(known)})")
+        if name in found:
+            raise ValueError(f"{name} is given twice")
+        found[name] = known[name](unquote(value))
+    return found
+
+
+def tls_options(found: dict[str, Any]) -> dict[str, Any]:
+    """The TLS options among a URL's options (parse_options's), checked as a set."""
+    tls = {name: value for name, value in found.items() if name in TLS_OPTIONS}
+    if "ssl_keyfile" in tls and "ssl_certfile" not in tls:
+        raise ValueError("ssl_keyfile needs ssl_certfile")
+    return tls
 
 
 def parse_cluster_url(url: str) -> ClusterURL:
@@ -91,23 +117,12 @@ def parse_cluster_url(url: str) -> ClusterURL:
     auth = match.group("auth") or ""
     user, _, password = auth.partition(":") if ":" in auth else ("", "", auth)
     user, password = unquote(user), unquote(password)
-    query = parse_qsl(match.group("query") or "", keep_blank_values=True)
+    query = match.group("query") or ""
     if match.group("scheme") == "redis":
         if query:
             raise ValueError("TLS options need rediss+cluster://")
         return ClusterURL(nodes, user, password, None)
-    tls: dict[str, Any] = {}
-    for name, value in query:
-        if name not in _TLS_OPTIONS:
-            # Named only when it is a plain word: a password holding "?" ends up here.
-            shown = repr(name) if re.fullmatch(r"\w{1,40}", name) else "(not shown)"
-            raise ValueError(f"unknown option {shown} (known: {', '.join(_TLS_OPTIONS)})")
-        if name in tls:
-            raise ValueError(f"{name} is given twice")
-        tls[name] = _TLS_OPTIONS[name](value)
-    if "ssl_keyfile" in tls and "ssl_certfile" not in tls:
-        raise ValueError("ssl_keyfile needs ssl_certfile")
-    return ClusterURL(nodes, user, password, tls)
+    return ClusterURL(nodes, user, password, tls_options(parse_options(query, TLS_OPTIONS)))
 
 
 class ClusterClient(DefaultClient):

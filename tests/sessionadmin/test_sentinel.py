@@ -8,15 +8,22 @@ works again from the promoted replica within 10 s, with no restart of the app se
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
+from django_redis.pool import ConnectionFactory
 
 from cart.models import Product
+from sessionadmin import errors
+from sessionadmin.store import keys
+from sessionsite.redis_config import redis_caches
 from tests.redis_topologies import (
+    SENTINEL_PASSWORD,
     assert_session_survived,
     ride_out_failover,
     sentinel_set,
@@ -31,9 +38,10 @@ PASSWORD = "correct horse 9"
 ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
 
 
-@pytest.fixture
-def topology(tmp_path):
-    with sentinel_set(tmp_path / "sentinel") as found:
+@pytest.fixture(params=["clear", "tls"])
+def topology(request, tmp_path):
+    # Sentinels with a password of their own; "tls": every node speaks TLS only.
+    with sentinel_set(tmp_path / "sentinel", tls=request.param == "tls") as found:
         yield found
 
 
@@ -50,6 +58,9 @@ def test_a_bad_sentinel_or_cluster_url_stops_start_up_naming_the_variable():
         "redis+cluster://h:1,h:x", "redis+cluster://h:1/0", "redis+clustr://h:1",
         "rediss+cluster://h:1?ssl_bogus=1", "rediss+cluster://h:1?ssl_cert_reqs=maybe",
         "redis+cluster://h:1?ssl_ca_certs=/ca.crt",
+        "redis+sentinel://h:1/svc?ssl_ca_certs=/ca.crt", "redis+sentinel://h:1/svc?bogus=1",
+        "redis+sentinel://h:1/svc?sentinel_password=a&sentinel_password=b",
+        "rediss+sentinel://h:1/svc?ssl_keyfile=/k.key", "rediss+sentinel://h:1/svc?ssl_cert_reqs=x",
     ]  # fmt: skip
     for url in bad:
         completed = subprocess.run(
@@ -62,6 +73,44 @@ def test_a_bad_sentinel_or_cluster_url_stops_start_up_naming_the_variable():
             completed.stderr.strip().splitlines()[-1]
         ], completed.stderr
         assert "configuration error: REDIS_URL" in completed.stderr, completed.stderr
+
+
+def test_sentinels_that_refuse_or_do_not_answer_fail_fast(topology, client, caplog, monkeypatch):
+    # django-redis keeps a pool per location for the life of the process, and a Sentinel
+    # location names only the service: each case below gets pools of its own.
+    monkeypatch.setattr(ConnectionFactory, "_pools", {})
+
+    def answers(url: str) -> list[tuple[int, float]]:
+        ConnectionFactory._pools.clear()
+        monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))  # logged each time
+        found = []
+        with override_settings(CACHES=redis_caches(url)):
+            client.cookies[settings.SESSION_COOKIE_NAME] = keys.draw_key(0)  # one to read
+            for path in ("/api/session", "/healthz"):
+                started = time.monotonic()
+                response = client.get(path)
+                found.append((response.status_code, time.monotonic() - started))
+                if response.status_code == 503:
+                    assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE", path
+        return found
+
+    # Sentinels with a password of their own that the URL lacks, or gets wrong, name no
+    # primary: every request that reads the store answers 503 at once (each sentinel is
+    # asked once: redis-py's default retries with backoff held a request ~20 s), and no
+    # log shows the password.
+    url = topology.app_url
+    without = re.sub(r"sentinel_password=[^&]*&?", "", url)
+    wrong = url.replace("sentinel_password=", "sentinel_password=wrong", 1)
+    for bad in (without, wrong):
+        caplog.clear()
+        for status, seconds in answers(bad):
+            assert status == 503 and seconds < 2, (bad, status, seconds)
+        assert caplog.text.count("auth:AuthenticationError") == len(topology.sentinels)
+        assert SENTINEL_PASSWORD not in caplog.text
+    # The first-listed sentinel down: the next one answers, at once.
+    topology.sentinels[0].kill()
+    for status, seconds in answers(url):
+        assert status == 200 and seconds < 2, (status, seconds)
 
 
 def test_the_site_runs_on_sentinel_and_survives_a_primary_failover(topology, alice):

@@ -14,7 +14,6 @@ timeout, sign-outs. The ``sessions`` command runs as that user too. Redis's ``AC
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -30,7 +29,13 @@ from django.test import override_settings
 
 from cart.models import Product
 from sessionsite.embedded import redis_server_binary
-from tests.redis_topologies import ACL_USERS, APP_PASSWORD, cluster_port, wait_for
+from tests.redis_topologies import (
+    ACL_USERS,
+    APP_PASSWORD,
+    cluster_port,
+    make_certificates,
+    wait_for,
+)
 from tests.servers import BASE_DIR, Browser, free_port, gunicorn, server_env, signed_in_browser
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -71,22 +76,6 @@ class LockedRedis:
         return redis_py.Redis(
             port=self.ports[0], username="app", password=APP_PASSWORD, **self._tls()
         )
-
-
-def _certificates(folder: Path) -> None:
-    """A CA and a server certificate for 127.0.0.1 it signed (openssl)."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
-            "-out", "ca.crt", "-days", "1", "-subj", "/CN=sessionadmin test CA")  # fmt: skip
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
-            "-out", "server.csr", "-subj", "/CN=127.0.0.1")  # fmt: skip
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.crt", "-days", "1",
-            "-extfile", "san.cnf")  # fmt: skip
 
 
 def _config(folder: Path, port: int, tls: Path | None, cluster: bool) -> list[str]:
@@ -131,10 +120,7 @@ def _start(folder: Path, lines: list[str], tls: bool) -> subprocess.Popen:
 def locked(request, tmp_path):
     tls, cluster = None, request.param == "cluster-tls"
     if request.param != "password":
-        if shutil.which("openssl") is None:
-            pytest.skip("openssl is not installed: no certificates for the TLS server")
-        tls = tmp_path
-        _certificates(tls)
+        tls = make_certificates(tmp_path)
     ports = [cluster_port() for _ in range(3)] if cluster else [free_port()]
     processes: list[subprocess.Popen] = []
     try:
