@@ -96,6 +96,15 @@ W003 = Warning(
     hint="Put it first: a backend before it checks passwords that no limit counted.",
     id="sessionadmin.W003",
 )
+W004 = Warning(
+    "The sessions cache alias reaches Redis through Sentinel, and SENTINEL_KWARGS sets "
+    "no 'retry'.",
+    hint="redis-py then tries each sentinel that fails ten more times, with backoff: a "
+    "sentinel that is down, or refuses the password, holds every new connection for "
+    "seconds (about 20 s with three sentinels). Set SENTINEL_KWARGS['retry'] = "
+    "redis.retry.Retry(redis.backoff.NoBackoff(), 0): the next sentinel is the retry.",
+    id="sessionadmin.W004",
+)
 
 
 @register()
@@ -114,11 +123,20 @@ def check_session_store(app_configs: Any = None, **kwargs: Any) -> list:
         problems.append(E003)
     if not options.get("SOCKET_TIMEOUT") or not options.get("SOCKET_CONNECT_TIMEOUT"):
         problems.append(W002)
+    if _through_sentinel(options) and "retry" not in (options.get("SENTINEL_KWARGS") or {}):
+        problems.append(W004)
     if conf.touch_interval >= conf.idle_timeout:
         problems.append(W001)
     if not 1 <= conf.shards <= 256:  # a session id holds its shard in two hex digits
         problems.append(E011)
     return problems
+
+
+def _through_sentinel(options: dict) -> bool:
+    factory = options.get("CONNECTION_FACTORY") or getattr(
+        settings, "DJANGO_REDIS_CONNECTION_FACTORY", ""
+    )
+    return "Sentinel" in str(factory)
 
 
 @register()

@@ -32,12 +32,14 @@ from sessionadmin.checks import (
     W001,
     W002,
     W003,
+    W004,
     check_login_limit,
     check_middleware,
     check_session_store,
 )
+from sessionsite.redis_config import redis_caches
 
-ALL_MESSAGES = [E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003]
+ALL_MESSAGES = [E001, E002, E003, E004, E005, E006, E007, E008, W001, W002, W003, W004]
 
 
 def project_middleware() -> list[str]:
@@ -140,6 +142,19 @@ def test_sessions_cache_without_socket_timeout_fires_w002():
 def test_sessions_cache_without_socket_connect_timeout_fires_w002():
     with override_settings(CACHES=with_sessions_cache(drop=("SOCKET_CONNECT_TIMEOUT",))):
         assert W002 in check_session_store()
+
+
+def test_sentinel_without_a_retry_for_the_sentinels_fires_w004():
+    # The project's own Sentinel configuration sets it (sessionsite/redis_config.py).
+    caches = redis_caches("redis+sentinel://127.0.0.1:26379/sessions")
+    with override_settings(CACHES=caches):
+        assert W004 not in check_session_store()
+    del caches["sessions"]["OPTIONS"]["SENTINEL_KWARGS"]["retry"]
+    with override_settings(CACHES=caches):
+        assert W004 in check_session_store()
+    del caches["sessions"]["OPTIONS"]["SENTINEL_KWARGS"]
+    with override_settings(CACHES=caches):
+        assert W004 in check_session_store()
 
 
 def test_touch_interval_equal_to_idle_timeout_fires_w001():
