@@ -15,6 +15,7 @@ from redis.commands.core import Script
 from redis.exceptions import (
     ClusterDownError,
     MasterDownError,
+    NoPermissionError,
     NoScriptError,
     ReadOnlyError,
     SlotNotCoveredError,
@@ -31,10 +32,12 @@ from sessionadmin.store.scripts import script
 
 # An outage: no connection, no answer in time, or a failover under way (a cluster whose
 # slot lost its master or that no node serves, a Sentinel primary demoted to a read-only
-# replica).
+# replica); or a Redis user whose ACL refuses a command the store sends (NOPERM): the store
+# is as unusable as with a wrong password, which is a connection error already, and the
+# log says which command (a 503 as on a cluster, where redis-py's errors differ, not a 500).
 STORE_DOWN = (
     RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, MasterDownError,
-    ReadOnlyError, SlotNotCoveredError,
+    ReadOnlyError, SlotNotCoveredError, NoPermissionError,
 )  # fmt: skip
 
 

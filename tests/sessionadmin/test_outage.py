@@ -9,7 +9,11 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
+from sessionadmin import errors
 from sessionsite.embedded import EmbeddedRedis
+from sessionsite.redis_config import redis_caches
+from tests.redis_topologies import APP_PASSWORD, redis_node
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -89,3 +93,25 @@ def test_metrics_count_the_503s_and_say_the_store_is_down(client, own_redis, db)
     assert during[unavailable] - before[unavailable] == 3  # once per request
     own_redis.start()
     assert scrape()["sessionadmin_store_up"] == 1
+
+
+def test_a_command_the_redis_user_may_not_run_is_a_503_that_says_which(
+    client, tmp_path, db, caplog, monkeypatch
+):
+    # A managed Redis's user whose ACL lacks a command the store sends (here PTTL, part of
+    # every read): a 503 in the API's shape, logged with Redis's reason, never a 500.
+    node = redis_node(tmp_path / "acl", free_port())
+    try:
+        node.client().execute_command("ACL", "SETUSER", "app", "-pttl")
+        url = f"redis://app:{APP_PASSWORD}@127.0.0.1:{node.port}/0"
+        with override_settings(CACHES=redis_caches(url)):
+            assert client.get("/api/session").status_code == 200  # a new session: no PTTL
+            monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))  # once a minute
+            caplog.clear()
+            response = client.get("/api/session")
+            assert response.status_code == 503, response.content
+            assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+            assert "no permissions to run the 'pttl' command" in caplog.text
+            assert node.refused() == [("app", "pttl")]
+    finally:
+        node.stop()
