@@ -160,7 +160,7 @@ def redacted_url(url: str) -> str:
 
 
 _SENTINEL = re.compile(
-    r"^(?P<scheme>rediss?)\+sentinel://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/@?]+)"
+    r"^(?P<scheme>rediss?)\+sentinel://(?:(?P<auth>[^@/?#]*)@)?(?P<hosts>[^/@?]+)"
     r"/(?P<service>[^/?]+)(?:/(?P<db>\d+))?/?(?:\?(?P<query>.*))?$"
 )
 SENTINEL_SCHEMES = ("redis+sentinel://", "rediss+sentinel://")
@@ -195,7 +195,13 @@ def _parse_sentinel(value: str) -> SentinelURL:
 
     match = _SENTINEL.match(value)
     if match is None:
-        raise ValueError("each sentinel as HOST:PORT, then the service")
+        raise ValueError(
+            "each sentinel as HOST:PORT, then the service; a password's '/', '?', '#' "
+            "and '@' percent-encoded"
+        )
+    if match.group("service") != match.group("service").lower():
+        # django-redis reads the service as a host name, lower-cased: never found.
+        raise ValueError("the service's name must be lower case")
     options = parse_options(match.group("query") or "", {**_SENTINEL_AUTH, **TLS_OPTIONS})
     tls = tls_options(options)
     if match.group("scheme") == "redis" and tls:

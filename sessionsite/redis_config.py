@@ -39,7 +39,7 @@ def redis_caches(url: str) -> dict[str, dict[str, Any]]:
         # connection, so after a failover the pool reconnects to the promoted replica.
         found = env.sentinel("REDIS_URL", url)
         location = f"redis://{found.auth + '@' if found.auth else ''}{found.service}/{found.db}"
-        # No retry of a sentinel that fails (redis-py's default is three, with backoff):
+        # No retry of a sentinel that fails (redis-py's default is ten, with backoff):
         # the next sentinel is the retry. With it, sentinels that refused the password,
         # or a first-listed one that was down, held each new connection for ~20 s.
         sentinel_kwargs = {

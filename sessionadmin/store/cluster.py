@@ -85,11 +85,12 @@ def parse_options(query: str, known: dict[str, Callable[[str], Any]]) -> dict[st
     ("+" kept: a password may hold one) and read by its reader in ``known``; raise
     ValueError for an unknown option, one given twice, or a value its reader refuses."""
     found: dict[str, Any] = {}
-    for part in query.split("&") if query else []:
+    for part in filter(None, query.split("&")):  # (an empty part, as a trailing "&": none)
         name, _, value = part.partition("=")
         if name not in known:
-            # Named only when it is a plain word: a password holding "?" ends up here.
-            shown = repr(name) if re.fullmatch(r"\w{1,40}", name) else "(not shown)"
+            # Named only when it looks like an option: the rest of a password holding "&"
+            # or "?" ends up here.
+            shown = repr(name) if re.fullmatch(r"(ssl|sentinel)_\w{1,40}", name) else "(not shown)"
             raise ValueError(f"unknown option {shown} (known: {', '.join(known)})")
         if name in found:
             raise ValueError(f"{name} is given twice")

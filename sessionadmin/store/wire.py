@@ -32,7 +32,7 @@ from typing import Any
 
 from redis import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import NoPermissionError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
@@ -180,7 +180,7 @@ def _exchange(
         if isinstance(reply, Exception):
             if not isinstance(reply, ResponseError):
                 raise reply  # LOADING, NOAUTH...: a ConnectionError, as redis-py raises it
-            reply = _read_only(reply)
+            reply = _script_error(reply)
             # A replica now (a failover behind one address): the next connection may
             # reach the new primary.
             keep = keep and not isinstance(reply, ReadOnlyError)
@@ -220,20 +220,27 @@ def _through_redis_py(client: Redis, commands: list[tuple[Any, ...]]) -> list[An
         try:
             return [client.execute_command(*commands[0])]
         except ResponseError as error:
-            return [_read_only(error)]
+            return [_script_error(error)]
     pipe = client.pipeline(transaction=False)
     for command in commands:
         pipe.execute_command(*command)
     replies = pipe.execute(raise_on_error=False)
-    return [_read_only(r) if isinstance(r, ResponseError) else r for r in replies]
+    return [_script_error(r) if isinstance(r, ResponseError) else r for r in replies]
 
 
-def _read_only(error: ResponseError) -> ResponseError:
-    """A replica's refusal of a script's write as the ReadOnlyError it is (an outage: a
-    failover under way). Redis 7 replies READONLY, which redis-py makes one; Redis 6.2
-    wraps it in the script's error ("Error running script ... -READONLY ...")."""
-    if type(error) is ResponseError and "-READONLY " in str(error):
-        return ReadOnlyError(str(error))
+def _script_error(error: ResponseError) -> ResponseError:
+    """A script's error reply as the error it wraps, where that is an outage (client.py's
+    STORE_DOWN). Redis answers a command it refuses outside a script with its own reply,
+    which redis-py maps (READONLY, NOPERM), but wraps it inside one: a replica's refusal
+    of a write (Redis 6.2: "Error running script ... -READONLY ...") and an ACL's refusal
+    of a command ("... can't run this command or subcommand script ...")."""
+    if type(error) is not ResponseError:
+        return error
+    text = str(error)
+    if "-READONLY " in text:
+        return ReadOnlyError(text)
+    if "can't run this command" in text or "-NOPERM " in text:
+        return NoPermissionError(text)
     return error
 
 

@@ -15,6 +15,8 @@ from sessionsite.redis_config import redis_caches
 from tests.redis_topologies import APP_PASSWORD, redis_node
 from tests.servers import free_port
 
+PASSWORD = "correct horse 9"
+
 
 @pytest.fixture
 def own_redis(tmp_path):
@@ -96,7 +98,7 @@ def test_metrics_count_the_503s_and_say_the_store_is_down(client, own_redis, db)
 
 
 def test_a_command_the_redis_user_may_not_run_is_a_503_that_says_which(
-    client, tmp_path, db, caplog, monkeypatch
+    client, tmp_path, db, caplog, monkeypatch, django_user_model
 ):
     # A managed Redis's user whose ACL lacks a command the store sends (here PTTL, part of
     # every read): a 503 in the API's shape, logged with Redis's reason, never a 500.
@@ -113,5 +115,17 @@ def test_a_command_the_redis_user_may_not_run_is_a_503_that_says_which(
             assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
             assert "no permissions to run the 'pttl' command" in caplog.text
             assert node.refused() == [("app", "pttl")]
+            # Inside a script (a sign-in's write), where Redis wraps the refusal in the
+            # script's error: the same 503.
+            django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+            monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))
+            caplog.clear()
+            client.cookies.clear()  # no session to read first
+            login = {"username": "alice", "password": PASSWORD}
+            response = client.post("/api/login", login, content_type="application/json")
+            assert response.status_code == 503, response.content
+            assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+            assert "can't run this command" in caplog.text
+            assert len(node.refused()) == 2
     finally:
         node.stop()

@@ -36,6 +36,7 @@ pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse 9"
 ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+SECRET = "Tr0ub4dor3"
 
 
 @pytest.fixture(params=["clear", "tls"])
@@ -61,6 +62,10 @@ def test_a_bad_sentinel_or_cluster_url_stops_start_up_naming_the_variable():
         "redis+sentinel://h:1/svc?ssl_ca_certs=/ca.crt", "redis+sentinel://h:1/svc?bogus=1",
         "redis+sentinel://h:1/svc?sentinel_password=a&sentinel_password=b",
         "rediss+sentinel://h:1/svc?ssl_keyfile=/k.key", "rediss+sentinel://h:1/svc?ssl_cert_reqs=x",
+        # A password's "&" or "?" unencoded: never shown, not even its second half.
+        f"redis+sentinel://h:1/svc?sentinel_password=hunter2&{SECRET}",
+        f"redis+sentinel://app:{SECRET}?x@h:1/svc", f"redis+sentinel://app:x#{SECRET}@h:1/svc",
+        "redis+sentinel://h:1/MyMaster",  # django-redis would look for "mymaster"
     ]  # fmt: skip
     for url in bad:
         completed = subprocess.run(
@@ -73,6 +78,7 @@ def test_a_bad_sentinel_or_cluster_url_stops_start_up_naming_the_variable():
             completed.stderr.strip().splitlines()[-1]
         ], completed.stderr
         assert "configuration error: REDIS_URL" in completed.stderr, completed.stderr
+        assert SECRET not in completed.stderr
 
 
 def test_sentinels_that_refuse_or_do_not_answer_fail_fast(topology, client, caplog, monkeypatch):
