@@ -32,9 +32,9 @@ from sessionadmin.store.scripts import script
 
 # An outage: no connection, no answer in time, or a failover under way (a cluster whose
 # slot lost its master or that no node serves, a Sentinel primary demoted to a read-only
-# replica); or a Redis user whose ACL refuses a command the store sends (NOPERM): the store
-# is as unusable as with a wrong password, which is a connection error already, and the
-# log says which command (a 503 as on a cluster, where redis-py's errors differ, not a 500).
+# replica); or a Redis user whose ACL refuses a command the store sends (NOPERM, also from
+# a script: wire._script_error): the store is as unusable as with a wrong password, which
+# is a connection error already, so a 503, not a 500, with Redis's reason in the log.
 STORE_DOWN = (
     RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError, MasterDownError,
     ReadOnlyError, SlotNotCoveredError, NoPermissionError,
