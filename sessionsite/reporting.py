@@ -1,10 +1,27 @@
-"""What Django's error reports (the DEBUG page, mails to ADMINS) may show of the settings."""
+"""What Django's error reports (the DEBUG page, mails to ADMINS) may show of the settings
+and of a traceback's local variables."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
+
+# A URL's user and password ("scheme://user:pass@"; up to the last "@" before the host,
+# since a password may hold one), and a query's password= value.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#]*@")
+_PASSWORD_PARAM = re.compile(r"(?P<name>[?&][A-Za-z_]*password=)[^&#\s]*", flags=re.I)
+_DEPTH = 4  # containers inside containers looked into (a report never loops on a cycle)
+
+
+def hide_credentials(text: str) -> str:
+    """``text`` with the user and password of any URL in it hidden, and any password= of
+    a query."""
+    if "://" not in text and "password=" not in text.lower():
+        return text
+    return _PASSWORD_PARAM.sub(r"\g<name>***", _USERINFO.sub(r"\g<scheme>***@", text))
 
 
 class SettingsFilter(SafeExceptionReporterFilter):
@@ -12,8 +29,37 @@ class SettingsFilter(SafeExceptionReporterFilter):
 
     Django hides a setting by its name (API, KEY, PASS, SECRET...), which misses
     ``REDIS_URL`` and the caches' ``LOCATION``. Both are ``redis://user:password@…``.
+
+    A traceback's local variables Django hides only where a function says so
+    (``sensitive_variables``): a URL from the settings, as redis-py or django-redis holds
+    it in a frame, and a raw session key (``session_key``) were shown whole in a report
+    mailed to ADMINS. Here, as Django does for settings, a local is hidden by its name
+    (and so is a value under such a key of a dict it holds), and the credentials of any
+    URL it holds are hidden, whatever its name. Only where Django's own filter is on
+    (DEBUG off): the DEBUG page shows a developer everything, as Django's does.
     """
 
     hidden_settings = re.compile(
         SafeExceptionReporterFilter.hidden_settings.pattern + "|_URL$|^LOCATION$", flags=re.I
     )
+
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> Any:
+        found = super().get_traceback_frame_variables(request, tb_frame)
+        if not self.is_active(request):
+            return found
+        return [(name, self._cleanse_local(name, value, _DEPTH)) for name, value in found]
+
+    def _cleanse_local(self, name: Any, value: Any, depth: int) -> Any:
+        if isinstance(name, str) and (
+            name == settings.SESSION_COOKIE_NAME or self.hidden_settings.search(name)
+        ):
+            return self.cleansed_substitute
+        if isinstance(value, str):
+            return hide_credentials(value)
+        if isinstance(value, dict | list | tuple | set | frozenset) and depth <= 0:
+            return self.cleansed_substitute  # deeper than looked into (or a cycle)
+        if isinstance(value, dict):
+            return {key: self._cleanse_local(key, item, depth - 1) for key, item in value.items()}
+        if type(value) in (list, tuple, set, frozenset):  # (a named tuple is left whole)
+            return type(value)(self._cleanse_local("", item, depth - 1) for item in value)
+        return value

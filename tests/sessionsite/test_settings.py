@@ -151,3 +151,43 @@ def test_error_reports_never_show_the_redis_password(settings):
     assert "s3cret-pw" not in repr(shown)
     assert shown["REDIS_URL"] == shown["CACHES"]["extra"]["LOCATION"] == "********************"
     assert shown["CACHES"]["extra"]["BACKEND"] == settings.CACHES["default"]["BACKEND"]
+
+
+def test_error_reports_hide_what_a_tracebacks_locals_hold_of_credentials(rf, settings):
+    # A report mailed to ADMINS (DEBUG off) shows each frame's local variables.
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    from sessionadmin.store.codec import ClientInfo
+    from sessionsite.reporting import SettingsFilter
+
+    settings.DEBUG = False
+
+    # Made at run time: the report also shows the source around each frame's line.
+    the_pass, session_key = "-".join(["s3cret", "pw"]), "k3y0f" + "asession" + "0" * 23
+
+    def connect() -> None:
+        url = f"rediss://app:{the_pass}@redis.example:6380/0"  # noqa: F841 (in the report)
+        raw_key = session_key  # noqa: F841
+        options = {  # noqa: F841
+            "LOCATION": [f"redis+sentinel://u:{the_pass}@h:1/svc?sentinel_password={the_pass}"],
+            "SENTINEL_KWARGS": {"password": the_pass, "socket_timeout": 0.5},
+        }
+        looped: list = [f"redis://:{the_pass}@h:1/0"]
+        looped.append(looped)  # a cycle: the report is still made
+        record = ClientInfo("10.0.0.1", "curl")  # noqa: F841 (a named tuple, kept whole)
+        raise ValueError("cannot connect")
+
+    try:
+        connect()
+    except ValueError:
+        exc_info = sys.exc_info()
+    reporter = ExceptionReporter(rf.get("/"), *exc_info)
+    assert isinstance(reporter.filter, SettingsFilter)  # the project's, from its settings
+    for report in (reporter.get_traceback_text(), reporter.get_traceback_html()):
+        assert the_pass not in report and session_key not in report
+    html = reporter.get_traceback_html()  # (the one with each frame's locals)
+    assert "app:***@redis.example:6380" not in html  # the user goes with the password
+    assert "***@redis.example:6380" in html and "socket_timeout" in html  # the rest shown
+    assert "10.0.0.1" in html
