@@ -10,10 +10,12 @@ from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
 
 # A URL's user and password ("scheme://user:pass@"; up to the last "@" before the host,
-# since a password may hold one), and a query's password= value.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#]*@")
-_PASSWORD_PARAM = re.compile(r"(?P<name>[?&][A-Za-z_]*password=)[^&#\s]*", flags=re.I)
+# since a password may hold one), and a query's password= value. Bounded repeats: a
+# long local (a request body) is scanned in linear time, never with backtracking.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^\s/?#]{0,1024}@")
+_PASSWORD_PARAM = re.compile(r"(?P<name>[?&][A-Za-z_]{0,32}password=)[^&#\s]*", flags=re.I)
 _DEPTH = 4  # containers inside containers looked into (a report never loops on a cycle)
+_SEQUENCES = (list, tuple, set, frozenset)  # exactly these: subclasses are left whole
 
 
 def hide_credentials(text: str) -> str:
@@ -47,19 +49,37 @@ class SettingsFilter(SafeExceptionReporterFilter):
         found = super().get_traceback_frame_variables(request, tb_frame)
         if not self.is_active(request):
             return found
-        return [(name, self._cleanse_local(name, value, _DEPTH)) for name, value in found]
+        return [(name, self._safe_local(name, value)) for name, value in found]
+
+    def _safe_local(self, name: str, value: Any) -> Any:
+        # A report must never fail for what a frame held (a lazy object that cannot
+        # evaluate, an odd container): whatever cannot be looked into is starred.
+        try:
+            return self._cleanse_local(name, value, _DEPTH)
+        except Exception:
+            return self.cleansed_substitute
 
     def _cleanse_local(self, name: Any, value: Any, depth: int) -> Any:
-        if isinstance(name, str) and (
+        # type(), never isinstance(): isinstance() evaluates a lazy object (request.user),
+        # which Django's report shows unevaluated.
+        if type(name) is str and (
             name == settings.SESSION_COOKIE_NAME or self.hidden_settings.search(name)
         ):
             return self.cleansed_substitute
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             return hide_credentials(value)
-        if isinstance(value, dict | list | tuple | set | frozenset) and depth <= 0:
+        if kind is bytes:
+            return hide_credentials(value.decode("latin-1")).encode("latin-1")
+        if kind is not dict and kind not in _SEQUENCES:
+            return value
+        if depth <= 0:
             return self.cleansed_substitute  # deeper than looked into (or a cycle)
-        if isinstance(value, dict):
-            return {key: self._cleanse_local(key, item, depth - 1) for key, item in value.items()}
-        if type(value) in (list, tuple, set, frozenset):  # (a named tuple is left whole)
-            return type(value)(self._cleanse_local("", item, depth - 1) for item in value)
-        return value
+        if kind is dict:
+            return {
+                hide_credentials(key) if type(key) is str else key: self._cleanse_local(
+                    key, item, depth - 1
+                )
+                for key, item in value.items()
+            }
+        return kind(self._cleanse_local("", item, depth - 1) for item in value)
