@@ -20,8 +20,10 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.test import override_settings
+from django_redis.pool import ConnectionFactory
 
 from cart.models import Product
+from sessionadmin import errors
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.store import keys
 from sessionadmin.store.cluster import ClusterURL, parse_cluster_url
@@ -143,6 +145,37 @@ def test_a_cluster_no_node_of_which_answers_is_a_503(client):
             assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
         health = client.get("/healthz")
         assert health.status_code == 503 and health.json()["checks"]["redis"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_a_command_the_redis_user_may_not_run_is_a_503_on_the_cluster(
+    cluster, client, caplog, monkeypatch, django_user_model
+):
+    # As on one server (test_outage.py): the cluster's ``app`` user lacks PTTL, part of
+    # every read, sent through redis-py's cluster pipeline; and a script's refusal comes
+    # wrapped in the script's error: a 503 in the API's shape either way, never a 500.
+    for node in cluster.nodes:
+        node.client().execute_command("ACL", "SETUSER", "app", "-pttl")
+    monkeypatch.setattr(ConnectionFactory, "_pools", {})  # no client of another test's
+    with override_settings(CACHES=redis_caches(cluster.app_url)):
+        assert client.get("/api/session").status_code == 200  # a new session: no PTTL
+        monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))  # once a minute
+        caplog.clear()
+        response = client.get("/api/session")
+        assert response.status_code == 503, response.content
+        assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+        assert "no permissions to run the 'pttl' command" in caplog.text
+        django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+        monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))
+        caplog.clear()
+        client.cookies.clear()  # no session to read first: the sign-in's write script
+        login = {"username": "alice", "password": PASSWORD}
+        response = client.post("/api/login", login, content_type="application/json")
+        assert response.status_code == 503, response.content
+        assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+        assert "can't run this command" in caplog.text
+    refused = cluster.refused()
+    assert sorted(refused) == [("app", "pttl"), ("app", "pttl")], refused
 
 
 def keys_name(session_key: str) -> str:
