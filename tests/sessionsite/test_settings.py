@@ -202,6 +202,43 @@ def test_error_reports_hide_what_a_tracebacks_locals_hold_of_credentials(rf, set
     assert "socket_timeout" in shown and "10.0.0.1" in shown and "SimpleLazyObject" in shown
 
 
+def test_error_reports_hide_the_requests_own_credentials_whatever_holds_them(rf, settings):
+    # The failed request's session key (a sign-in holds it as carry_from, then old), its
+    # bearer token and its trusted-device cookie: hidden by value, in every local, and
+    # the device cookie in the report's COOKIES too.
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    from sessionadmin.conf import get_settings
+
+    settings.DEBUG = False
+    session_key, token = "q" * 7 + "prelogin" + "7" * 17, "sat_" + "t0ken" * 8
+    device = "alice:" + "n0nce" * 6
+    request = rf.get("/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    request.COOKIES = {
+        settings.SESSION_COOKIE_NAME: session_key,
+        get_settings().device_cookie_name: device,
+        "theme": "dark-and-stormy",
+    }
+
+    def sign_in(carry_from: str) -> None:
+        old = {"from": [carry_from]}  # noqa: F841 (in the report)
+        seen = f"Bearer {token}"  # noqa: F841
+        trusted = device.encode()  # noqa: F841
+        raise ValueError("cannot carry the session over")
+
+    try:
+        sign_in(session_key)
+    except ValueError:
+        exc_info = sys.exc_info()
+    reporter = ExceptionReporter(request, *exc_info)
+    html, text = reporter.get_traceback_html(), reporter.get_traceback_text()
+    for secret in (session_key, token, device):
+        assert secret not in html and secret not in text, secret
+    assert "dark-and-stormy" in html  # another cookie is shown as Django shows it
+
+
 def test_hiding_credentials_takes_linear_time():
     # A local may be a large request body: the patterns never backtrack over it. (With
     # an unbounded scheme this one took minutes; linear, well under a second.)
