@@ -104,7 +104,7 @@ def sign_out(request: HttpRequest) -> None:
 
 def change_password(request: HttpRequest, data: dict[str, Any]) -> int:
     """Change the password from API data; see apply_password_change."""
-    return apply_password_change(request, PasswordChangeForm(request.user, data))
+    return apply_password_change(request, PasswordChangeForm(request.user, data, request=request))
 
 
 def apply_password_change(request: HttpRequest, form: PasswordChangeForm) -> int:

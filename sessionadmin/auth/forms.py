@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
+from django.http import HttpRequest
 
 from sessionadmin.auth import limits
 
@@ -12,16 +15,22 @@ class LimitedPasswordChangeForm(PasswordChangeForm):
     """Django's PasswordChangeForm, with the old password checked under the login limit.
 
     ``check_password()`` goes through no authentication backend, so the form counts the
-    attempt itself (per account, like a sign-in). Over the limit the old password is not
-    checked; ``limited`` then holds the refusal (with ``retry_after``).
+    attempt itself, like a sign-in: per account, and per client IP when it is given the
+    ``request`` (``LimitedPasswordChangeForm(request.user, data, request=request)``; a
+    view of Django's passes it from ``get_form_kwargs()``). Over the limit the old password
+    is not checked; ``limited`` then holds the refusal (with ``retry_after``).
     """
 
     limited: limits.LoginLimited | None = None
 
+    def __init__(self, user: Any, *args: Any, request: HttpRequest | None = None, **kwargs: Any):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
     def clean_old_password(self) -> str:
         old_password = self.cleaned_data["old_password"]
         try:
-            correct = limits.check_password(self.user, old_password)
+            correct = limits.check_password(self.user, old_password, self.request)
         except limits.LoginLimited as refused:
             self.limited = refused
             raise forms.ValidationError(refused.message, code="rate_limited") from refused

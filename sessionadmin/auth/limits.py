@@ -128,15 +128,17 @@ def _device_rate() -> str:
 
 
 def _token_device(request: HttpRequest | None, account: str | None) -> str | None:
-    """A live token of the account, sent as the request's bearer, is a device of its own:
-    return its budget's bucket (it then loses nothing to an attack on the account)."""
+    """A live token of the account, sent as the request's bearer, is a device: return the
+    bucket of the budget the account's tokens share (they then lose nothing to an attack
+    on the account). One budget for all of them, not one each: whoever holds several
+    tokens gets no more guesses than with one."""
     session = getattr(request, "session", None)
     meta = getattr(session, "meta", None)
     if account is None or not getattr(request, "bearer", False) or meta is None:
         return None
     if f"acct:{meta.user_id}" != account:
         return None
-    return "devb:token:" + session.session_id
+    return "devb:tokens:" + account
 
 
 def count_attempt(
@@ -215,11 +217,10 @@ def first_refusal_this_minute(request: HttpRequest | None) -> bool:
 
 
 def count_password_check(request: HttpRequest, user: Any) -> None:
-    """Count an old-password check about to run for a signed-in user, per account; raise
-    LoginLimited over the limit. ``refund(request)`` takes it back if it succeeded."""
-    bucket = user_bucket(user)
-    count_attempt(None, [bucket])
-    setattr(request, _ATTEMPT, Attempt((bucket,)))
+    """Count an old-password check about to run for a signed-in user, per client IP and
+    per account, as a sign-in; raise LoginLimited over the limit. ``refund(request)``
+    takes it back if it succeeded."""
+    count_attempt(request, [user_bucket(user)])
 
 
 def is_admin_password_change(request: HttpRequest) -> bool:
@@ -238,15 +239,16 @@ def is_admin_password_change(request: HttpRequest) -> bool:
     )
 
 
-def check_password(user: Any, password: str) -> bool:
+def check_password(user: Any, password: str, request: HttpRequest | None = None) -> bool:
     """Check a signed-in user's password (the old one of a password change), limited.
 
-    Counts against the user's account bucket like any sign-in; raises LoginLimited when
-    it has no attempts left, without checking the password.
+    Counts against the user's account bucket and, given the ``request``, its client IP's,
+    like any sign-in; raises LoginLimited when it has no attempts left, without checking
+    the password.
     """
-    bucket = [user_bucket(user)]
-    count_attempt(None, bucket)
+    buckets = [*_ip_bucket(request), user_bucket(user)]
+    count_attempt(None, buckets)
     if user.check_password(password):
-        _refund(bucket)
+        _refund(buckets)
         return True
     return False

@@ -147,6 +147,44 @@ def test_the_old_password_check_of_a_password_change_is_limited(alice, redis):
 
 
 @override_settings(LOGIN_RATE_LIMIT="3/15m")
+@pytest.mark.parametrize("path", ["/api/password", "/admin/password_change/"])
+def test_old_password_checks_count_per_client_ip_too(alice, redis, path):
+    # As a sign-in's: wrong old passwords from one address count against that address,
+    # so they cannot be spread over accounts (one stolen session each) from it.
+    client = Client(REMOTE_ADDR="10.9.8.7")
+    client.force_login(alice)
+    new = "x9 brand new phrase"
+    wrong = {"old_password": WRONG, "new_password": new, "new_password1": new,
+             "new_password2": new}  # fmt: skip
+    for _ in range(3):
+        if path.startswith("/api/"):
+            assert client.post(path, wrong, content_type="application/json").status_code == 400
+        else:
+            assert client.post(path, wrong).status_code == 200  # the form, with its error
+    assert int(redis.get(keys.login_attempts("ip:10.9.8.7"))) == 3
+    # Another account, from the same address: refused before any password check.
+    assert api_login(Client(), "nobody", WRONG, REMOTE_ADDR="10.9.8.7").status_code == 429
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m", SESSIONADMIN_DEVICE_LOGIN_LIMIT="2/15m")
+def test_an_accounts_tokens_share_one_budget_of_guesses(alice, redis):
+    # A live token sent as the bearer of a new token's sign-in is a device: attacks on
+    # the account do not lock it out. Whoever holds several gets no more guesses.
+    def issue(token: str | None, password: str):
+        extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        body = {"username": "alice", "password": password, "name": "CI"}
+        return Client().post("/api/tokens", body, content_type="application/json", **extra)
+
+    tokens = [issue(None, PASSWORD).json()["token"] for _ in range(2)]
+    for _ in range(2):
+        assert issue(tokens[0], WRONG).status_code == 401
+    assert int(redis.get(keys.login_attempts(limits.user_bucket(alice))) or 0) == 0
+    # The second token finds the shared budget spent: the account's count, from here.
+    assert issue(tokens[1], WRONG).status_code == 401
+    assert int(redis.get(keys.login_attempts(limits.user_bucket(alice)))) == 1
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
 def test_the_password_page_says_when_the_old_password_check_is_limited(alice):
     client = Client()
     client.force_login(alice)
