@@ -150,6 +150,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return response
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            limits.settle(request)
+        except SessionStoreUnavailable as exc:
+            return store_unavailable_response(request, exc)
         if getattr(request, "bearer", False):
             return bearer_response(request, response)
         response = _answer_refused_login(request, response)

@@ -1,6 +1,8 @@
 """The site's URLs plus a plain authenticated read view that changes nothing."""
 
-from django.contrib.auth import update_session_auth_hash
+import base64
+
+from django.contrib.auth import authenticate, update_session_auth_hash
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -15,6 +17,29 @@ from tests.helpers import every_master
 
 def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user": request.user.get_username() or None})
+
+
+class WrappedRequest:
+    """As Django REST framework's Request: the HttpRequest as ``_request``, its other
+    attributes read through (its authentication classes call authenticate() with it)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+
+    def __getattr__(self, name: str):
+        return getattr(self._request, name)
+
+
+def basic_auth(request: HttpRequest) -> JsonResponse:
+    """HTTP Basic, as an API's authentication class does it: authenticate(), no login()."""
+    _, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    username, _, password = base64.b64decode(encoded).decode().partition(":")
+    wrapped = request.GET.get("wrapped") == "1"
+    user = authenticate(WrappedRequest(request) if wrapped else request, username=username,
+                        password=password)  # fmt: skip
+    return JsonResponse(
+        {"user": user.get_username() if user else None}, status=200 if user else 401
+    )
 
 
 def boom(request: HttpRequest) -> JsonResponse:
@@ -57,6 +82,7 @@ urlpatterns = [
     # A third-party login view: Django's own, with none of this site's code in it.
     path("test/django-login/", LoginView.as_view(template_name="admin/login.html")),
     path("test/whoami", whoami),
+    path("test/basic", basic_auth),
     path("test/boom", boom),
     path("api/test/boom", api_view("GET")(boom)),
     path("api/test/echo", echo),

@@ -57,6 +57,15 @@ class LoginLimited(PermissionDenied):
 @dataclass(frozen=True)
 class Attempt:
     buckets: tuple[str, ...]  # Redis keys the attempt was counted in
+    sign_in: bool = False  # through authenticate(), which reports a failure (settle)
+
+
+def _underlying(request: Any) -> Any:
+    """The HttpRequest itself: Django REST framework's Request, which its authentication
+    classes give authenticate(), wraps it as ``_request``. The attempt is kept on the
+    request the middleware sees."""
+    inner = getattr(request, "_request", None)
+    return inner if isinstance(inner, HttpRequest) else request
 
 
 def account_bucket(name: str, request: HttpRequest | None = None) -> str:
@@ -150,17 +159,19 @@ def count_attempt(
     attempt against its own budget instead (``trusted``). The attempt is remembered on
     the request, so that a sign-in that succeeds takes it back (``refund``).
     """
+    request = _underlying(request)
+    sign_in = account is not None
     if account is not None and request is not None:
         setattr(request, _ACCOUNT, account)
     device = trusted.presented(request)
     if account is not None and device is not None and device.account == account:
         counted = trusted.count_on_device(device, account)
         if counted is not None:
-            setattr(request, _ATTEMPT, Attempt((counted,)))
+            setattr(request, _ATTEMPT, Attempt((counted,), sign_in))
             return
     token_device = _token_device(request, account)
     if token_device is not None and not _hit([token_device], _device_rate()):
-        setattr(request, _ATTEMPT, Attempt((token_device,)))
+        setattr(request, _ATTEMPT, Attempt((token_device,), sign_in))
         return
     buckets = [*_ip_bucket(request), *buckets]
     wait = _hit(buckets)
@@ -170,7 +181,7 @@ def count_attempt(
             setattr(request, _REFUSED, refused)
         raise refused
     if request is not None:
-        setattr(request, _ATTEMPT, Attempt(tuple(buckets)))
+        setattr(request, _ATTEMPT, Attempt(tuple(buckets), sign_in))
 
 
 def refund(request: HttpRequest | None, trust: trusted.Device | None = None) -> None:
@@ -187,6 +198,7 @@ def refund_call(
     """``refund``, as a script call for the caller to send (None: nothing to send): a
     sign-in sends it in the round trip that writes its session. The attempt counts as
     taken back from here on."""
+    request = _underlying(request)
     attempt = getattr(request, _ATTEMPT, None)
     buckets = list(attempt.buckets) if attempt is not None else []
     if attempt is not None:
@@ -196,12 +208,29 @@ def refund_call(
 
 def refusal(request: HttpRequest) -> LoginLimited | None:
     """Return the refusal of this request's sign-in attempt, if the limit refused one."""
-    return getattr(request, _REFUSED, None)
+    return getattr(_underlying(request), _REFUSED, None)
+
+
+def failed(request: HttpRequest | None) -> None:
+    """The request's sign-in attempt failed (user_login_failed): it stays counted."""
+    request = _underlying(request)
+    if request is not None and hasattr(request, _ATTEMPT):
+        delattr(request, _ATTEMPT)
+
+
+def settle(request: HttpRequest) -> None:
+    """At the end of a request: take back a sign-in attempt that neither failed nor was
+    followed by login(). The password was right: a view checked it with authenticate()
+    only (HTTP Basic, "confirm your password", an API's own token), and five such right
+    answers must not lock the account."""
+    attempt = getattr(request, _ATTEMPT, None)
+    if attempt is not None and attempt.sign_in:
+        refund(request)
 
 
 def attempted_user(request: HttpRequest | None) -> str:
     """Return the stored id of the user this request's sign-in named, "" if nobody."""
-    account = getattr(request, _ACCOUNT, "")
+    account = getattr(_underlying(request), _ACCOUNT, "")
     return account[len("acct:") :] if account.startswith("acct:") else ""
 
 

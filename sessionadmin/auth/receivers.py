@@ -82,6 +82,7 @@ def _trust(request: HttpRequest | None, device: trusted.Device | None) -> None:
 
 
 def on_login_failed(credentials: dict, request: HttpRequest | None = None, **kwargs: Any):
+    limits.failed(request)  # counted for good (a right password is taken back: settle)
     refused = limits.refusal(request) if request is not None else None
     (metrics.RATE_LIMITED if refused else metrics.LOGIN_FAILURES).inc()
     ip = client_ip(request) if request is not None else ""

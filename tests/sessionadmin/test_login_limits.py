@@ -208,6 +208,35 @@ def test_a_successful_sign_in_takes_its_attempt_back(alice, redis):
 
 
 @override_settings(LOGIN_RATE_LIMIT="3/15m")
+@pytest.mark.parametrize("wrapped", ["0", "1"], ids=["django", "wrapped-as-drf"])
+def test_a_right_password_checked_without_login_is_taken_back(alice, redis, wrapped):
+    # HTTP Basic (Django REST framework's BasicAuthentication, a "confirm your password"
+    # view): authenticate() on every request and no login(). Right answers must never
+    # add up to a lockout; wrong ones count as any sign-in's.
+    import base64
+
+    def basic(password: str) -> int:
+        encoded = base64.b64encode(f"alice:{password}".encode()).decode()
+        return (
+            Client(REMOTE_ADDR="10.5.5.5")
+            .get(f"/test/basic?wrapped={wrapped}", HTTP_AUTHORIZATION=f"Basic {encoded}")
+            .status_code
+        )
+
+    for _ in range(6):
+        assert basic(PASSWORD) == 200
+    account, ip = (keys.login_attempts(b) for b in (limits.user_bucket(alice), "ip:10.5.5.5"))
+    assert int(redis.get(account) or 0) == 0 and int(redis.get(ip) or 0) == 0
+    assert basic(WRONG) == 401
+    assert basic(WRONG) == 401
+    assert int(redis.get(account)) == 2 and int(redis.get(ip)) == 2
+    assert basic(PASSWORD) == 200  # the third attempt of three: still allowed, taken back
+    assert basic(WRONG) == 401
+    assert basic(PASSWORD) == 401  # now over the limit: refused before any hash
+    assert api_login(Client(), "alice", PASSWORD).status_code == 429
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
 def test_counters_hold_no_raw_name_or_address_of_unknown_accounts(db, redis):
     api_login(Client(), "Mallory@Example.com", WRONG, REMOTE_ADDR="10.2.3.4")
     names = [k.decode() for k in redis.keys("{sa:login}:*")]
