@@ -45,7 +45,7 @@ def form_errors(form: Form) -> ValidationFailed:
 
 def register(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
     """Create the user from the form data and sign them in; raise ValidationFailed."""
-    form = RegisterForm(data)
+    form = RegisterForm(_text_only(data, RegisterForm))
     if not form.is_valid():
         raise form_errors(form)
     model = auth.get_user_model()
@@ -66,16 +66,26 @@ def register(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
 
 def sign_in(request: HttpRequest, data: dict[str, Any]) -> AbstractBaseUser:
     """Check the credentials (under sessionadmin's login limit), then sign in."""
-    user = _authenticate(request, LoginForm(data))
+    user = _authenticate(request, LoginForm(_text_only(data, LoginForm)))
     auth.login(request, user)
     return user
 
 
 def issue_token(request: HttpRequest, data: dict[str, Any]) -> tuple[str, str]:
     """Check the credentials as sign_in does; return a new token and its session's id."""
-    form = TokenForm(data)
+    form = TokenForm(_text_only(data, TokenForm))
     user = _authenticate(request, form)
     return tokens.issue_token(request, user, form.cleaned_data["name"])
+
+
+def _text_only(data: dict[str, Any], form: type[Form], *more: str) -> dict[str, Any]:
+    """``data``, if each of the form's fields it holds is a string. A form's CharField
+    takes str() of anything: a password sent as ["x"] would become the text "['x']"."""
+    names = (*form.base_fields, *more)
+    wrong = {n: ["Must be a string."] for n in names if n in data and type(data[n]) is not str}
+    if wrong:
+        raise ValidationFailed(fields=wrong)
+    return data
 
 
 def _authenticate(request: HttpRequest, form: LoginForm) -> AbstractBaseUser:
@@ -104,6 +114,7 @@ def sign_out(request: HttpRequest) -> None:
 
 def change_password(request: HttpRequest, data: dict[str, Any]) -> int:
     """Change the password from API data; see apply_password_change."""
+    data = _text_only(data, PasswordChangeForm, "new_password")
     return apply_password_change(request, PasswordChangeForm(request.user, data, request=request))
 
 

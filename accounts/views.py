@@ -44,7 +44,7 @@ def _apply_errors(form, error: ApiError) -> None:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
-    form = RegisterForm(request.POST or None)
+    form = RegisterForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
             services.register(request, request.POST.dict())
@@ -59,15 +59,15 @@ def register(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
-    form = LoginForm(request.POST or None)
-    status = 200
+    form = LoginForm(request.POST if request.method == "POST" else None)
+    status, retry_after = 200, None
     if request.method == "POST":
         try:
             services.sign_in(request, request.POST.dict())
         except RateLimited as error:
             minutes = max(1, round(error.retry_after / 60))
             form.add_error(None, f"Too many failed attempts. Try again in {minutes} min.")
-            status = 429
+            status, retry_after = 429, error.retry_after
         except ApiError as error:
             _apply_errors(form, error)
             status = error.status
@@ -78,7 +78,10 @@ def login(request: HttpRequest) -> HttpResponse:
         "next": _next_url(request),
         "reason": REASONS.get(request.GET.get("reason", "")),
     }
-    return render(request, "accounts/login.html", context, status=status)
+    response = render(request, "accounts/login.html", context, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_POST
@@ -136,7 +139,9 @@ def revoke_others(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def password(request: HttpRequest) -> HttpResponse:
-    form = PasswordChangeForm(request.user, request.POST or None, request=request)
+    form = PasswordChangeForm(
+        request.user, request.POST if request.method == "POST" else None, request=request
+    )
     status = 200
     if request.method == "POST":
         try:

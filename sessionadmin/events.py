@@ -242,7 +242,7 @@ def parse_filters(params: Mapping[str, str]) -> dict[str, Any]:
         except ValueError:
             fields["since"] = ["Must be a span like 10m, 2h or 1d."]
     size = params.get("page_size", "50")
-    if not (size.isascii() and size.isdigit() and 1 <= int(size) <= MAX_PAGE):
+    if not (size.isascii() and size.isdigit() and len(size) <= 4 and 1 <= int(size) <= MAX_PAGE):
         fields["page_size"] = [f"Must be a whole number from 1 to {MAX_PAGE}."]
     if fields:
         raise ValidationFailed(fields=fields)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from django.core.exceptions import RequestDataTooBig
+from django.http.request import RawPostDataException
 
 from sessionadmin.errors import ApiError, PayloadTooLarge, json_view
 
@@ -42,6 +43,8 @@ def json_body(request: Any) -> dict[str, Any]:
         raw = request.body
     except RequestDataTooBig as exc:
         raise PayloadTooLarge() from exc
+    except RawPostDataException as exc:  # a form body, read as such (CSRF's check) first
+        raise BadJson() from exc
     if not raw:
         return {}
     try:

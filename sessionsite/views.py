@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from django.contrib import messages
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -40,6 +41,8 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
     if isinstance(exception, SessionInterrupted):
         return _page_or_json(request, errors.SessionInterruptedError(), "400.html")
+    if isinstance(exception, RequestDataTooBig):  # a form body, read first by CSRF's check
+        return _page_or_json(request, errors.PayloadTooLarge(), "400.html")
     return _page_or_json(request, errors.ApiError(), "400.html")
 
 
