@@ -42,6 +42,17 @@ def basic_auth(request: HttpRequest) -> JsonResponse:
     )
 
 
+def save_me(request: HttpRequest) -> JsonResponse:
+    """A profile form's work: set some of request.user's fields, then save() it whole."""
+    user = request.user
+    user.pk  # noqa: B018 (the lazy object evaluated: its _wrapped is the user)
+    from_copy = "_sessionadmin_copy_values" in user._wrapped.__dict__  # built from the copy
+    for name, value in request.POST.items():
+        setattr(user, name, value)
+    user.save()
+    return JsonResponse({"from_copy": from_copy})
+
+
 def boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError("a bug")
 
@@ -83,6 +94,7 @@ urlpatterns = [
     path("test/django-login/", LoginView.as_view(template_name="admin/login.html")),
     path("test/whoami", whoami),
     path("test/basic", basic_auth),
+    path("test/save-me", save_me),
     path("test/boom", boom),
     path("api/test/boom", api_view("GET")(boom)),
     path("api/test/echo", echo),

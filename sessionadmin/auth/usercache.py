@@ -50,6 +50,7 @@ from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.dispatch import receiver
 
+from sessionadmin.auth import freshen
 from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
@@ -155,8 +156,11 @@ def decode(copy: bytes, user_id: str, generation: bytes | None) -> AbstractBaseU
                 return None
         elif kind is not None and type(value) is not kind:
             return None
+    kept = tuple(values)  # without the pk: what freshen compares on a save
     values.insert(pk_position, pk_value)
-    return model.from_db(DEFAULT_DB_ALIAS, field_names, values)
+    user = model.from_db(DEFAULT_DB_ALIAS, field_names, values)
+    freshen.remember(user, kept)
+    return user
 
 
 @cache
@@ -271,6 +275,7 @@ def _matters(update_fields: frozenset[str] | None) -> bool:
 
 
 def before_user_save(instance: AbstractBaseUser, update_fields=None, **kwargs: Any) -> None:
+    freshen.before_save(instance, cached_fields(), update_fields, kwargs.get("using"))
     # Before the row changes: with Redis down, the save fails instead of leaving copies
     # that nothing would invalidate later (a password change must end old sessions).
     if instance.pk is not None and _matters(update_fields):

@@ -188,6 +188,31 @@ def test_a_save_of_fields_not_cached_keeps_the_copy(signed_in, alice, redis):
     assert not usable(redis, signed_in, alice)
 
 
+def test_saving_the_user_built_from_the_copy_never_writes_back_what_it_missed(
+    signed_in, alice, redis
+):
+    # QuerySet.update() sends no signal: the copy, up to 60 s old, still says staff. A
+    # view that saves request.user (a profile form, Django's password change) wrote every
+    # loaded field back, undoing the demotion for good. What the view did not change is
+    # read again just before the save; what it changed is kept.
+    alice.is_staff = True
+    alice.save()
+    whoami(signed_in)  # the copy: staff
+    users = get_user_model().objects.filter(pk=alice.pk)
+    users.update(is_staff=False, email="moved@example.com")
+    response = signed_in.post("/test/save-me", {"first_name": "Al"})
+    assert response.json() == {"from_copy": True}
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.is_staff, alice.email) == ("Al", False, "moved@example.com")
+    # A field the view sets is its own, even one an update changed meanwhile.
+    whoami(signed_in)
+    users.update(email="again@example.com", is_active=False)
+    response = signed_in.post("/test/save-me", {"email": "mine@example.com"})
+    assert response.json() == {"from_copy": True}
+    alice.refresh_from_db()
+    assert (alice.email, alice.is_active) == ("mine@example.com", False)
+
+
 def test_a_staff_flag_change_is_seen_on_the_next_request(signed_in, alice, redis):
     whoami(signed_in)
     assert signed_in.get("/api/profile").json()["user"]["is_staff"] is False  # from the copy
