@@ -9,7 +9,7 @@ class SessionAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in, user_login_failed
+        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
         from django.db.models import signals
 
         from sessionadmin import checks  # noqa: F401 - registers the system checks
@@ -19,6 +19,7 @@ class SessionAdminConfig(AppConfig):
         uid = "sessionadmin.auth.receivers"
         user_logged_in.connect(receivers.on_login, dispatch_uid=f"{uid}.on_login")
         user_login_failed.connect(receivers.on_login_failed, dispatch_uid=f"{uid}.failed")
+        user_logged_out.connect(receivers.on_logout, dispatch_uid=f"{uid}.on_logout")
         signals.pre_save.connect(receivers.before_user_change, dispatch_uid=f"{uid}.pre_save")
         signals.pre_delete.connect(receivers.before_user_change, dispatch_uid=f"{uid}.pre_delete")
         signals.post_save.connect(receivers.after_user_save, dispatch_uid=f"{uid}.post_save")

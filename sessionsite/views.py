@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from sessionadmin import errors
-from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.exceptions import BearerSignInRefused, SessionStoreUnavailable
 from sessionsite.api import VIEWS_KEY
 from sessionsite.http import CsrfFailed
 
@@ -41,6 +41,8 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
     if isinstance(exception, SessionInterrupted):
         return _page_or_json(request, errors.SessionInterruptedError(), "400.html")
+    if isinstance(exception, BearerSignInRefused):
+        return _page_or_json(request, errors.ApiError(str(exception)), "400.html")
     if isinstance(exception, RequestDataTooBig):  # a form body, read first by CSRF's check
         return _page_or_json(request, errors.PayloadTooLarge(), "400.html")
     return _page_or_json(request, errors.ApiError(), "400.html")

@@ -29,7 +29,7 @@ from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
-from sessionadmin.exceptions import SessionStoreUnavailable
+from sessionadmin.exceptions import BearerSignInRefused, SessionStoreUnavailable
 from sessionadmin.index.actions import enforce_limit, revoke_user
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store.client import ScriptCall, run_script
@@ -43,6 +43,7 @@ def is_user_model(sender: Any) -> bool:
 
 
 def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    _refuse_bearer(request)
     # The attempt is taken back and the browser trusted for the account in one step,
     # sent in the round trip that writes the session when there is one.
     device = None if request is None else trusted.to_remember(request, limits.user_bucket(user))
@@ -68,6 +69,17 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     if limit > 0 and not session.capped:  # (most sign-ins applied it as they wrote)
         enforce_limit(user_key(user.pk), limit, session.session_id)
     events.signed_in(request, session.session_id, user, new=session.started_sign_in)
+
+
+def on_logout(request: HttpRequest | None, **kwargs: Any) -> None:
+    _refuse_bearer(request)  # sent before logout() flushes the session
+
+
+def _refuse_bearer(request: HttpRequest | None) -> None:
+    session = getattr(request, "session", None)
+    if isinstance(session, SessionStore) and session.bearer:
+        session._forget_local()  # what login() set is never saved: the token stays as is
+        raise BearerSignInRefused()
 
 
 def _send(call: ScriptCall | None) -> None:
