@@ -20,6 +20,9 @@ AUTH_MIDDLEWARE = "sessionadmin.middleware.AuthenticationMiddleware"
 DJANGO_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 DJANGO_AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 LIMIT_BACKEND = "sessionadmin.auth.backends.LoginLimitBackend"
+# Either is the limit: the first counts for the backends after it, the second is Django's
+# ModelBackend counting for itself.
+LIMITED_BACKENDS = (LIMIT_BACKEND, "sessionadmin.auth.backends.LimitedModelBackend")
 
 E001 = Error(
     "The sessions cache alias pickles values.",
@@ -92,8 +95,11 @@ W002 = Warning(
     id="sessionadmin.W002",
 )
 W003 = Warning(
-    f"{LIMIT_BACKEND!r} is not the first of AUTHENTICATION_BACKENDS.",
-    hint="Put it first: a backend before it checks passwords that no limit counted.",
+    f"Neither {LIMITED_BACKENDS[0]!r} nor {LIMITED_BACKENDS[1]!r} is the first of "
+    "AUTHENTICATION_BACKENDS.",
+    hint="A backend before it checks passwords that no limit counted. With Django's "
+    f"ModelBackend alone, use {LIMITED_BACKENDS[1]!r} in its place; with others, put "
+    f"{LIMITED_BACKENDS[0]!r} first.",
     id="sessionadmin.W003",
 )
 W004 = Warning(
@@ -177,6 +183,6 @@ def check_login_limit(app_configs: Any = None, **kwargs: Any) -> list:
     except ValueError:
         problems.append(E008)
     backends = list(settings.AUTHENTICATION_BACKENDS)
-    if not backends or backends[0] != LIMIT_BACKEND:
+    if not backends or backends[0] not in LIMITED_BACKENDS:
         problems.append(W003)
     return problems

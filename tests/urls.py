@@ -2,7 +2,7 @@
 
 import base64
 
-from django.contrib.auth import authenticate, update_session_auth_hash
+from django.contrib.auth import authenticate, get_user_model, login, update_session_auth_hash
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -53,6 +53,13 @@ def save_me(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"from_copy": from_copy})
 
 
+def sign_up(request: HttpRequest) -> JsonResponse:
+    """A sign-up view's end: the new user signed in with login(request, user), no backend=."""
+    user = get_user_model().objects.create_user(request.POST["username"], "", "pw 1234 5678")
+    login(request, user)
+    return JsonResponse({"user": request.user.get_username()})
+
+
 def boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError("a bug")
 
@@ -95,6 +102,7 @@ urlpatterns = [
     path("test/whoami", whoami),
     path("test/basic", basic_auth),
     path("test/save-me", save_me),
+    path("test/sign-up", sign_up),
     path("test/boom", boom),
     path("api/test/boom", api_view("GET")(boom)),
     path("api/test/echo", echo),

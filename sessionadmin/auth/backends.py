@@ -13,6 +13,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
 from sessionadmin.auth import limits
@@ -25,7 +26,12 @@ def login_name(credentials: dict[str, Any]) -> str:
         value = credentials.get(key)
         if isinstance(value, str):
             return value
-    return ""
+    # A backend of another kind (a phone number, a badge id): the other strings it was
+    # given name the account, so each has a count of its own rather than all sharing "".
+    named = sorted(
+        (k, v) for k, v in credentials.items() if k != "password" and isinstance(v, str)
+    )
+    return "&".join(f"{key}={value}" for key, value in named)
 
 
 class LoginLimitBackend:
@@ -58,3 +64,33 @@ class LoginLimitBackend:
 LoginLimitBackend.authenticate.__signature__ = inspect.signature(  # type: ignore[attr-defined]
     LoginLimitBackend.authenticate
 )
+
+
+class LimitedModelBackend(ModelBackend):
+    """Django's ModelBackend, each password check counted under the login limit first.
+
+    The one backend a project with Django's own needs: with two in
+    ``AUTHENTICATION_BACKENDS`` (``LoginLimitBackend`` and ``ModelBackend``), a
+    ``login(request, user)`` without ``backend=`` (a sign-up view,
+    ``PasswordResetConfirmView(post_reset_login=True)``) raises ValueError, as Django
+    cannot tell which backend signed the user in. Other backends (LDAP, a custom one): put
+    ``LoginLimitBackend`` first instead.
+    """
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None,
+        password: str | None = None, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        _LIMIT.authenticate(request, username=username, password=password, **kwargs)
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+    async def aauthenticate(
+        self, request: HttpRequest | None, username: str | None = None,
+        password: str | None = None, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        # ModelBackend's own async check, after the count (which raises over the limit).
+        await _LIMIT.aauthenticate(request, username=username, password=password, **kwargs)
+        return await super().aauthenticate(request, username=username, password=password, **kwargs)
+
+
+_LIMIT = LoginLimitBackend()

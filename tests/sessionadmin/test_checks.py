@@ -268,6 +268,13 @@ def test_limit_backend_missing_fires_w003():
         assert W003 in check_login_limit()
 
 
+def test_the_limited_model_backend_alone_does_not_fire_w003():
+    with override_settings(
+        AUTHENTICATION_BACKENDS=["sessionadmin.auth.backends.LimitedModelBackend"]
+    ):
+        assert W003 not in check_login_limit()
+
+
 def test_limit_backend_first_of_other_backends_does_not_fire_w003():
     with override_settings(
         AUTHENTICATION_BACKENDS=[LIMIT_BACKEND, "django.contrib.auth.backends.ModelBackend"]

@@ -236,6 +236,49 @@ def test_a_right_password_checked_without_login_is_taken_back(alice, redis, wrap
     assert api_login(Client(), "alice", PASSWORD).status_code == 429
 
 
+LIMITED_MODEL_BACKEND = ["sessionadmin.auth.backends.LimitedModelBackend"]
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m", AUTHENTICATION_BACKENDS=LIMITED_MODEL_BACKEND)
+def test_the_one_backend_install_limits_every_path_and_login_needs_no_backend(alice, redis):
+    # The README's install: Django's ModelBackend under the limit, one backend. With two
+    # (LoginLimitBackend, then ModelBackend), a sign-up's login(request, user) raised
+    # ValueError: Django could not tell which backend had signed the user in.
+    response = Client().post("/test/sign-up", {"username": "newcomer"})
+    assert response.json() == {"user": "newcomer"}
+    for _ in range(2):  # Django's own LoginView, then the async path: one count each
+        response = Client().post("/test/django-login/", {"username": "alice", "password": WRONG})
+        assert response.status_code == 200
+    from asgiref.sync import async_to_sync
+    from django.contrib.auth import aauthenticate
+
+    assert async_to_sync(aauthenticate)(None, username="alice", password=WRONG) is None
+    assert api_login(Client(), "alice", PASSWORD).status_code == 429  # 3 of 3 spent
+    bucket = keys.login_attempts(limits.user_bucket(alice))
+    assert int(redis.get(bucket)) == 3
+
+
+@override_settings(LOGIN_RATE_LIMIT="3/15m", AUTHENTICATION_BACKENDS=LIMITED_MODEL_BACKEND)
+def test_the_one_backend_install_takes_a_right_password_back(alice, redis):
+    for _ in range(5):
+        client = Client()
+        response = client.post("/test/django-login/", {"username": "alice", "password": PASSWORD})
+        assert response.status_code == 302
+        assert signed_in(client)
+    assert int(redis.get(keys.login_attempts(limits.user_bucket(alice))) or 0) == 0
+
+
+def test_a_backend_of_another_kind_gives_each_account_its_own_count(db):
+    # authenticate(request, phone=..., password=...): no username, no email. All such
+    # attempts shared one bucket (the name ""), so five failures locked everyone out.
+    from sessionadmin.auth.backends import login_name
+
+    quinn, rita = ({"phone": p, "password": WRONG} for p in ("+15550001", "+15550002"))
+    assert login_name(quinn) == "phone=+15550001"
+    assert limits.account_bucket(login_name(quinn)) != limits.account_bucket(login_name(rita))
+    assert login_name({"password": WRONG}) == ""  # nothing names an account
+
+
 @override_settings(LOGIN_RATE_LIMIT="3/15m")
 def test_counters_hold_no_raw_name_or_address_of_unknown_accounts(db, redis):
     api_login(Client(), "Mallory@Example.com", WRONG, REMOTE_ADDR="10.2.3.4")
