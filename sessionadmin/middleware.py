@@ -33,7 +33,7 @@ from django.shortcuts import resolve_url
 from django.utils.functional import SimpleLazyObject
 
 from sessionadmin import hijack
-from sessionadmin.auth import limits, trusted, usercache
+from sessionadmin.auth import limits, password_changes, trusted, usercache
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
 from sessionadmin.conf import get_settings
@@ -75,6 +75,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     """Django's SessionMiddleware with activity, timeouts, login limits and 503 on outages."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        password_changes.begin(request)
         try:
             token = bearer_token(request)
         except MalformedAuthorization:
@@ -150,6 +151,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return response
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        password_changes.finish(request)
         try:
             limits.settle(request)
         except SessionStoreUnavailable as exc:

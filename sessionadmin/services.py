@@ -215,18 +215,20 @@ def revoke_user_sessions(user_id: Any, keep: SessionBase | None = None, *, by: s
     return actions.revoke_user(users.user_key(user_id), keep_id, why=_why("revoked", by))
 
 
-def end_other_sessions_after_password_change(user: Any, keep: SessionBase) -> int:
-    """End every other session of a user whose password just changed; return how many.
+def end_other_sessions_after_password_change(user: Any, keep: SessionBase | None) -> int:
+    """End every other session of a user whose password just changed (every one, with
+    ``keep`` None); return how many.
 
     Tokens end too, unless SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE: then they are given
     the new auth hash and go on.
     """
     key, why = users.user_key(user.pk), "password_changed"
     _forget_listing(keep)
+    keep_id = current_session_id(keep) if keep is not None else None
     if not get_settings().tokens_survive_password_change:
-        return actions.revoke_user(key, current_session_id(keep), why=why)
+        return actions.revoke_user(key, keep_id, why=why)
     actions.keep_tokens_after_password_change(key, user.get_session_auth_hash())
-    return actions.revoke_user(key, current_session_id(keep), spare_tokens=True, why=why)
+    return actions.revoke_user(key, keep_id, spare_tokens=True, why=why)
 
 
 def _forget_listing(session: SessionBase | None) -> None:

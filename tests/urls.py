@@ -3,7 +3,7 @@
 import base64
 
 from django.contrib.auth import authenticate, get_user_model, login, update_session_auth_hash
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
@@ -99,6 +99,8 @@ urlpatterns = [
     path("test/pause-redis-after", pause_redis_after),
     # A third-party login view: Django's own, with none of this site's code in it.
     path("test/django-login/", LoginView.as_view(template_name="admin/login.html")),
+    # Django's own password change: its form, update_session_auth_hash(), nothing of ours.
+    path("test/django-password/", PasswordChangeView.as_view(success_url="/test/whoami")),
     path("test/whoami", whoami),
     path("test/basic", basic_auth),
     path("test/save-me", save_me),

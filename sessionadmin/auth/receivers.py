@@ -24,7 +24,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from sessionadmin import events, metrics
-from sessionadmin.auth import limits, trusted, usercache
+from sessionadmin.auth import limits, password_changes, trusted, usercache
 from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.conf import get_settings
@@ -123,6 +123,8 @@ def after_user_save(sender: Any, instance: AbstractBaseUser, created: bool, **kw
     if not is_user_model(sender):
         return
     usercache.after_user_change(instance, **kwargs)
+    if not created:
+        password_changes.after_save(instance, kwargs.get("using"))
     if not created and not getattr(instance, "is_active", True):
         _end_sessions_after_commit(instance.pk, kwargs.get("using"))
 

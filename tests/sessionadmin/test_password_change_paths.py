@@ -1,0 +1,73 @@
+"""A password change through any path ends the user's other sessions at once (SECURITY.md
+item 10), not only through the site's own view: Django's PasswordChangeView, the admin's
+form, set_password() in a shell. The session that made the change is kept."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test import Client
+
+from sessionadmin import services
+
+# Transactions as in production: a password change ends sessions once it is committed.
+pytestmark = [
+    pytest.mark.urls("tests.urls"),
+    pytest.mark.usefixtures("redis"),
+    pytest.mark.django_db(transaction=True),
+]
+
+PASSWORD = "correct horse 9"
+NEW = "x9 brand new phrase"
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice", password=PASSWORD, is_staff=True, is_superuser=True)
+
+
+def browser(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    assert client.get("/test/whoami").json() == {"user": user.get_username()}
+    return client
+
+
+def live(user) -> int:
+    return len(services.list_user_sessions(user.pk))
+
+
+@pytest.mark.parametrize("path", ["/test/django-password/", "/admin/password_change/"])
+def test_a_password_change_page_ends_the_other_sessions_at_once(alice, path):
+    changer, others = browser(alice), [browser(alice) for _ in range(2)]
+    assert live(alice) == 3
+    form = {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW}
+    assert changer.post(path, form).status_code == 302
+    assert live(alice) == 1  # ended now, not at their next request
+    assert changer.get("/test/whoami").json() == {"user": "alice"}  # the changer stays
+    for other in others:
+        assert other.get("/test/whoami").json() == {"user": None}
+
+
+def test_set_password_outside_a_request_ends_every_session(alice):
+    browser(alice), browser(alice)
+    alice.set_password(NEW)
+    alice.save()
+    assert live(alice) == 0
+
+
+def test_a_password_change_rolled_back_ends_nothing(alice):
+    client = browser(alice)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        alice.set_password(NEW)
+        alice.save()
+        raise RuntimeError("rolled back")
+    assert live(alice) == 1
+    assert client.get("/test/whoami").json() == {"user": "alice"}
+
+
+def test_a_save_without_a_new_password_ends_nothing(alice):
+    browser(alice)
+    alice.first_name = "Al"
+    alice.save()
+    assert live(alice) == 1
