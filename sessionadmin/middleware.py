@@ -122,8 +122,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return None
 
     def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
-        # The admin's own password change checks the old password with no hook of ours.
-        if not limits.is_admin_password_change(request):
+        # The admin's and Django's password change check the old password with no hook of ours.
+        if not limits.is_unlimited_password_change(request):
             return None
         try:
             limits.count_password_check(request, request.user)
@@ -159,7 +159,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if getattr(request, "bearer", False):
             return bearer_response(request, response)
         response = _answer_refused_login(request, response)
-        if response.status_code in (301, 302, 303) and limits.is_admin_password_change(request):
+        if response.status_code in (301, 302, 303) and limits.is_unlimited_password_change(
+            request
+        ):
             limits.refund(request)  # the old password was right: it counts for nothing
         trusted.set_cookie(request, response)
         session = getattr(request, "session", None)

@@ -22,6 +22,7 @@ class LimitedPasswordChangeForm(PasswordChangeForm):
     """
 
     limited: limits.LoginLimited | None = None
+    counts_old_password = True  # the middleware does not count it again (limits.py)
 
     def __init__(self, user: Any, *args: Any, request: HttpRequest | None = None, **kwargs: Any):
         self.request = request

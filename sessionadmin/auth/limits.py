@@ -252,20 +252,24 @@ def count_password_check(request: HttpRequest, user: Any) -> None:
     count_attempt(request, [user_bucket(user)])
 
 
-def is_admin_password_change(request: HttpRequest) -> bool:
-    """Whether this is a POST to an admin site's own password change page.
-
-    Django's admin checks the old password there with ``check_password()``, through no
-    backend and with a form of its own: the middleware counts it instead.
+def is_unlimited_password_change(request: HttpRequest) -> bool:
+    """Whether this is a POST to a password change whose form checks the old password with
+    ``check_password()``, through no backend and with no hook of ours: the admin site's
+    own page, or a view of Django's ``PasswordChangeView`` (``django.contrib.auth.urls``)
+    whose form is not a ``LimitedPasswordChangeForm``. The middleware counts it instead.
     """
+    from django.contrib.auth.views import PasswordChangeView  # (needs the apps loaded)
+
     match = getattr(request, "resolver_match", None)
-    return bool(
-        request.method == "POST"
-        and match is not None
-        and match.app_name == "admin"
-        and match.url_name == "password_change"
-        and request.user.is_authenticated
-    )
+    if request.method != "POST" or match is None or not request.user.is_authenticated:
+        return False
+    if match.app_name == "admin" and match.url_name == "password_change":
+        return True
+    view = getattr(match.func, "view_class", None)
+    if not (isinstance(view, type) and issubclass(view, PasswordChangeView)):
+        return False
+    form = getattr(match.func, "view_initkwargs", {}).get("form_class", view.form_class)
+    return not getattr(form, "counts_old_password", False)  # LimitedPasswordChangeForm does
 
 
 def check_password(user: Any, password: str, request: HttpRequest | None = None) -> bool:

@@ -314,6 +314,33 @@ def test_the_admin_password_change_is_limited_too(alice):
     assert alice.check_password(PASSWORD)
 
 
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_djangos_own_password_change_view_is_limited_too(alice, redis):
+    # django.contrib.auth.urls' PasswordChangeView, with Django's form (no hook of ours):
+    # counted by the middleware, as the admin's; a right old password is taken back.
+    client = Client()
+    client.force_login(alice)
+    new = {"new_password1": "x9 brand new phrase", "new_password2": "x9 brand new phrase"}
+    for _ in range(2):
+        response = client.post("/test/django-password/", {"old_password": WRONG, **new})
+        assert response.status_code == 200  # the form again, with its error
+    bucket = keys.login_attempts(limits.user_bucket(alice))
+    assert int(redis.get(bucket)) == 2
+    response = client.post("/test/django-password/", {"old_password": PASSWORD, **new})
+    assert response.status_code == 302
+    assert int(redis.get(bucket)) == 2  # the right one taken back
+    alice.refresh_from_db()  # its new password hash: the session's auth hash
+    client.force_login(alice)
+    for _ in range(2):
+        client.post("/test/django-password/", {"old_password": WRONG, **new})
+    response = client.post(
+        "/test/django-password/", {"old_password": "x9 brand new phrase", **new}
+    )
+    assert response.status_code == 429
+    alice.refresh_from_db()
+    assert alice.check_password("x9 brand new phrase")  # unchanged by the refused one
+
+
 @override_settings(LOGIN_RATE_LIMIT="2/15m")
 def test_a_successful_admin_password_change_takes_its_attempt_back(alice, redis):
     client = Client()
