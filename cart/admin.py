@@ -2,6 +2,23 @@ from django.contrib import admin
 
 from cart.models import Order, OrderItem, Product
 
+_DATE_PARTS = ("__year", "__iso_year")
+
+
+class DateQueryAdmin(admin.ModelAdmin):
+    """A changelist filtered by a date part out of Python's range (``?created_at__year=
+    10000``) raised ValueError as the query ran: a 500 (Django ticket #37357). Such a
+    lookup is refused as Django refuses any lookup it does not allow: a 400."""
+
+    def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
+        if lookup.endswith(_DATE_PARTS) and not _a_year(value):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+
+def _a_year(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 4 and int(value) >= 1
+
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
@@ -19,7 +36,7 @@ class OrderItemInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(DateQueryAdmin):
     list_display = ["id", "user", "total", "created_at"]
     list_filter = ["created_at"]
     search_fields = ["user__username", "user__email", "items__name"]
@@ -31,7 +48,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(admin.ModelAdmin):
+class OrderItemAdmin(DateQueryAdmin):
     list_display = ["order", "name", "price", "quantity", "line_total"]
     list_filter = ["order__created_at"]
     search_fields = ["name", "order__user__username"]

@@ -371,3 +371,17 @@ def test_the_cart_is_gone_after_signing_out_through_the_page(shopper, alice, pro
     assert shopper.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
     assert cart_of(shopper) == {}
     assert items.get_items(session, "cart") == {}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["created_at__year=10000", "created_at__year=0", "created_at__year=99999999999",
+     "created_at__year=x"],
+)  # fmt: skip
+def test_an_order_list_filtered_by_a_year_out_of_range_is_400_not_500(make_user, query):
+    staff = make_user("root", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    assert client.get(f"/admin/cart/order/?{query}").status_code == 400
+    assert client.get(f"/admin/cart/orderitem/?order__{query}").status_code == 400
+    assert client.get("/admin/cart/order/?created_at__year=2026").status_code == 200
