@@ -77,6 +77,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         password_changes.begin(request)
         try:
+            return self._open_session(request)
+        except BaseException:
+            password_changes.finish(request)  # no response will come back through here
+            raise
+
+    def _open_session(self, request: HttpRequest) -> HttpResponse | None:
+        try:
             token = bearer_token(request)
         except MalformedAuthorization:
             return no_store(error_response(AuthRequired(BAD_BEARER)))

@@ -15,12 +15,15 @@ whose password was set (``AbstractBaseUser._password``) ends them once committed
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar, Token
+import weakref
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -29,30 +32,54 @@ from sessionadmin.auth.users import user_key
 from sessionadmin.exceptions import SessionStoreUnavailable
 
 logger = logging.getLogger("sessionadmin")
-# The users whose password changed during the current request; None outside one.
-_changed: ContextVar[list[AbstractBaseUser] | None] = ContextVar(
+_PENDING = "_sessionadmin_password_changes"
+
+
+@dataclass
+class _Pending:
+    """The users whose password changed during one request, until its response."""
+
+    users: list[AbstractBaseUser] = field(default_factory=list)
+    open: bool = True
+
+
+# The current request's _Pending, weakly: a request that is gone (one whose response never
+# came through SessionMiddleware, as when a test calls process_request() alone) leaves
+# nothing that would swallow a later change made outside any request.
+_current: ContextVar[weakref.ref[_Pending] | None] = ContextVar(
     "sessionadmin_password_changes", default=None
 )
-_RESET = "_sessionadmin_password_changes"
 
 
 def begin(request: HttpRequest) -> None:
     """A request starts (SessionMiddleware): its password changes wait for its response."""
-    setattr(request, _RESET, _changed.set([]))
+    pending = _Pending()
+    setattr(request, _PENDING, pending)
+    # Set, never reset with a token: under ASGI, process_request() and process_response()
+    # run in two different copies of the context (asgiref's sync_to_async).
+    _current.set(weakref.ref(pending))
 
 
 def finish(request: HttpRequest) -> None:
     """The response goes out: end the other sessions of each user whose password changed."""
-    token: Token | None = getattr(request, _RESET, None)
-    if token is None:
+    pending: _Pending | None = request.__dict__.pop(_PENDING, None)
+    _current.set(None)
+    if pending is None:
         return
-    delattr(request, _RESET)
-    changed = _changed.get() or []
-    _changed.reset(token)
+    pending.open = False
     session = getattr(request, "session", None)
-    for user in {user_key(u.pk): u for u in changed}.values():
-        own = session is not None and str(session.get(SESSION_KEY, "")) == user_key(user.pk)
-        _end_others(user, session if own else None)
+    signed_in = _signed_in(session)
+    for user in {user_key(u.pk): u for u in pending.users}.values():
+        _end_others(user, session if signed_in == user_key(user.pk) else None)
+
+
+def _signed_in(session: Any) -> str | None:
+    """The stored id of the user the request's session is signed in as, if any."""
+    try:
+        value = session.get(SESSION_KEY) if session is not None else None
+        return user_key(value) if value is not None else None
+    except (ValidationError, ValueError, TypeError):
+        return None
 
 
 def after_save(instance: AbstractBaseUser, using: str | None) -> None:
@@ -63,9 +90,10 @@ def after_save(instance: AbstractBaseUser, using: str | None) -> None:
 
 
 def _committed(user: AbstractBaseUser) -> None:
-    pending = _changed.get()
-    if pending is not None:
-        pending.append(user)
+    ref = _current.get()
+    pending = ref() if ref is not None else None
+    if pending is not None and pending.open:
+        pending.users.append(user)
     else:
         _end_others(user, None)
 

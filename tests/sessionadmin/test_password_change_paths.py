@@ -71,3 +71,26 @@ def test_a_save_without_a_new_password_ends_nothing(alice):
     alice.first_name = "Al"
     alice.save()
     assert live(alice) == 1
+
+
+def test_under_asgi_pages_are_served_and_a_password_change_ends_the_others(alice):
+    # Django runs a sync middleware's process_request() and process_response() in two
+    # copies of the context there: a ContextVar reset with the first one's token was a 500
+    # on every request.
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    other = browser(alice)
+
+    async def change() -> tuple[int, int, int]:
+        client = AsyncClient()
+        await client.aforce_login(alice)
+        page = await client.get("/accounts/login/")
+        form = {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW}
+        changed = await client.post("/test/django-password/", form)
+        after = await client.get("/test/whoami")
+        return page.status_code, changed.status_code, after.json()["user"]
+
+    assert async_to_sync(change)() == (200, 302, "alice")
+    assert live(alice) == 1
+    assert other.get("/test/whoami").json() == {"user": None}
