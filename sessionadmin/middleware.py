@@ -116,6 +116,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return timeout_response(request, reason)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        limits.failed(request)  # a sign-in attempt it cut short stays counted (settle)
         # A Redis outage anywhere in a view (a sign-in's limit, a listing) is a 503, in
         # any project, not only in one whose error handlers know about it.
         if isinstance(exception, SessionStoreUnavailable):
@@ -160,7 +161,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         password_changes.finish(request)
         try:
-            limits.settle(request)
+            limits.settle(request, response.status_code)
         except SessionStoreUnavailable as exc:
             return store_unavailable_response(request, exc)
         if getattr(request, "bearer", False):

@@ -158,3 +158,11 @@ def walk_by_page(count: int, pages: int) -> list[str]:
         for offset in range(0, pages * count, count)
         for r in queries.page(authenticated_only=False, offset=offset, count=count)
     ]
+
+
+class UnreachableDirectoryBackend:
+    """An authentication backend whose directory does not answer (an LDAP outage): it
+    raises on every check, so authenticate() sends no user_login_failed."""
+
+    def authenticate(self, request, **credentials):
+        raise RuntimeError("the directory does not answer")

@@ -82,7 +82,8 @@ class LimitedModelBackend(ModelBackend):
         password: str | None = None, **kwargs: Any,
     ) -> Any:  # fmt: skip
         _LIMIT.authenticate(request, username=username, password=password, **kwargs)
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        return _judged(request, user)
 
     async def aauthenticate(
         self, request: HttpRequest | None, username: str | None = None,
@@ -90,7 +91,18 @@ class LimitedModelBackend(ModelBackend):
     ) -> Any:  # fmt: skip
         # ModelBackend's own async check, after the count (which raises over the limit).
         await _LIMIT.aauthenticate(request, username=username, password=password, **kwargs)
-        return await super().aauthenticate(request, username=username, password=password, **kwargs)
+        user = await super().aauthenticate(request, username=username, password=password, **kwargs)
+        return _judged(request, user)
 
 
 _LIMIT = LoginLimitBackend()
+
+
+def _judged(request: HttpRequest | None, user: Any) -> Any:
+    # This backend knows how its check went: a wrong password stays counted whatever
+    # happens next (a later backend that raises), a right one is taken back (limits.settle).
+    if user is None:
+        limits.failed(request)
+    else:
+        limits.right(request)
+    return user

@@ -16,7 +16,7 @@ an outage fails closed (503), never open.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -58,6 +58,7 @@ class LoginLimited(PermissionDenied):
 class Attempt:
     buckets: tuple[str, ...]  # Redis keys the attempt was counted in
     sign_in: bool = False  # through authenticate(), which reports a failure (settle)
+    right: bool = False  # the password was checked and right (LimitedModelBackend)
 
 
 def _underlying(request: Any) -> Any:
@@ -218,13 +219,24 @@ def failed(request: HttpRequest | None) -> None:
         delattr(request, _ATTEMPT)
 
 
-def settle(request: HttpRequest) -> None:
-    """At the end of a request: take back a sign-in attempt that neither failed nor was
-    followed by login(). The password was right: a view checked it with authenticate()
-    only (HTTP Basic, "confirm your password", an API's own token), and five such right
-    answers must not lock the account."""
+def right(request: HttpRequest | None) -> None:
+    """The request's sign-in attempt checked a right password (settle takes it back)."""
+    request = _underlying(request)
     attempt = getattr(request, _ATTEMPT, None)
-    if attempt is not None and attempt.sign_in:
+    if attempt is not None:
+        setattr(request, _ATTEMPT, replace(attempt, right=True))
+
+
+def settle(request: HttpRequest, status: int) -> None:
+    """At the end of a request: take back a sign-in attempt with a right password that
+    was not followed by login(): a view checked it with authenticate() only (HTTP Basic,
+    "confirm your password", an API's own token), and five such right answers must not
+    lock the account. Known right when LimitedModelBackend checked it; behind
+    LoginLimitBackend, right unless user_login_failed said otherwise, and only if the
+    request ended well: a later backend that raised (a 500, an exception through the
+    view) sends no user_login_failed, and a wrong guess is never taken back for that."""
+    attempt = getattr(request, _ATTEMPT, None)
+    if attempt is not None and attempt.sign_in and (attempt.right or status < 500):
         refund(request)
 
 
@@ -269,6 +281,8 @@ def is_unlimited_password_change(request: HttpRequest) -> bool:
     if not (isinstance(view, type) and issubclass(view, PasswordChangeView)):
         return False
     form = getattr(match.func, "view_initkwargs", {}).get("form_class", view.form_class)
+    if "old_password" not in getattr(form, "base_fields", {}):
+        return False  # a SetPasswordForm (an admin setting another's password): no check
     return not getattr(form, "counts_old_password", False)  # LimitedPasswordChangeForm does
 
 

@@ -279,6 +279,31 @@ def test_a_backend_of_another_kind_gives_each_account_its_own_count(db):
     assert login_name({"password": WRONG}) == ""  # nothing names an account
 
 
+@pytest.mark.parametrize(
+    "backends",
+    [["sessionadmin.auth.backends.LoginLimitBackend", "django.contrib.auth.backends.ModelBackend"],
+     LIMITED_MODEL_BACKEND],
+    ids=["limit-first", "limited-model"],
+)  # fmt: skip
+def test_a_wrong_guess_is_never_taken_back_when_a_later_backend_raises(alice, redis, backends):
+    # ModelBackend finds the password wrong, then a directory backend raises: no
+    # user_login_failed is sent. The attempt must stay counted, or guesses would be free
+    # (each a 500, and a right one a 200: an oracle without a limit).
+    down = [*backends, "tests.helpers.UnreachableDirectoryBackend"]
+    with override_settings(LOGIN_RATE_LIMIT="3/15m", AUTHENTICATION_BACKENDS=down):
+        import base64
+
+        def basic(password: str) -> int:
+            encoded = base64.b64encode(f"alice:{password}".encode()).decode()
+            client = Client(REMOTE_ADDR="10.6.6.6", raise_request_exception=False)
+            return client.get("/test/basic", HTTP_AUTHORIZATION=f"Basic {encoded}").status_code
+
+        assert [basic(WRONG) for _ in range(3)] == [500, 500, 500]
+        bucket = keys.login_attempts(limits.user_bucket(alice))
+        assert int(redis.get(bucket)) == 3
+        assert basic(PASSWORD) == 401  # over the limit: refused before any check
+
+
 @override_settings(LOGIN_RATE_LIMIT="3/15m")
 def test_counters_hold_no_raw_name_or_address_of_unknown_accounts(db, redis):
     api_login(Client(), "Mallory@Example.com", WRONG, REMOTE_ADDR="10.2.3.4")
