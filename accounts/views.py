@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
 from sessionadmin import services as sessions
-from sessionadmin.decorators import lists_own_sessions, login_required
+from sessionadmin.decorators import lists_own_sessions, login_required, no_bearer
 from sessionadmin.devices import device_label
 from sessionadmin.errors import ApiError, RateLimited, ValidationFailed
 
@@ -43,6 +43,7 @@ def _apply_errors(form, error: ApiError) -> None:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@no_bearer
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
@@ -58,6 +59,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@no_bearer
 def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST if request.method == "POST" else None)
     status, retry_after = 200, None
@@ -85,6 +87,7 @@ def login(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@no_bearer
 def logout(request: HttpRequest) -> HttpResponse:
     services.sign_out(request)
     # Clear-Site-Data also clears a message stored in a cookie by this very response, so

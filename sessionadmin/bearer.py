@@ -69,6 +69,8 @@ def bearer_response(request: HttpRequest, response: HttpResponse) -> HttpRespons
     """Save what the view changed, record activity; never a cookie on a bearer answer."""
     session = request.session
     try:
+        if session.flushed_key is not None:  # a flush() of Django's, let through: ended now
+            session.delete(session.flushed_key)
         if response.status_code < 500:
             touch_if_due(session)
             if session.modified and not session.is_empty():

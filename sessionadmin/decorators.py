@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
 from sessionadmin.errors import AuthRequired, Forbidden, error_response, is_json_request
+from sessionadmin.exceptions import BearerSignInRefused
 
 View = Callable[..., HttpResponse]
 
@@ -64,6 +65,20 @@ def lists_own_sessions(view: View) -> View:
     trip, instead of a second script."""
     view.lists_own_sessions = True  # type: ignore[attr-defined]
     return view
+
+
+def no_bearer(view: View) -> View:
+    """A view that signs in, signs up or signs out: refused (400) before it does anything
+    for a request carrying a bearer token, whose session is the token's. (login() and
+    logout() refuse it anyway, but a sign-up has created its user by then.)"""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(request, "bearer", False):
+            raise BearerSignInRefused()
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def wants_own_sessions(request: HttpRequest) -> bool:

@@ -60,6 +60,13 @@ def sign_up(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user": request.user.get_username()})
 
 
+def django_get_user(request: HttpRequest) -> JsonResponse:
+    """Third-party code reading the user with Django's own get_user() (no copy, no hook)."""
+    from django.contrib.auth import get_user
+
+    return JsonResponse({"user": get_user(request).get_username() or None})
+
+
 def boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError("a bug")
 
@@ -105,6 +112,7 @@ urlpatterns = [
     path("test/basic", basic_auth),
     path("test/save-me", save_me),
     path("test/sign-up", sign_up),
+    path("test/django-get-user", django_get_user),
     path("test/boom", boom),
     path("api/test/boom", api_view("GET")(boom)),
     path("api/test/echo", echo),

@@ -79,6 +79,7 @@ def _refuse_bearer(request: HttpRequest | None) -> None:
     session = getattr(request, "session", None)
     if isinstance(session, SessionStore) and session.bearer:
         session._forget_local()  # what login() set is never saved: the token stays as is
+        session.flushed_key = None  # nor is it ended by login()'s flush()
         raise BearerSignInRefused()
 
 

@@ -62,6 +62,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
     kind = "browser"  # "token" for a bearer token's session (tokens.py)
     name = ""  # a token's label, written when it is created
     bearer = False  # loaded from an Authorization header, not from a cookie
+    flushed_key: str | None = None  # a bearer session's key whose flush() waits (bearer.py)
     end_reason: str | None = None  # why a delete() ends it (signals); else logout
     started_sign_in = False  # the last write began a signed-in session (signals)
     # Django's encode()/decode(); the store itself writes JSON (store.codec), never pickle.
@@ -268,6 +269,16 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         self._session_key = None
         self._session_cache = {}
         self.modified = False
+
+    def flush(self) -> None:
+        if not self.bearer or self.end_reason is not None:
+            return super().flush()
+        # A bearer request's flush() from Django's code (login() as another user, get_user()
+        # on a stale auth hash) ends the token when the response goes out (bearer.py), not
+        # now: login() then refuses the sign-in (auth.receivers), and the token must stay.
+        self.flushed_key = self._session_key or self.flushed_key
+        self.clear()
+        self._session_key = None
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:

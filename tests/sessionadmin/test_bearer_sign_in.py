@@ -9,7 +9,7 @@ from django.test import Client
 
 from sessionadmin import services
 
-pytestmark = pytest.mark.usefixtures("redis")
+pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.usefixtures("redis")]
 
 PASSWORD = "correct horse 9"
 
@@ -44,12 +44,41 @@ def test_a_sign_in_page_refuses_a_bearer_request(make_user, alice, token, path, 
     response = bearer(token).post(path, {"username": who, "password": PASSWORD})
     assert response.status_code == 400, (response.status_code, response.content[:300])
     assert services.list_user_sessions(carol.pk) == []  # no session nobody holds
-    if who == "alice":  # the same user: the token is left exactly as it was
-        assert len(services.list_user_sessions(alice.pk)) == before
-        assert token_works(token)
+    # The token is left exactly as it was: login() as another user flushes the session
+    # before it says who signed in, and that flush no longer ends the token.
+    assert len(services.list_user_sessions(alice.pk)) == before
+    assert token_works(token)
+    if path == "/accounts/login/":  # refused before any check (the admin's: known, README)
+        carol.refresh_from_db()
+        assert carol.last_login is None
+
+
+def test_the_sign_up_page_refuses_a_bearer_request_before_making_the_user(alice, token):
+    from django.contrib.auth import get_user_model
+
+    form = {"username": "zed", "email": "zed@example.com", "password": PASSWORD}
+    response = bearer(token).post("/accounts/register/", form)
+    assert response.status_code == 400
+    assert not get_user_model().objects.filter(username="zed").exists()
+    assert token_works(token)
 
 
 def test_a_sign_out_page_refuses_a_bearer_request(alice, token):
     response = bearer(token).post("/accounts/logout/")
     assert response.status_code == 400, response.content[:300]
     assert token_works(token)
+
+
+def test_a_token_whose_auth_hash_went_stale_still_ends_through_djangos_get_user(alice, token):
+    # A password set behind Django's back (QuerySet.update(): no signal); third-party code
+    # then reads the user with Django's get_user(), which flushes a session whose auth
+    # hash no longer verifies. For a token that flush waits for the response (login()
+    # may refuse it first), and then ends the token.
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    get_user_model().objects.filter(pk=alice.pk).update(password=make_password("changed 123"))
+    response = bearer(token).get("/test/django-get-user")
+    assert response.json() == {"user": None}
+    assert services.list_user_sessions(alice.pk) == []
+    assert bearer(token).get("/api/profile").json()["code"] == "AUTH_REQUIRED"
