@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from cart.models import Order, OrderItem, Product
 
-_DATE_PARTS = ("__year", "__iso_year")
+_DATE_PARTS = {"year", "iso_year"}
 
 
 class DateQueryAdmin(admin.ModelAdmin):
@@ -11,7 +11,8 @@ class DateQueryAdmin(admin.ModelAdmin):
     lookup is refused as Django refuses any lookup it does not allow: a 400."""
 
     def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
-        if lookup.endswith(_DATE_PARTS) and not _a_year(value):
+        # Any year in the path: created_at__year, created_at__year__gt, order__...__year__lte.
+        if _DATE_PARTS & set(lookup.split("__")[1:]) and not _a_year(value):
             return False
         return super().lookup_allowed(lookup, value, request)
 
