@@ -17,21 +17,23 @@ from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
 from sessionadmin.auth import limits
+from sessionadmin.conf import get_settings
 
 
 def login_name(credentials: dict[str, Any]) -> str:
     """Return the name an attempt signs in with, whichever keyword carries it."""
     model = get_user_model()
-    for key in ("username", model.USERNAME_FIELD, model.get_email_field_name()):
+    # A backend of another kind (a phone number): its credential names a user field the
+    # project lists in SESSIONADMIN_LOGIN_FIELDS, where the account is then looked up, so
+    # each account has a count of its own and every spelling of it the same one. Other
+    # text is never taken as the name: a field sent in many spellings, or beside the name
+    # (a one-time code), would make a new count for each guess.
+    keys = ("username", model.USERNAME_FIELD, model.get_email_field_name())
+    for key in (*keys, *get_settings().login_fields):
         value = credentials.get(key)
         if isinstance(value, str):
             return value
-    # A backend of another kind (a phone number, a badge id): the other strings it was
-    # given name the account, so each has a count of its own rather than all sharing "".
-    named = sorted(
-        (k, v) for k, v in credentials.items() if k != "password" and isinstance(v, str)
-    )
-    return "&".join(f"{key}={value}" for key, value in named)
+    return ""
 
 
 class LoginLimitBackend:
