@@ -166,3 +166,29 @@ class UnreachableDirectoryBackend:
 
     def authenticate(self, request, **credentials):
         raise RuntimeError("the directory does not answer")
+
+
+def refused_pttl_is_a_503(client, caplog, monkeypatch, make_alice, refused) -> None:
+    """With the store's Redis user refused PTTL (part of every read): a read, then a
+    sign-in (whose write script Redis wraps the refusal in), each a 503 in the API's
+    shape, logged with Redis's reason; ``refused()`` lists what the ACL LOG recorded."""
+    from sessionadmin import errors
+
+    assert client.get("/api/session").status_code == 200  # a new session: no PTTL
+    monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))  # logged once a minute
+    caplog.clear()
+    response = client.get("/api/session")
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+    assert "no permissions to run the 'pttl' command" in caplog.text
+    assert sorted(refused()) == [("app", "pttl")]
+    make_alice()
+    monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))
+    caplog.clear()
+    client.cookies.clear()  # no session to read first: the sign-in's write script
+    login = {"username": "alice", "password": "correct horse 9"}
+    response = client.post("/api/login", login, content_type="application/json")
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+    assert "can't run this command" in caplog.text
+    assert sorted(refused()) == [("app", "pttl"), ("app", "pttl")]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import weakref
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -32,51 +31,44 @@ from sessionadmin.auth.users import user_key
 from sessionadmin.exceptions import SessionStoreUnavailable
 
 logger = logging.getLogger("sessionadmin")
-_PENDING = "_sessionadmin_password_changes"
+_OPEN = "_sessionadmin_open"  # on a request until its response goes out
+_CHANGED = "_sessionadmin_password_changes"  # the users whose password it changed
 
-
-@dataclass
-class _Pending:
-    """The users whose password changed during one request, until its response."""
-
-    users: list[AbstractBaseUser] = field(default_factory=list)
-    open: bool = True
-
-
-# The current request's _Pending, weakly: a request that is gone (one whose response never
-# came through SessionMiddleware, as when a test calls process_request() alone) leaves
-# nothing that would swallow a later change made outside any request.
-_current: ContextVar[weakref.ref[_Pending] | None] = ContextVar(
+# The current request, weakly: a request that is gone (one whose response never came
+# through SessionMiddleware, as when a test calls process_request() alone) leaves nothing
+# that would swallow a later change made outside any request.
+_current: ContextVar[weakref.ref[HttpRequest] | None] = ContextVar(
     "sessionadmin_password_changes", default=None
 )
 
 
 def begin(request: HttpRequest) -> None:
     """A request starts (SessionMiddleware): its password changes wait for its response."""
-    pending = _Pending()
-    setattr(request, _PENDING, pending)
+    request.__dict__[_OPEN] = True
     # Set, never reset with a token: under ASGI, process_request() and process_response()
     # run in two different copies of the context (asgiref's sync_to_async).
-    _current.set(weakref.ref(pending))
+    _current.set(weakref.ref(request))
 
 
 def finish(request: HttpRequest) -> None:
     """The response goes out: end the other sessions of each user whose password changed."""
-    pending: _Pending | None = request.__dict__.pop(_PENDING, None)
+    request.__dict__.pop(_OPEN, None)
     _current.set(None)
-    if pending is None:
-        return
-    pending.open = False
+    changed = request.__dict__.pop(_CHANGED, None)
+    if not changed:
+        return  # (nearly every request: nothing read, nothing sent)
     session = getattr(request, "session", None)
     signed_in = _signed_in(session)
-    for user in {user_key(u.pk): u for u in pending.users}.values():
+    for user in {user_key(u.pk): u for u in changed}.values():
         _end_others(user, session if signed_in == user_key(user.pk) else None)
 
 
 def _signed_in(session: Any) -> str | None:
-    """The stored id of the user the request's session is signed in as, if any."""
+    """The stored id of the user the request's session is signed in as, if any (from what
+    the request loaded: a session it never read is nobody's here)."""
+    loaded = getattr(session, "_session_cache", None)
     try:
-        value = session.get(SESSION_KEY) if session is not None else None
+        value = loaded.get(SESSION_KEY) if isinstance(loaded, dict) else None
         return user_key(value) if value is not None else None
     except (ValidationError, ValueError, TypeError):
         return None
@@ -91,9 +83,9 @@ def after_save(instance: AbstractBaseUser, using: str | None) -> None:
 
 def _committed(user: AbstractBaseUser) -> None:
     ref = _current.get()
-    pending = ref() if ref is not None else None
-    if pending is not None and pending.open:
-        pending.users.append(user)
+    request = ref() if ref is not None else None
+    if request is not None and request.__dict__.get(_OPEN):
+        request.__dict__.setdefault(_CHANGED, []).append(user)
     else:
         _end_others(user, None)
 

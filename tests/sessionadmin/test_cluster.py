@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from functools import partial
 from urllib.parse import quote
 
 import pytest
@@ -23,11 +24,11 @@ from django.test import override_settings
 from django_redis.pool import ConnectionFactory
 
 from cart.models import Product
-from sessionadmin import errors
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.store import keys
 from sessionadmin.store.cluster import ClusterURL, parse_cluster_url
 from sessionsite.redis_config import redis_caches
+from tests.helpers import refused_pttl_is_a_503
 from tests.redis_topologies import (
     assert_session_survived,
     redis_cluster,
@@ -158,24 +159,8 @@ def test_a_command_the_redis_user_may_not_run_is_a_503_on_the_cluster(
         node.client().execute_command("ACL", "SETUSER", "app", "-pttl")
     monkeypatch.setattr(ConnectionFactory, "_pools", {})  # no client of another test's
     with override_settings(CACHES=redis_caches(cluster.app_url)):
-        assert client.get("/api/session").status_code == 200  # a new session: no PTTL
-        monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))  # once a minute
-        caplog.clear()
-        response = client.get("/api/session")
-        assert response.status_code == 503, response.content
-        assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
-        assert "no permissions to run the 'pttl' command" in caplog.text
-        django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
-        monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))
-        caplog.clear()
-        client.cookies.clear()  # no session to read first: the sign-in's write script
-        login = {"username": "alice", "password": PASSWORD}
-        response = client.post("/api/login", login, content_type="application/json")
-        assert response.status_code == 503, response.content
-        assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
-        assert "can't run this command" in caplog.text
-    refused = cluster.refused()
-    assert sorted(refused) == [("app", "pttl"), ("app", "pttl")], refused
+        alice = partial(django_user_model.objects.create_user, "alice", "", PASSWORD)
+        refused_pttl_is_a_503(client, caplog, monkeypatch, alice, cluster.refused)
 
 
 def keys_name(session_key: str) -> str:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import copy
 import time
+from functools import partial
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from sessionadmin import errors
 from sessionsite.embedded import EmbeddedRedis
 from sessionsite.redis_config import redis_caches
+from tests.helpers import refused_pttl_is_a_503
 from tests.redis_topologies import APP_PASSWORD, redis_node
 from tests.servers import free_port
 
@@ -107,25 +108,7 @@ def test_a_command_the_redis_user_may_not_run_is_a_503_that_says_which(
         node.client().execute_command("ACL", "SETUSER", "app", "-pttl")
         url = f"redis://app:{APP_PASSWORD}@127.0.0.1:{node.port}/0"
         with override_settings(CACHES=redis_caches(url)):
-            assert client.get("/api/session").status_code == 200  # a new session: no PTTL
-            monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))  # once a minute
-            caplog.clear()
-            response = client.get("/api/session")
-            assert response.status_code == 503, response.content
-            assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
-            assert "no permissions to run the 'pttl' command" in caplog.text
-            assert node.refused() == [("app", "pttl")]
-            # Inside a script (a sign-in's write), where Redis wraps the refusal in the
-            # script's error: the same 503.
-            django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
-            monkeypatch.setattr(errors, "_last_outage_log", float("-inf"))
-            caplog.clear()
-            client.cookies.clear()  # no session to read first
-            login = {"username": "alice", "password": PASSWORD}
-            response = client.post("/api/login", login, content_type="application/json")
-            assert response.status_code == 503, response.content
-            assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
-            assert "can't run this command" in caplog.text
-            assert len(node.refused()) == 2
+            alice = partial(django_user_model.objects.create_user, "alice", "", PASSWORD)
+            refused_pttl_is_a_503(client, caplog, monkeypatch, alice, node.refused)
     finally:
         node.stop()
