@@ -31,11 +31,13 @@ def hide_credentials(text: str) -> str:
 
 def request_secrets(request: Any) -> tuple[str, ...]:
     """The credentials the failed request carried: its session key, its bearer token and
-    its trusted-device cookie. A frame may hold them under any name (the pre-login key a
-    sign-in carries over is ``carry_from``, then ``old``), so they are hidden by value."""
+    its trusted-device cookie, and the key its session has now (a sign-in's new one). A
+    frame may hold them under any name (the pre-login key a sign-in carries over is
+    ``carry_from``, then ``old``), so they are hidden by value."""
     cookies = getattr(request, "COOKIES", None) or {}
     meta = getattr(request, "META", None) or {}
     found = [value for name, value in cookies.items() if _secret_cookie(name)]
+    found.append(getattr(getattr(request, "session", None), "_session_key", None) or "")
     scheme, _, token = str(meta.get("HTTP_AUTHORIZATION", "")).partition(" ")
     if scheme.lower() == "bearer":
         found.append(token.strip())

@@ -210,12 +210,14 @@ def test_error_reports_hide_the_requests_own_credentials_whatever_holds_them(rf,
 
     from django.views.debug import ExceptionReporter
 
+    from sessionadmin.backends.redis import SessionStore
     from sessionadmin.conf import get_settings
 
     settings.DEBUG = False
     session_key, token = "q" * 7 + "prelogin" + "7" * 17, "sat_" + "t0ken" * 8
-    device = "alice:" + "n0nce" * 6
+    device, new_key = "alice:" + "n0nce" * 6, "n" * 9 + "afterlogin" + "8" * 13
     request = rf.get("/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    request.session = SessionStore(new_key)  # the key a sign-in has just moved it to
     request.COOKIES = {
         settings.SESSION_COOKIE_NAME: session_key,
         get_settings().device_cookie_name: device,
@@ -226,6 +228,7 @@ def test_error_reports_hide_the_requests_own_credentials_whatever_holds_them(rf,
         old = {"from": [carry_from]}  # noqa: F841 (in the report)
         seen = f"Bearer {token}"  # noqa: F841
         trusted = device.encode()  # noqa: F841
+        moved_to = [new_key]  # noqa: F841
         raise ValueError("cannot carry the session over")
 
     try:
@@ -234,7 +237,7 @@ def test_error_reports_hide_the_requests_own_credentials_whatever_holds_them(rf,
         exc_info = sys.exc_info()
     reporter = ExceptionReporter(request, *exc_info)
     html, text = reporter.get_traceback_html(), reporter.get_traceback_text()
-    for secret in (session_key, token, device):
+    for secret in (session_key, token, device, new_key):
         assert secret not in html and secret not in text, secret
     assert "dark-and-stormy" in html  # another cookie is shown as Django shows it
 
