@@ -272,18 +272,20 @@ def is_unlimited_password_change(request: HttpRequest) -> bool:
     """
     from django.contrib.auth.views import PasswordChangeView  # (needs the apps loaded)
 
+    # request.user last: on any other request it would load the user for nothing.
     match = getattr(request, "resolver_match", None)
-    if request.method != "POST" or match is None or not request.user.is_authenticated:
+    if request.method != "POST" or match is None:
         return False
     if match.app_name == "admin" and match.url_name == "password_change":
-        return True
+        return request.user.is_authenticated
     view = getattr(match.func, "view_class", None)
     if not (isinstance(view, type) and issubclass(view, PasswordChangeView)):
         return False
     form = getattr(match.func, "view_initkwargs", {}).get("form_class", view.form_class)
     if "old_password" not in getattr(form, "base_fields", {}):
         return False  # a SetPasswordForm (an admin setting another's password): no check
-    return not getattr(form, "counts_old_password", False)  # LimitedPasswordChangeForm does
+    # LimitedPasswordChangeForm counts its own check.
+    return not getattr(form, "counts_old_password", False) and request.user.is_authenticated
 
 
 def check_password(user: Any, password: str, request: HttpRequest | None = None) -> bool:
