@@ -35,8 +35,11 @@ def _next_url(request: HttpRequest) -> str:
 def _apply_errors(form, error: ApiError) -> None:
     if isinstance(error, ValidationFailed) and error.fields:
         for field, problems in error.fields.items():
+            name = field if field in form.fields else None
             for problem in problems:
-                form.add_error(field if field in form.fields else None, problem)
+                # The service checked the same form: what it found, the page's already says.
+                if problem not in form.errors.get(name or "__all__", []):
+                    form.add_error(name, problem)
     else:
         form.add_error(None, error.message)
 

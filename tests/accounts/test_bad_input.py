@@ -32,6 +32,9 @@ def test_an_empty_form_post_is_the_form_again_with_its_errors(db, redis, path, s
     response = Client().post(path, {})
     assert response.status_code == status, response.status_code
     assert b"This field is required" in response.content
+    # Each field says so once (the service's check of the same form is not shown again).
+    page = response.content.decode()
+    assert page.count("This field is required") == len(response.context["form"].errors)
 
 
 def test_an_empty_password_change_post_is_the_form_again(alice):
