@@ -3,13 +3,13 @@
 Django's AuthenticationMiddleware loads the user row on every request. Here the first
 request of a session does that as usual (and verifies the session's auth hash), then keeps
 a few of the user's fields (``SESSION_USER_CACHE_FIELDS``: by default the username, the email
-and the ``is_*`` flags) in the session's own hash, fields ``x`` and ``x1`` (two 64-byte
-parts: a longer value would turn the hash from a listpack into a table). It arrives with
+and the ``is_*`` flags) in the session's own hash, fields ``x`` and ``x1`` (parts of 63
+and 64 bytes: a longer value would turn the hash from a listpack into a table). It arrives with
 the session in the request's one round trip, and ``request.user`` is built from it; the
 other fields are deferred, so reading one costs a query, as for any deferred field.
 
 A copy is ``<generation>.<made at, base 36 seconds>.<schema digest>`` then the JSON
-values, and it is used only while it is there and both of these still hold:
+values (booleans as 0 and 1), and it is used only while it is there and both of these still hold:
 
 - **there**: every change of the user the app can see drops the copy from each of the
   user's sessions (``forget_user``, one script over the user's set of sessions, in the
@@ -60,7 +60,7 @@ from sessionadmin.store.client import redis_client, redis_errors, run_script
 from sessionadmin.store.codec import AUTH_HASH_KEY
 
 logger = logging.getLogger("sessionadmin")
-MAX_VALUE = 128  # bytes: two hash values of 64 (x, x1; user_fill.lua), each a listpack's
+MAX_VALUE = 127  # bytes: two hash values, of 63 and 64 (x, x1; user_fill.lua), a listpack's
 MAX_HEADER = 16  # generation, time and digest before the values
 MAX_BLOB = MAX_VALUE - MAX_HEADER  # the JSON values
 _SIMPLE = (str, bool, int, type(None))
@@ -86,8 +86,9 @@ def schema_digest() -> str:
     """Return 4 hex digits naming the user model and the cached fields, in order."""
     model = get_user_model()
     # "2:": copies made before a user's change dropped them from the sessions (when every
-    # read checked the generation instead) are never used: nothing dropped them.
-    shape = f"2:{model._meta.label_lower}:{','.join(cached_fields())}"
+    # read checked the generation instead) are never used: nothing dropped them. "3:":
+    # booleans kept as 0/1, no longer true/false (a copy of before is a miss, made again).
+    shape = f"3:{model._meta.label_lower}:{','.join(cached_fields())}"
     return hashlib.sha256(shape.encode()).hexdigest()[:4]
 
 
@@ -103,8 +104,10 @@ def encode(user: AbstractBaseUser) -> bytes | None:
     the epoch, exactly: a save() of the user built from the copy writes it back unchanged.
     """
     values = [getattr(user, name) for name in cached_fields()]
-    for i, value in enumerate(values):
-        if isinstance(value, datetime) and value.utcoffset() is not None:
+    for i, (value, (kind, _)) in enumerate(zip(values, _kinds(), strict=True)):
+        if kind is bool and type(value) is bool:
+            values[i] = int(value)  # 0/1: 3 to 4 bytes less than true/false in each session
+        elif isinstance(value, datetime) and value.utcoffset() is not None:
             values[i] = (value - _EPOCH) // timedelta(microseconds=1)
         elif not isinstance(value, _SIMPLE):
             return None  # a naive datetime, a date, a Decimal...: not kept
@@ -154,6 +157,10 @@ def decode(copy: bytes, user_id: str, generation: bytes | None) -> AbstractBaseU
                 values[i] = _EPOCH + timedelta(microseconds=value)
             except OverflowError:
                 return None
+        elif kind is bool:
+            if type(value) is not int or value not in (0, 1):
+                return None
+            values[i] = value == 1
         elif kind is not None and type(value) is not kind:
             return None
     kept = tuple(values)  # without the pk: what freshen compares on a save

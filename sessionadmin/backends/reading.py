@@ -115,7 +115,7 @@ def stored_agent(value: bytes, prefix: str, current: str) -> str:
     hour, _, digest = value[1:].partition(b":")
     if not hour.isdigit():
         return ""
-    if current and _digest(current) == digest:
+    if current and digest in _digests(current):
         return current  # the same agent as recorded: nearly every request
     with redis_errors():
         found = redis_client().hget(f"{prefix}:ua:{hour.decode()}", value)
@@ -123,10 +123,11 @@ def stored_agent(value: bytes, prefix: str, current: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _digest(agent: str) -> bytes:
-    # agent.lua's reference: the first 16 hex digits of the agent's SHA-1. Cached: a
-    # server sees the same few agents over and over.
-    return hashlib.sha1(agent.encode(), usedforsecurity=False).hexdigest()[:16].encode()
+def _digests(agent: str) -> tuple[bytes, bytes]:
+    # agent.lua's reference: the first 8 bytes of the agent's SHA-1, raw; or, as releases
+    # before wrote it, their 16 hex digits. Cached: a server sees the same few agents.
+    digest = hashlib.sha1(agent.encode(), usedforsecurity=False).digest()[:8]
+    return digest, digest.hex().encode()
 
 
 def reply_fields(pairs: list[Any]) -> dict[bytes, bytes]:

@@ -5,6 +5,7 @@ as JSON (orjson), never pickle.
 from __future__ import annotations
 
 import hashlib
+import socket
 from contextlib import suppress
 from functools import cache
 from typing import Any, NamedTuple
@@ -35,15 +36,25 @@ def loads(payload: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _code(path: str) -> str:
+@cache
+def _codes(path: str) -> tuple[str, str]:
     # A short digest, not a list index: reordering AUTHENTICATION_BACKENDS must not make a
-    # stored session name another backend.
-    return hashlib.sha256(path.encode()).hexdigest()[:8]
+    # stored session name another backend. Four hex digits (4 bytes less in each session's
+    # hash); eight for a backend whose four another configured backend shares, and as
+    # releases before stored them (still read).
+    digest = hashlib.sha256(path.encode()).hexdigest()
+    return digest[:4], digest[:8]
 
 
 @cache
 def _backends_by_code() -> dict[str, str]:
-    return {_code(path): path for path in settings.AUTHENTICATION_BACKENDS}
+    # A code two configured backends share names neither: a session stored under it
+    # before the second was added loads signed out, never as the other backend's.
+    found: dict[str, str | None] = {}
+    for path in settings.AUTHENTICATION_BACKENDS:
+        for code in _codes(path):
+            found[code] = path if found.get(code, path) == path else None
+    return {code: path for code, path in found.items() if path}
 
 
 @receiver(setting_changed)
@@ -56,8 +67,11 @@ def _backend_code(path: object) -> str:
     """The code of a configured backend's path; "" for anything else."""
     if not isinstance(path, str):
         return ""
-    code = _code(path)
-    return code if _backends_by_code().get(code) == path else ""
+    by_code = _backends_by_code()
+    for code in _codes(path):
+        if by_code.get(code) == path:
+            return code
+    return ""
 
 
 def split_auth_fields(data: dict[str, Any]) -> tuple[dict[str, Any], str, str, bytes | str]:
@@ -136,13 +150,21 @@ class SessionMeta(NamedTuple):
     flags: str = ""  # hijack flags: "n" its network changed, "a" its agent (flag.lua)
 
 
+def ip_text(stored: bytes) -> str:
+    """The client IP as a session's hash keeps it: an IPv4 address packed (agent.lua)."""
+    if len(stored) == 5 and stored[0] == 2:
+        return socket.inet_ntoa(stored[1:])
+    return stored.decode()
+
+
 def meta_from_fields(
     fields: dict[bytes, bytes], agent: str, ttl: int, now: int, counted: bool
 ) -> SessionMeta:
     """Return the record of a session from its hash's fields as a read found them (with
     its agent resolved, its TTL in ms, and one request more if ``counted`` after them)."""
     get = fields.get
-    login = get(b"l")
+    # No ``l`` in a signed-in session: its sign-in made it, at ``c`` (write.lua).
+    login = get(b"l") or (get(b"u") and get(b"c"))
     return SessionMeta(  # positional, in the fields' order: this runs on every request
         get(b"u", b"").decode(),
         int(get(b"c") or 0),
@@ -150,7 +172,7 @@ def meta_from_fields(
         int(login) if login else None,
         int(get(b"n") or 0) + counted,
         "token" if get(b"k") == b"t" else "browser",
-        get(b"ip", b"").decode(),
+        ip_text(get(b"ip", b"")),
         agent,
         get(b"nm", b"").decode(errors="replace"),
         now + max(int(ttl), 0),

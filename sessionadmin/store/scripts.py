@@ -7,15 +7,16 @@ so a read-then-write from Python would race. Scripts are sent once and then call
 SHA (``client.py`` loads one again where a server restarted or failed over without it).
 
 Hash fields of a session (``keys.session_key_name``): ``d`` payload (JSON, absent when
-empty), ``u`` user id, ``b`` auth backend (a digest of its path), ``h`` session auth hash
-(32 raw bytes), ``x`` and ``x1`` the cached user (``auth.usercache``, in two
-64-byte parts), all absent when anonymous;
-``c`` created, ``a`` last activity, ``l`` login time (all ms since the epoch), ``n``
-request count, ``ip``, ``ua`` (or a reference into the ``:ua`` table, see agent.lua),
-``f`` hijack flags (flag.lua), and ``i:<namespace>:<item>`` item counts
-(``sessionadmin.items``). Every value is kept under 64 bytes where it can be, so Redis
-stores the hash as a compact listpack (about 250 bytes) instead of a hash table (about
-1,000).
+empty), ``u`` user id, ``b`` auth backend (4 hex digits of a digest of its path, 8 when
+two configured backends share 4: codec.py), ``h`` session auth hash (32 raw bytes), ``x``
+and ``x1`` the cached user (``auth.usercache``, in parts of 63 and 64 bytes), all absent
+when anonymous; ``c`` created, ``a`` last activity, ``l`` login time (all ms since the
+epoch; no ``l`` in a signed-in session its sign-in made: it is ``c``), ``n`` request
+count, ``ip`` (an IPv4 address packed in 5 bytes, agent.lua), ``ua`` (or a reference into
+the ``:ua`` table, agent.lua), ``f`` hijack flags (flag.lua), and ``i:<namespace>:<item>``
+item counts (``sessionadmin.items``). Every value is kept under 64 bytes where it can be,
+so Redis stores the hash as a compact listpack (under 256 bytes for a signed-in session
+with a 3-line cart, bench/memory.py) instead of a hash table (about 1,000).
 
 Index scores (ms) are when the session would end, less the idle timeout: the last activity
 while the idle timeout binds, earlier once the absolute deadline comes first, so an entry

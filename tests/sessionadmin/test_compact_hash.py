@@ -1,10 +1,11 @@
 """The compact session hash: auth fields out of the payload, long user agents by reference.
 
-A signed-in session keeps the user id in ``u``, the auth backend as an 8-hex-digit code in
+A signed-in session keeps the user id in ``u``, the auth backend as a 4-hex-digit code in
 ``b`` and the session auth hash as 32 raw bytes in ``h``, so every value stays short and
-Redis keeps the hash as a listpack. User agents longer than 40 bytes live once in the
-``{prefix}:ua:<hour>`` table of the hour; the session keeps a reference. Loading gives
-back what Django wrote.
+Redis keeps the hash as a listpack; ``l`` (signed in at) only when that is not ``c``
+(created at). User agents longer than 40 bytes live once in the ``{prefix}:ua:<hour>``
+table of the hour; the session keeps a reference (8 raw bytes of its SHA-1). Loading
+gives back what Django wrote, and what earlier releases wrote still loads.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def agents_key(username: str = "alice") -> str:
 
 
 def ref(agent: str) -> bytes:
+    digest = hashlib.sha1(agent.encode()).digest()[:8]  # noqa: S324
+    return f"\x01{hour()}:".encode() + digest
+
+
+def old_ref(agent: str) -> bytes:
+    """A reference as releases before wrote it: 16 hex digits."""
     digest = hashlib.sha1(agent.encode()).hexdigest()[:16]  # noqa: S324
     return f"\x01{hour()}:{digest}".encode()
 
@@ -95,8 +102,9 @@ def test_a_typical_signed_in_session_is_a_compact_listpack(alice, redis):
     key = redis_key(client)
     stored = redis.hgetall(key)
     assert stored[b"u"] == str(alice.pk).encode()
-    assert stored[b"b"] == hashlib.sha256(BACKEND.encode()).hexdigest()[:8].encode()
-    assert len(stored[b"b"]) == 8
+    assert stored[b"b"] == hashlib.sha256(BACKEND.encode()).hexdigest()[:4].encode()
+    assert len(stored[b"b"]) == 4
+    assert b"l" not in stored and b"c" in stored  # signed in as it was made
     assert stored[b"h"] == bytes.fromhex(alice.get_session_auth_hash())
     assert len(stored[b"h"]) == 32
     assert b"d" not in stored  # nothing but the auth fields: no payload at all
@@ -191,7 +199,7 @@ def test_split_takes_the_auth_fields_out_compactly():
     back, (rest, user_id, code, raw) = round_trip(data)
     assert rest == {"views": 3}
     assert user_id == "42"
-    assert code == hashlib.sha256(BACKEND.encode()).hexdigest()[:8]
+    assert code == hashlib.sha256(BACKEND.encode()).hexdigest()[:4]
     assert raw == bytes.fromhex(GOOD_HASH)
     assert back == data
 
@@ -267,7 +275,7 @@ def test_the_write_script_gets_no_auth_fields_in_the_payload(alice, redis):
     payload, user_id, backend, auth_hash = args[6], args[7], args[11], args[12]
     assert payload == b""
     assert user_id == str(alice.pk)
-    assert backend == hashlib.sha256(BACKEND.encode()).hexdigest()[:8]
+    assert backend == hashlib.sha256(BACKEND.encode()).hexdigest()[:4]
     assert auth_hash == bytes.fromhex(alice.get_session_auth_hash())
 
 
@@ -359,7 +367,7 @@ def test_search_finds_a_substring_of_a_long_user_agent(alice, make_user, redis):
     page = services.list_sessions(query="AppleWebKit/537.36")
     assert [r.user_agent for r in page.results] == [CHROME]
     # The reference itself is not what is searched.
-    assert index.search(needle=ref(CHROME)[1:].decode()).records == []
+    assert index.search(needle=f"{hour()}:").records == []
 
 
 def test_the_staff_api_lists_the_full_agent(alice, make_user, redis):
@@ -411,9 +419,127 @@ def test_an_agent_starting_with_byte_1_is_listed_as_sent(alice, make_user, redis
     make_user("bob")
     victim = Client(HTTP_USER_AGENT=CHROME)
     api_login(victim, "bob")
-    agent = ref(CHROME).decode() if spoof else "\x01odd agent"
+    # (A WSGI server hands header bytes over as Latin-1.)
+    agent = ref(CHROME).decode("latin-1") if spoof else "\x01odd agent"
     client = Client(HTTP_USER_AGENT=agent)
     api_login(client, "alice")
     # It goes through the agent table, so it can never be read back as a reference.
     assert redis.hget(redis_key(client), "ua") == ref(agent)
     assert listed_agent(client) == agent
+
+
+# --- Fields left out, and what earlier releases stored --------------------------------
+
+
+def test_a_session_its_sign_in_made_keeps_no_sign_in_time_and_lists_it_as_created(alice, redis):
+    client = Client(HTTP_USER_AGENT=CHROME)
+    api_login(client, "alice")
+    stored = redis.hgetall(redis_key(client))
+    assert b"l" not in stored and stored[b"u"] == str(alice.pk).encode()
+    sid = keys.session_id(cookie(client))
+    record = services.get_session(sid)
+    assert record.login_at == record.created_at
+    assert [r.login_at for r in services.list_sessions().results] == [record.created_at]
+    assert [r.login_at for r in index.search(needle="Chrome/126").records] == [record.created_at]
+    store = SessionStore(cookie(client))
+    store.load()
+    assert store.meta.login == int(stored[b"c"])
+
+
+def test_a_guest_session_signed_in_later_keeps_its_sign_in_time(alice, redis):
+    client = Client(HTTP_USER_AGENT=CHROME)
+    product = Product.objects.create(name="Item", price=Decimal("9.50"), stock=50)
+    response = client.post(
+        "/api/cart/items", {"product_id": product.pk}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    time.sleep(0.01)  # a later millisecond than the guest session's creation
+    api_login(client, "alice")
+    stored = redis.hgetall(redis_key(client))
+    assert int(stored[b"l"]) > int(stored[b"c"])
+    record = services.get_session(keys.session_id(cookie(client)))
+    assert record.login_at > record.created_at
+    # An update (the cart) keeps it; signing in again as the same user on the same
+    # session (Django's login() cycles the key) starts a new login, kept too.
+    client.post("/api/cart/items", {"product_id": product.pk}, content_type="application/json")
+    assert redis.hget(redis_key(client), "l") == stored[b"l"]
+
+
+def test_a_reference_of_an_earlier_release_still_reads_and_is_replaced(alice, redis):
+    from sessionadmin.store.codec import ClientInfo
+
+    client = Client(HTTP_USER_AGENT=CHROME)
+    api_login(client, "alice")
+    redis.hset(redis_key(client), "ua", old_ref(CHROME))
+    redis.hset(agents_key(), old_ref(CHROME), CHROME)
+    assert listed_agent(client) == CHROME  # through the table
+    redis.hdel(agents_key(), old_ref(CHROME))
+    store = SessionStore(cookie(client))
+    store.client = ClientInfo("127.0.0.1", CHROME)
+    store.load()
+    assert store.meta.user_agent == CHROME  # the request's own: no table read needed
+    client.get("/api/session")  # writes the session (its view counter)
+    assert redis.hget(redis_key(client), "ua") == ref(CHROME)  # the next write's
+    assert listed_agent(client) == CHROME
+
+
+def test_a_backend_code_of_an_earlier_release_still_signs_in(alice, redis):
+    client = Client()
+    api_login(client, "alice")
+    key = redis_key(client)
+    redis.hset(key, "b", hashlib.sha256(BACKEND.encode()).hexdigest()[:8])
+    redis.hdel(key, "x", "x1")  # no cached copy: the user is loaded through the backend
+    assert client.get("/api/session").json()["user"]["username"] == "alice"
+    assert SessionStore(cookie(client))[BACKEND_SESSION_KEY] == BACKEND
+
+
+def _sharing_four_digits() -> tuple[str, str]:
+    seen: dict[str, str] = {}
+    for n in range(1_000_000):
+        path = f"example.backends.Backend{n}"
+        code = hashlib.sha256(path.encode()).hexdigest()[:4]
+        if code in seen:
+            return seen[code], path
+        seen[code] = path
+    raise AssertionError("no two paths share four hex digits")
+
+
+def test_backends_sharing_four_hex_digits_get_eight_and_never_each_others_sessions():
+    first, second = _sharing_four_digits()
+    short = hashlib.sha256(first.encode()).hexdigest()[:4]
+    data = {"_auth_user_id": "7", "_auth_user_backend": second, "_auth_user_hash": GOOD_HASH}
+    with override_settings(AUTHENTICATION_BACKENDS=[first]):
+        _, (_, _, stored_code, _) = round_trip({**data, "_auth_user_backend": first})
+        assert stored_code == short
+    with override_settings(AUTHENTICATION_BACKENDS=[first, second]):
+        back, (_, _, code, _) = round_trip(data)
+        assert code == hashlib.sha256(second.encode()).hexdigest()[:8]
+        assert back["_auth_user_backend"] == second
+        # A session the first backend stored with four digits, before the second came:
+        # it names neither now, so it loads signed out.
+        loaded = join_auth_fields({}, "7", stored_code, b"")
+        assert "_auth_user_backend" not in loaded
+
+
+@pytest.mark.parametrize(
+    ("ip", "stored"),
+    [
+        ("203.0.113.9", b"\x02\xcb\x00\x71\x09"),
+        ("2001:db8::7", b"2001:db8::7"),
+        ("010.1.2.3", b"010.1.2.3"),  # would not come back the same: kept as sent
+        ("256.1.2.3", b"256.1.2.3"),
+    ],
+    ids=["ipv4-packed", "ipv6", "leading-zero", "out-of-range"],
+)
+def test_an_ipv4_address_is_packed_and_every_reader_gives_its_text(alice, redis, ip, stored):
+    client = Client(HTTP_USER_AGENT=CHROME, REMOTE_ADDR=ip)
+    api_login(client, "alice")
+    assert redis.hget(redis_key(client), "ip") == stored
+    sid = keys.session_id(cookie(client))
+    assert services.get_session(sid).ip == ip
+    assert [r.ip for r in services.list_sessions().results] == [ip]
+    assert [r.ip for r in index.search(needle=ip[:6]).records] == [ip]
+    assert [s["ip"] for s in client.get("/api/sessions").json()["results"]] == [ip]
+    store = SessionStore(cookie(client))
+    store.load()
+    assert store.meta.ip == ip

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from sessionadmin.backends.redis import SessionMeta, SessionStore
-from sessionadmin.store import keys
+from sessionadmin.store import codec, keys
 from sessionadmin.store.client import now_ms
 from sessionadmin.timeouts import timeout_reason
 from tests.redis_tools import monitor, read_commands
@@ -137,7 +137,8 @@ def test_touch_is_written_back_once_the_interval_has_passed(signed_in, redis):
     assert log.reads == 2, log.commands  # the read, then one touch
     after = session_hash(redis, signed_in)
     assert int(after["a"]) > int(before["a"])
-    assert after["ip"] == b"10.1.2.3"
+    assert after["ip"] == b"\x02\x0a\x01\x02\x03"  # packed (agent.lua)
+    assert codec.ip_text(after["ip"]) == "10.1.2.3"
     assert after["ua"] == b"Firefox/1"
 
 

@@ -484,17 +484,26 @@ def test_a_long_email_and_the_date_joined_are_cached_exactly(make_user, redis):
 @pytest.mark.parametrize(
     "values",
     [
-        b'[false, 7, "a@example.com", false, true, 1]',
-        b'[false, "alice", "a@example.com", false, true, null]',
-        b'[false, "alice", "a@example.com", "yes", true, 1]',
-        b'[false, "alice", "a@example.com", false, true, 1.5]',
-        b'[false, "alice", "a@example.com", false, true, 99999999999999999999]',
+        b'[0, 7, "a@example.com", 0, 1, 1]',
+        b'[0, "alice", "a@example.com", 0, 1, null]',
+        b'[0, "alice", "a@example.com", "yes", 1, 1]',
+        b'[0, "alice", "a@example.com", 2, 1, 1]',
+        b'[0, "alice", "a@example.com", 0.0, 1, 1]',
+        b'[false, "alice", "a@example.com", false, true, 1]',
+        b'[0, "alice", "a@example.com", 0, 1, 1.5]',
+        b'[0, "alice", "a@example.com", 0, 1, 99999999999999999999]',
     ],
-    ids=["number-as-name", "null-date", "string-as-flag", "float-date", "date-overflow"],
-)
+    ids=[
+        "number-as-name", "null-date", "string-as-flag", "two-as-flag", "float-as-flag",
+        "true-false-as-before", "float-date", "date-overflow",
+    ],
+)  # fmt: skip
 def test_a_well_formed_copy_with_values_of_the_wrong_type_is_a_miss(values):
-    good = b'[false, "alice", "a@example.com", false, true, 1764460800123456]'
-    assert usercache.decode(usercache.make_copy(good, b"0"), "1", b"0").username == "alice"
+    good = b'[0, "alice", "a@example.com", 0, 1, 1764460800123456]'
+    user = usercache.decode(usercache.make_copy(good, b"0"), "1", b"0")
+    assert user.username == "alice"
+    assert (user.is_superuser, user.is_staff, user.is_active) == (False, False, True)
+    assert all(type(flag) is bool for flag in (user.is_superuser, user.is_staff, user.is_active))
     assert usercache.decode(usercache.make_copy(values, b"0"), "1", b"0") is None
 
 

@@ -39,7 +39,7 @@ if mode == 'create' then
     if not old[1] then return {-1} end
     if old[1] then
       created, requests = tonumber(old[1]), tonumber(old[2] or 0)
-      old_uid, login = old[3], old[4]
+      old_uid, login = old[3], old[4] or (old[3] and old[1])  -- no ``l``: signed in at ``c``
       -- Item counts (a cart) live beside the payload; they move with the session.
       local all = redis.call('HGETALL', fk)
       for i = 1, #all, 2 do
@@ -67,8 +67,9 @@ if mode == 'create' then
 else
   -- Gone, or being carried to another shard (a change now would be lost: moving.lua).
   if not exists or moving(key) then return {-1} end
-  local old = redis.call('HMGET', key, 'u', 'l', 'k')
-  old_uid, login, token = old[1], old[2], old[3] == 't'
+  local old = redis.call('HMGET', key, 'u', 'l', 'k', 'c')
+  old_uid, login, token = old[1], old[2] or (old[1] and old[4]), old[3] == 't'
+  created = tonumber(old[4])
   if mode == 'touch' then uid = old_uid or '' end
   if old_uid ~= uid then login = false end
 end
@@ -116,7 +117,7 @@ if not token then
 elseif string.byte(ua, 1) == 1 then
   ua = '?' .. string.sub(ua, 2)  -- never read back as a reference
 end
-redis.call('HSET', key, 'a', now, 'ip', ARGV[9], 'ua', ua)
+redis.call('HSET', key, 'a', now, 'ip', packed_ip(ARGV[9]), 'ua', ua)
 -- A sign-in is logged each time; the session *starts* (its record is new) only once,
 -- so session_started and session_ended pair up even when a user signs in again.
 local started = 0
@@ -127,7 +128,14 @@ if new_login then
   event(p, 'login', '', sid, uid, ARGV[9], ARGV[20])
 end
 if uid ~= '' then
-  redis.call('HSET', key, 'u', uid, 'l', login)
+  -- ``l``, the sign-in's time, is left out when it is the session's creation, as for a
+  -- session its sign-in made: 13 bytes less in the hash (its readers take ``c`` then).
+  if tonumber(login) == created then
+    redis.call('HSET', key, 'u', uid)
+    redis.call('HDEL', key, 'l')
+  else
+    redis.call('HSET', key, 'u', uid, 'l', login)
+  end
 else
   redis.call('HDEL', key, 'u', 'l', 'x', 'x1')
 end
