@@ -9,6 +9,7 @@ class SessionAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.models import update_last_login
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
         from django.db.models import signals
 
@@ -18,6 +19,10 @@ class SessionAdminConfig(AppConfig):
         # No sender: the receivers match the user model and its proxies themselves.
         uid = "sessionadmin.auth.receivers"
         user_logged_in.connect(receivers.on_login, dispatch_uid=f"{uid}.on_login")
+        # Django's update_last_login (connected by django.contrib.auth, listed first) is
+        # moved after ours, so a sign-in ours refuses (a bearer request's) records nothing.
+        if user_logged_in.disconnect(dispatch_uid="update_last_login"):
+            user_logged_in.connect(update_last_login, dispatch_uid="update_last_login")
         user_login_failed.connect(receivers.on_login_failed, dispatch_uid=f"{uid}.failed")
         user_logged_out.connect(receivers.on_logout, dispatch_uid=f"{uid}.on_logout")
         signals.pre_save.connect(receivers.before_user_change, dispatch_uid=f"{uid}.pre_save")
