@@ -34,6 +34,7 @@ from django.utils.functional import SimpleLazyObject
 
 from sessionadmin import hijack
 from sessionadmin.auth import limits, password_changes, trusted, usercache
+from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import ClientInfo, SessionStore
 from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
 from sessionadmin.conf import get_settings
@@ -159,7 +160,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return response
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        password_changes.finish(request)
+        changed = password_changes.finish(request)
         try:
             limits.settle(request, response.status_code)
         except SessionStoreUnavailable as exc:
@@ -167,10 +168,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if getattr(request, "bearer", False):
             return bearer_response(request, response)
         response = _answer_refused_login(request, response)
-        if response.status_code in (301, 302, 303) and limits.is_unlimited_password_change(
-            request
+        # The password changed, so the old one was right: it counts for nothing.
+        if (
+            changed
+            and limits.is_unlimited_password_change(request)
+            and user_key(request.user.pk) in changed
         ):
-            limits.refund(request)  # the old password was right: it counts for nothing
+            limits.refund(request)
         trusted.set_cookie(request, response)
         session = getattr(request, "session", None)
         if isinstance(session, SessionStore) and not _may_store_new(request, session):

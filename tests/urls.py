@@ -4,7 +4,7 @@ import base64
 
 from django.contrib.auth import authenticate, get_user_model, login, update_session_auth_hash
 from django.contrib.auth.views import LoginView, PasswordChangeView
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path
 
 from sessionadmin import services
@@ -28,6 +28,16 @@ class WrappedRequest:
 
     def __getattr__(self, name: str):
         return getattr(self._request, name)
+
+
+class RedirectingPasswordChange(PasswordChangeView):
+    """A project's PasswordChangeView that redirects on a refused form (to a page saying
+    so) rather than showing it again."""
+
+    success_url = "/test/whoami"
+
+    def form_invalid(self, form):
+        return HttpResponseRedirect("/test/whoami?refused=1")
 
 
 def basic_auth(request: HttpRequest) -> JsonResponse:
@@ -108,6 +118,7 @@ urlpatterns = [
     path("test/django-login/", LoginView.as_view(template_name="admin/login.html")),
     # Django's own password change: its form, update_session_auth_hash(), nothing of ours.
     path("test/django-password/", PasswordChangeView.as_view(success_url="/test/whoami")),
+    path("test/django-password-redirecting/", RedirectingPasswordChange.as_view()),
     path("test/whoami", whoami),
     path("test/basic", basic_auth),
     path("test/save-me", save_me),

@@ -33,6 +33,7 @@ from sessionadmin.exceptions import SessionStoreUnavailable
 logger = logging.getLogger("sessionadmin")
 _OPEN = "_sessionadmin_open"  # on a request until its response goes out
 _CHANGED = "_sessionadmin_password_changes"  # the users whose password it changed
+_SET = "_sessionadmin_passwords_set"  # their keys, as saved (committed or not yet)
 
 # The current request, weakly: a request that is gone (one whose response never came
 # through SessionMiddleware, as when a test calls process_request() alone) leaves nothing
@@ -50,17 +51,21 @@ def begin(request: HttpRequest) -> None:
     _current.set(weakref.ref(request))
 
 
-def finish(request: HttpRequest) -> None:
-    """The response goes out: end the other sessions of each user whose password changed."""
+def finish(request: HttpRequest) -> frozenset[str]:
+    """The response goes out: end the other sessions of each user whose password changed
+    (committed) in the request. Return the keys (``users.user_key``) of the users whose
+    password the request saved, committed or not yet: their old password was right."""
     request.__dict__.pop(_OPEN, None)
     _current.set(None)
+    saved = request.__dict__.pop(_SET, frozenset())
     changed = request.__dict__.pop(_CHANGED, None)
     if not changed:
-        return  # (nearly every request: nothing read, nothing sent)
+        return saved  # (nearly every request: nothing read, nothing sent)
     session = getattr(request, "session", None)
     signed_in = _signed_in(session)
-    for user in {user_key(u.pk): u for u in changed}.values():
-        _end_others(user, session if signed_in == user_key(user.pk) else None)
+    for key, user in {user_key(u.pk): u for u in changed}.items():
+        _end_others(user, session if signed_in == key else None)
+    return saved
 
 
 def _signed_in(session: Any) -> str | None:
@@ -78,13 +83,22 @@ def after_save(instance: AbstractBaseUser, using: str | None) -> None:
     """post_save of a user: if its password was set, end its other sessions once committed."""
     if getattr(instance, "_password", None) is None:
         return  # (AbstractBaseUser.save() clears it after this signal)
+    request = _open_request()
+    if request is not None:
+        request.__dict__[_SET] = request.__dict__.get(_SET, frozenset()) | {user_key(instance.pk)}
     transaction.on_commit(partial(_committed, instance), using=using)
 
 
-def _committed(user: AbstractBaseUser) -> None:
+def _open_request() -> HttpRequest | None:
+    """The request under way in this context, if its response has not gone out yet."""
     ref = _current.get()
     request = ref() if ref is not None else None
-    if request is not None and request.__dict__.get(_OPEN):
+    return request if request is not None and request.__dict__.get(_OPEN) else None
+
+
+def _committed(user: AbstractBaseUser) -> None:
+    request = _open_request()
+    if request is not None:
         request.__dict__.setdefault(_CHANGED, []).append(user)
     else:
         _end_others(user, None)

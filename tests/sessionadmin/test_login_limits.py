@@ -369,6 +369,27 @@ def test_djangos_own_password_change_view_is_limited_too(alice, redis):
     assert alice.check_password("x9 brand new phrase")  # unchanged by the refused one
 
 
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_a_wrong_old_password_stays_counted_when_the_view_redirects_on_it(alice, redis):
+    # A PasswordChangeView of a project's that redirects on a refused form: a redirect is
+    # no sign that the old password was right; only a changed password is.
+    client = Client()
+    client.force_login(alice)
+    new = {"new_password1": "x9 brand new phrase", "new_password2": "x9 brand new phrase"}
+    path = "/test/django-password-redirecting/"
+    for _ in range(2):
+        response = client.post(path, {"old_password": WRONG, **new})
+        assert response.status_code == 302
+        assert response["Location"].endswith("refused=1")
+    bucket = keys.login_attempts(limits.user_bucket(alice))
+    assert int(redis.get(bucket)) == 2
+    response = client.post(path, {"old_password": PASSWORD, **new})
+    assert response.status_code == 302 and response["Location"] == "/test/whoami"
+    assert int(redis.get(bucket)) == 2  # the right one taken back, the wrong ones kept
+    alice.refresh_from_db()
+    assert alice.check_password("x9 brand new phrase")
+
+
 @override_settings(LOGIN_RATE_LIMIT="2/15m")
 def test_a_successful_admin_password_change_takes_its_attempt_back(alice, redis):
     client = Client()
