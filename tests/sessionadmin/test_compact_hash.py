@@ -127,6 +127,10 @@ def test_a_typical_signed_in_session_is_a_compact_listpack(alice, redis):
     stored = redis.hgetall(key)
     assert {f"i:cart:{p.pk}".encode() for p in products} <= set(stored)
     assert b"x" in stored
+    copy = stored[b"x"] + stored.get(b"x1", b"")
+    assert len(stored[b"x"]) == min(len(copy), 63)  # the longest with a 1-byte header
+    # is_superuser, username, email, is_staff, is_active, date_joined: booleans as 0/1.
+    assert copy.split(b"[", 1)[1].startswith(b'0,"alice","alice@example.com",0,1,')
     payload = orjson.loads(stored[b"d"])
     assert payload == {"views": 1}
     assert not any(b"_auth_user" in value for value in stored.values())

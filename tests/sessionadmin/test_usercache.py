@@ -37,7 +37,7 @@ def redis_key(client: Client) -> str:
 
 
 def cached_copy(redis, client: Client) -> bytes | None:
-    """The stored copy, whole: it is kept in two 64-byte parts, x and x1."""
+    """The stored copy, whole: it is kept in two parts, x (63 bytes) and x1."""
     return b"".join(part for part in redis.hmget(redis_key(client), "x", "x1") if part) or None
 
 

@@ -52,7 +52,8 @@ local function agent_reader(p)
 end
 -- The client's IPv4 address is kept as byte 2 and its 4 bytes, 8 fewer than its text
 -- (the hash stays in a smaller allocation, bench/memory.py); any other address (IPv6,
--- or text that would not come back the same) as sent. Only these helpers read it.
+-- or text that would not come back the same) as sent. Read back by ip_text here and
+-- by store/codec.py's.
 local function packed_ip(ip)
   local a, b, c, d = string.match(ip, '^(%d+)%.(%d+)%.(%d+)%.(%d+)$')
   if not a then return ip end
