@@ -192,3 +192,17 @@ def refused_pttl_is_a_503(client, caplog, monkeypatch, make_alice, refused) -> N
     assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
     assert "can't run this command" in caplog.text
     assert sorted(refused()) == [("app", "pttl"), ("app", "pttl")]
+
+
+class AtomicAroundSessions:
+    """A project's middleware above SessionMiddleware that wraps the whole request in one
+    transaction: what the request writes is committed after the session's response step."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.db import transaction
+
+        with transaction.atomic():
+            return self.get_response(request)

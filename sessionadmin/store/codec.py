@@ -90,16 +90,22 @@ def split_auth_fields(data: dict[str, Any]) -> tuple[dict[str, Any], str, str, b
     code = _backend_code(rest.get(AUTH_BACKEND_KEY))
     if code:
         del rest[AUTH_BACKEND_KEY]
-    auth_hash = rest.get(AUTH_HASH_KEY)
-    raw: bytes | str = ""
-    if isinstance(auth_hash, str) and len(auth_hash) == 64:
-        with suppress(ValueError):
-            raw = bytes.fromhex(auth_hash)
-        if raw and raw.hex() == auth_hash:
-            del rest[AUTH_HASH_KEY]
-        else:
-            raw = ""
-    return rest, user_id, code, raw
+    raw = raw_auth_hash(rest.get(AUTH_HASH_KEY))
+    if raw:
+        del rest[AUTH_HASH_KEY]
+    return rest, user_id, code, raw or ""
+
+
+def raw_auth_hash(auth_hash: object) -> bytes:
+    """A session auth hash as the hash's ``h`` keeps it (32 raw bytes), if it is 64 lowercase
+    hex digits (Django's); b"" for any other value, which stays in the payload."""
+    if not isinstance(auth_hash, str) or len(auth_hash) != 64:
+        return b""
+    with suppress(ValueError):
+        raw = bytes.fromhex(auth_hash)
+        if raw.hex() == auth_hash:
+            return raw
+    return b""
 
 
 def join_auth_fields(data: dict[str, Any], user_id: str, code: str, raw: bytes) -> dict[str, Any]:

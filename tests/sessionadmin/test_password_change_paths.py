@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 
 from sessionadmin import services
 
@@ -46,6 +46,22 @@ def test_a_password_change_page_ends_the_other_sessions_at_once(alice, path):
     assert live(alice) == 1  # ended now, not at their next request
     assert changer.get("/test/whoami").json() == {"user": "alice"}  # the changer stays
     for other in others:
+        assert other.get("/test/whoami").json() == {"user": None}
+
+
+def test_a_change_committed_after_the_response_step_still_keeps_the_changers_session(alice):
+    # A project's middleware above SessionMiddleware commits the change after our response
+    # step: the change then comes "outside a request". The session that made it has the
+    # new auth hash (update_session_auth_hash), so it is kept; the others end.
+    from django.conf import settings
+
+    middleware = ["tests.helpers.AtomicAroundSessions", *settings.MIDDLEWARE]
+    with override_settings(MIDDLEWARE=middleware):
+        changer, other = browser(alice), browser(alice)
+        form = {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW}
+        assert changer.post("/test/django-password/", form).status_code == 302
+        assert live(alice) == 1
+        assert changer.get("/test/whoami").json() == {"user": "alice"}
         assert other.get("/test/whoami").json() == {"user": None}
 
 
