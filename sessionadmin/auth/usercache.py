@@ -65,6 +65,7 @@ MAX_HEADER = 16  # generation, time and digest before the values
 MAX_BLOB = MAX_VALUE - MAX_HEADER  # the JSON values
 _SIMPLE = (str, bool, int, type(None))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DJANGOS_HASH = AbstractBaseUser.get_session_auth_hash
 
 
 @cache
@@ -272,8 +273,10 @@ def forget_user(user_id: object) -> None:
     run_script("USER_FORGET", [keys.user_generation(uid), keys.user_index(uid)], [ttl, tag])
 
 
-def _matters(update_fields: frozenset[str] | None) -> bool:
-    if update_fields is None:
+def _matters(user: AbstractBaseUser, update_fields: frozenset[str] | None) -> bool:
+    # A model whose session auth hash covers more than the password (a "sign out
+    # everywhere" stamp saved with update_fields): any save may change that hash.
+    if update_fields is None or type(user).get_session_auth_hash is not _DJANGOS_HASH:
         return True
     # update_fields holds field names ("team"), the cache attribute names ("team_id").
     cached = set(cached_fields())
@@ -285,13 +288,13 @@ def before_user_save(instance: AbstractBaseUser, update_fields=None, **kwargs: A
     freshen.before_save(instance, cached_fields(), update_fields, kwargs.get("using"))
     # Before the row changes: with Redis down, the save fails instead of leaving copies
     # that nothing would invalidate later (a password change must end old sessions).
-    if instance.pk is not None and _matters(update_fields):
+    if instance.pk is not None and _matters(instance, update_fields):
         forget_user(instance.pk)
 
 
 def after_user_change(instance: AbstractBaseUser, update_fields=None, **kwargs: Any) -> None:
     # After the commit: a request that read the old row meanwhile cannot store it now.
-    if instance.pk is None or not _matters(update_fields):
+    if instance.pk is None or not _matters(instance, update_fields):
         return
     pk = instance.pk
 

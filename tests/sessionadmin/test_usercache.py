@@ -188,6 +188,29 @@ def test_a_save_of_fields_not_cached_keeps_the_copy(signed_in, alice, redis):
     assert not usable(redis, signed_in, alice)
 
 
+def test_a_model_whose_auth_hash_covers_another_field_drops_the_copy_on_its_save(
+    signed_in, alice, redis, monkeypatch
+):
+    # "Sign out everywhere" by a stamp: a model's get_session_auth_hash() that covers a
+    # field besides the password, rotated with save(update_fields=[...]). The copy would
+    # have kept the session signed in for up to SESSION_USER_CACHE_MAX_AGE.
+    from django.contrib.auth.models import User
+    from django.utils.crypto import salted_hmac
+
+    def stamped_hash(user):
+        text = f"{user.password}:{user.first_name}"
+        return salted_hmac("stamp", text, algorithm="sha256").hexdigest()
+
+    monkeypatch.setattr(User, "get_session_auth_hash", stamped_hash)
+    signed_in.force_login(alice)  # under the stamped hash
+    assert whoami(signed_in)["user"]["username"] == "alice"
+    assert usable(redis, signed_in, alice)
+    alice.first_name = "rotated"
+    alice.save(update_fields=["first_name"])
+    assert not usable(redis, signed_in, alice)
+    assert whoami(signed_in)["user"] is None  # Django's check of the hash: signed out
+
+
 def test_saving_the_user_built_from_the_copy_never_writes_back_what_it_missed(
     signed_in, alice, redis
 ):
