@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -173,6 +174,23 @@ def store_unavailable_response(request: HttpRequest, exc: BaseException) -> Http
     response["Retry-After"] = "5"
     response["Cache-Control"] = "no-store"
     return response
+
+
+_FAILED = "_sessionadmin_store_failed"  # the outage Django turned into a 500 (below)
+
+
+def note_store_failure(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """``got_request_exception``: remember a Redis outage Django answers 500 for. Raised in a
+    middleware below SessionMiddleware (a sign-in by RemoteUserMiddleware), it reaches no
+    ``process_exception()``; SessionMiddleware's response step makes that 500 a 503."""
+    exc = sys.exc_info()[1]
+    if request is not None and isinstance(exc, SessionStoreUnavailable):
+        request.__dict__[_FAILED] = exc
+
+
+def store_failure(request: HttpRequest) -> SessionStoreUnavailable | None:
+    """The outage note_store_failure remembered for this request, taken (None if none)."""
+    return request.__dict__.pop(_FAILED, None)
 
 
 def exception_to_response(request: HttpRequest, exc: BaseException) -> HttpResponse:

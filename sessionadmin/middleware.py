@@ -45,6 +45,7 @@ from sessionadmin.errors import (
     SessionTimeout,
     error_response,
     is_json_request,
+    store_failure,
     store_unavailable_response,
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
@@ -161,6 +162,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         changed = password_changes.finish(request)
+        failed = store_failure(request)
+        if failed is not None and response.status_code == 500:
+            return store_unavailable_response(request, failed)  # (errors.note_store_failure)
         try:
             limits.settle(request, response.status_code)
         except SessionStoreUnavailable as exc:

@@ -206,3 +206,19 @@ class AtomicAroundSessions:
 
         with transaction.atomic():
             return self.get_response(request)
+
+
+class StoreFailsInHere:
+    """A project's middleware (below sessionadmin's) whose own use of the session store
+    fails, as a sign-in made in a middleware does when Redis is down; nothing is written to
+    the session first. Only for requests sending ``X-Store-Fails``."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from sessionadmin.exceptions import SessionStoreUnavailable
+
+        if "HTTP_X_STORE_FAILS" in request.META:
+            raise SessionStoreUnavailable("the store did not answer")
+        return self.get_response(request)

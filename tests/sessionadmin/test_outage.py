@@ -112,3 +112,72 @@ def test_a_command_the_redis_user_may_not_run_is_a_503_that_says_which(
             refused_pttl_is_a_503(client, caplog, monkeypatch, alice, node.refused)
     finally:
         node.stop()
+
+
+@pytest.mark.parametrize("json", [True, False], ids=["api", "page"])
+def test_store_down_in_another_middlewares_sign_in_is_a_503_not_a_500(own_redis, db, json):
+    # Django's RemoteUserMiddleware (after ours) signs the user in itself: with Redis down,
+    # login() fails inside a middleware, where no process_exception() sees it; Django then
+    # answers 500 before SessionMiddleware's response step.
+    from django.test import Client
+
+    middleware = list(settings.MIDDLEWARE)
+    at = middleware.index("sessionadmin.middleware.AuthenticationMiddleware") + 1
+    middleware.insert(at, "django.contrib.auth.middleware.RemoteUserMiddleware")
+    # As the README installs it: the limit counts every attempt first, RemoteUserBackend's
+    # too, so the outage is raised before anything is written to the session.
+    backends = [
+        "sessionadmin.auth.backends.LoginLimitBackend",
+        "django.contrib.auth.backends.RemoteUserBackend",
+    ]
+    with override_settings(MIDDLEWARE=middleware, AUTHENTICATION_BACKENDS=backends):
+        client = Client(REMOTE_USER="remote-alice", raise_request_exception=False)
+        assert client.get("/api/session").status_code == 200  # signed in, Redis up
+        own_redis.stop()
+        fresh = Client(REMOTE_USER="remote-bob", raise_request_exception=False)
+        response = fresh.get("/api/session" if json else "/")
+        assert response.status_code == 503, response.content[:300]
+        assert response["Retry-After"]
+        if json:
+            assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"
+        else:
+            assert b"Temporarily unavailable" in response.content
+
+
+@pytest.mark.urls("tests.urls_plain")
+@pytest.mark.parametrize("path", ["/api/visits", "/visits"], ids=["api", "page"])
+def test_an_outage_raised_in_a_middleware_below_ours_is_a_503(db, path):
+    # Django turns an exception of a middleware into a 500 (the project's handler500, here
+    # Django's own) before SessionMiddleware's response step sees it: no process_exception()
+    # runs for it.
+    from django.test import Client
+
+    middleware = list(settings.MIDDLEWARE)
+    at = middleware.index("sessionadmin.middleware.AuthenticationMiddleware") + 1
+    middleware.insert(at, "tests.helpers.StoreFailsInHere")
+    with override_settings(MIDDLEWARE=middleware):
+        client = Client(raise_request_exception=False)
+        assert client.get(path).status_code == 200
+        response = client.get(path, HTTP_X_STORE_FAILS="1")
+        assert response.status_code == 503, response.content[:300]
+        assert response["Retry-After"] == "5"
+        assert client.get(path).status_code == 200
+
+
+@pytest.mark.urls("tests.urls_plain")
+def test_an_outage_raised_in_a_middleware_below_ours_is_a_503_under_asgi(db):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    middleware = list(settings.MIDDLEWARE)
+    at = middleware.index("sessionadmin.middleware.AuthenticationMiddleware") + 1
+    middleware.insert(at, "tests.helpers.StoreFailsInHere")
+
+    async def visit(**headers):
+        client = AsyncClient(raise_request_exception=False)
+        return await client.get("/api/visits", headers=headers)
+
+    with override_settings(MIDDLEWARE=middleware):
+        assert async_to_sync(visit)().status_code == 200
+        response = async_to_sync(visit)(**{"X-Store-Fails": "1"})
+        assert response.status_code == 503, response.content[:300]
