@@ -39,6 +39,10 @@ from sessionadmin.store import codec, keys
 from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script, run_scripts
 from sessionadmin.store.codec import ClientInfo, SessionMeta
 
+# The client of a store no request is bound to (a task's, a shell's): its writes are no
+# activity (write_call's "quiet" mode).
+NO_CLIENT = ClientInfo()
+
 
 class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
     """Redis session store with hashed keys, atomic writes and an activity index."""
@@ -74,7 +78,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         self._session_key = session_key
         self.accessed = False
         self.modified = False
-        self.client = ClientInfo()  # set by the middleware for the activity record
+        self.client = NO_CLIENT  # the middleware sets the request's: the activity record
 
     @property
     def _cache(self) -> Any:
@@ -195,6 +199,10 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
             carry_from, carried = None, self._read_carried()
         device = self._sign_in_device(user_id)  # first parse is slow: before the clock
         now = when or now_ms()
+        if mode == "update" and self.client is NO_CLIENT and self.meta is not None:
+            # Saved outside any request: no activity. Its last activity, IP and agent
+            # stay, and so does its idle deadline (a task saving it cannot keep it alive).
+            mode, ttl = "quiet", min(ttl, self.meta.last_activity + idle * 1000 - now)
         dead_before = now - (conf.idle_timeout + conf.clock_slack) * 1000
         args = [
             mode,

@@ -1,4 +1,5 @@
--- KEYS[1] session hash. ARGV: 1 mode (create|update|touch), 2 sid, 3 prefix, 4 now (ms),
+-- KEYS[1] session hash. ARGV: 1 mode (create|update|touch|quiet: an update that is no
+-- activity, made outside any request, its ttl counted from the last activity), 2 sid, 3 prefix, 4 now (ms),
 -- 5 ttl (ms, already capped by the idle timeout and Django's expiry), 6 absolute timeout
 -- (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
 -- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload),
@@ -111,13 +112,15 @@ if mode ~= 'touch' then
 end
 -- A token lives for weeks: its agent stays inline rather than in an hour's table that
 -- its long TTL would keep alive (and which would then no longer age out).
-local ua = ARGV[10]
-if not token then
-  ua = agent_ref(p, ua, now, ttl)
-elseif string.byte(ua, 1) == 1 then
-  ua = '?' .. string.sub(ua, 2)  -- never read back as a reference
+if mode ~= 'quiet' then
+  local ua = ARGV[10]
+  if not token then
+    ua = agent_ref(p, ua, now, ttl)
+  elseif string.byte(ua, 1) == 1 then
+    ua = '?' .. string.sub(ua, 2)  -- never read back as a reference
+  end
+  redis.call('HSET', key, 'a', now, 'ip', packed_ip(ARGV[9]), 'ua', ua)
 end
-redis.call('HSET', key, 'a', now, 'ip', packed_ip(ARGV[9]), 'ua', ua)
 -- A sign-in is logged each time; the session *starts* (its record is new) only once,
 -- so session_started and session_ended pair up even when a user signs in again.
 local started = 0
