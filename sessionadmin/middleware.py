@@ -35,7 +35,7 @@ from django.utils.functional import SimpleLazyObject
 from sessionadmin import hijack
 from sessionadmin.auth import limits, password_changes, trusted, usercache
 from sessionadmin.auth.users import user_key
-from sessionadmin.backends.redis import ClientInfo, SessionStore
+from sessionadmin.backends.redis import NO_CLIENT, ClientInfo, SessionStore
 from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
 from sessionadmin.conf import get_settings
 from sessionadmin.decorators import wants_own_sessions
@@ -56,6 +56,7 @@ from sessionadmin.store import keys
 from sessionadmin.timeouts import end_timed_out, timeout_reason, touch_if_due
 from sessionadmin.tokens import MalformedAuthorization, bearer_token
 
+_CHECKED = "_sessionadmin_password_checked"  # the user whose old password process_view counted
 _MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",
     "absolute": "Your session reached its maximum length; please sign in again.",
@@ -137,6 +138,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return None
         try:
             limits.count_password_check(request, request.user)
+            request.__dict__[_CHECKED] = user_key(request.user.pk)
         except limits.LoginLimited as refused:
             response = HttpResponse(
                 f"<h1>Password change</h1><p>{refused.message}</p>", status=429
@@ -172,15 +174,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if getattr(request, "bearer", False):
             return bearer_response(request, response)
         response = _answer_refused_login(request, response)
-        # The password changed, so the old one was right: it counts for nothing.
-        if (
-            changed
-            and limits.is_unlimited_password_change(request)
-            and user_key(request.user.pk) in changed
-        ):
+        # The password whose old one process_view() counted changed: that one was right,
+        # and counts for nothing (even if the view signed the user out since).
+        if request.__dict__.pop(_CHECKED, None) in changed:
             limits.refund(request)
         trusted.set_cookie(request, response)
         session = getattr(request, "session", None)
+        if isinstance(session, SessionStore) and session.client is NO_CLIENT:
+            # One the project's own code made for this request (a key from a header): its
+            # save is this request's activity, not a task's quiet save.
+            session.client = ClientInfo(client_ip(request), user_agent(request))
         if isinstance(session, SessionStore) and not _may_store_new(request, session):
             session.modified = False  # served as usual, but nothing stored, no cookie
         if isinstance(session, SessionStore) and response.status_code < 500:

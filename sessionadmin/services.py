@@ -20,7 +20,7 @@ from sessionadmin.devices import device_label
 from sessionadmin.index import actions, queries, search
 from sessionadmin.index.records import SessionRecord, at
 from sessionadmin.listing_params import MAX_PAGE_SIZE, parse_listing_filters
-from sessionadmin.store import codec, keys
+from sessionadmin.store import keys
 from sessionadmin.timeouts import session_deadlines
 
 __all__ = [
@@ -217,22 +217,18 @@ def revoke_user_sessions(user_id: Any, keep: SessionBase | None = None, *, by: s
 
 def end_other_sessions_after_password_change(user: Any, keep: SessionBase | None) -> int:
     """End every other session of a user whose password just changed (every one, with
-    ``keep`` None, but those already given the new auth hash); return how many.
+    ``keep`` None); return how many.
 
-    A session that carries the new hash was given it after the change: the one that made
-    it (``update_session_auth_hash()``, even when the change commits after that request's
-    response step), or a sign-in with the new password. Tokens end too, unless
-    SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE: then they are given the new hash and go on.
+    Tokens end too, unless SESSIONADMIN_TOKENS_SURVIVE_PASSWORD_CHANGE: then they are given
+    the new auth hash and go on.
     """
     key, why = users.user_key(user.pk), "password_changed"
     _forget_listing(keep)
     keep_id = current_session_id(keep) if keep is not None else None
-    new_hash = user.get_session_auth_hash()
-    fresh = codec.raw_auth_hash(new_hash)  # as a session's hash keeps it
     if not get_settings().tokens_survive_password_change:
-        return actions.revoke_user(key, keep_id, why=why, spare_hash=fresh)
-    actions.keep_tokens_after_password_change(key, new_hash)
-    return actions.revoke_user(key, keep_id, spare_tokens=True, why=why, spare_hash=fresh)
+        return actions.revoke_user(key, keep_id, why=why)
+    actions.keep_tokens_after_password_change(key, user.get_session_auth_hash())
+    return actions.revoke_user(key, keep_id, spare_tokens=True, why=why)
 
 
 def _forget_listing(session: SessionBase | None) -> None:

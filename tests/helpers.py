@@ -222,3 +222,18 @@ class StoreFailsInHere:
         if "HTTP_X_STORE_FAILS" in request.META:
             raise SessionStoreUnavailable("the store did not answer")
         return self.get_response(request)
+
+
+class SessionFromHeader:
+    """A project's middleware (below sessionadmin's SessionMiddleware) that takes the session
+    key from an ``X-Session`` header, as an app without cookies sends it."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from sessionadmin.backends.redis import SessionStore
+
+        if "HTTP_X_SESSION" in request.META:
+            request.session = SessionStore(request.META["HTTP_X_SESSION"])
+        return self.get_response(request)

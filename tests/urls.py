@@ -2,7 +2,13 @@
 
 import base64
 
-from django.contrib.auth import authenticate, get_user_model, login, update_session_auth_hash
+from django.contrib.auth import (
+    authenticate,
+    get_user_model,
+    login,
+    logout,
+    update_session_auth_hash,
+)
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path
@@ -38,6 +44,16 @@ class RedirectingPasswordChange(PasswordChangeView):
 
     def form_invalid(self, form):
         return HttpResponseRedirect("/test/whoami?refused=1")
+
+
+class SignOutAfterPasswordChange(PasswordChangeView):
+    """A project's PasswordChangeView that signs the user out after the change ("sign in
+    again with your new password")."""
+
+    def form_valid(self, form):
+        form.save()
+        logout(self.request)
+        return HttpResponseRedirect("/test/whoami")
 
 
 def basic_auth(request: HttpRequest) -> JsonResponse:
@@ -119,6 +135,7 @@ urlpatterns = [
     # Django's own password change: its form, update_session_auth_hash(), nothing of ours.
     path("test/django-password/", PasswordChangeView.as_view(success_url="/test/whoami")),
     path("test/django-password-redirecting/", RedirectingPasswordChange.as_view()),
+    path("test/django-password-then-sign-out/", SignOutAfterPasswordChange.as_view()),
     path("test/whoami", whoami),
     path("test/basic", basic_auth),
     path("test/save-me", save_me),

@@ -84,9 +84,11 @@ def after_save(instance: AbstractBaseUser, using: str | None) -> None:
     if getattr(instance, "_password", None) is None:
         return  # (AbstractBaseUser.save() clears it after this signal)
     request = _open_request()
+    session = None
     if request is not None:
         request.__dict__[_SET] = request.__dict__.get(_SET, frozenset()) | {user_key(instance.pk)}
-    transaction.on_commit(partial(_committed, instance), using=using)
+        session = getattr(request, "session", None)
+    transaction.on_commit(partial(_committed, instance, session), using=using)
 
 
 def _open_request() -> HttpRequest | None:
@@ -96,12 +98,17 @@ def _open_request() -> HttpRequest | None:
     return request if request is not None and request.__dict__.get(_OPEN) else None
 
 
-def _committed(user: AbstractBaseUser) -> None:
+def _committed(user: AbstractBaseUser, session: Any) -> None:
     request = _open_request()
     if request is not None:
         request.__dict__.setdefault(_CHANGED, []).append(user)
-    else:
-        _end_others(user, None)
+        return
+    # Outside a request; or committed after its response step (a project's atomic()
+    # around the whole request): the session of the request that made the change is
+    # still the one kept, if it is the user's (under its key now: it moved to the new
+    # hash). A shell's change ends every session.
+    mine = session is not None and _signed_in(session) == user_key(user.pk)
+    _end_others(user, session if mine else None)
 
 
 def _end_others(user: AbstractBaseUser, keep: Any) -> None:

@@ -199,10 +199,12 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
             carry_from, carried = None, self._read_carried()
         device = self._sign_in_device(user_id)  # first parse is slow: before the clock
         now = when or now_ms()
-        if mode == "update" and self.client is NO_CLIENT and self.meta is not None:
+        quiet: list[int] = []
+        if mode == "update" and self.client is NO_CLIENT:
             # Saved outside any request: no activity. Its last activity, IP and agent
-            # stay, and so does its idle deadline (a task saving it cannot keep it alive).
-            mode, ttl = "quiet", min(ttl, self.meta.last_activity + idle * 1000 - now)
+            # stay, and so do its deadlines (a task saving it cannot keep it alive).
+            mode, (ttl, from_activity) = "quiet", self._quiet_ttls(idle)
+            quiet = [from_activity]
         dead_before = now - (conf.idle_timeout + conf.clock_slack) * 1000
         args = [
             mode,
@@ -227,8 +229,18 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
             device,
             self._sign_in_cap(user_id, carrying=bool(carried)),
             *carried,
+            *quiet,
         ]
         return [keys.session_key_name(sid), *keys.shard_keys(shard)], args
+
+    def _quiet_ttls(self, idle: int) -> tuple[int, int]:
+        # A quiet write's TTL (ms): from now, and from the last activity as stored (write.lua
+        # takes the smaller). Django counts an expiry in seconds (set_expiry(300)) from the
+        # last change, which for a quiet write is that activity; a date is a date.
+        dated = self.kind != "token" and isinstance(self.get("_session_expiry"), str)
+        age = self.get_expiry_age() * 1000
+        from_activity = idle * 1000 if self.kind == "token" or dated else min(idle * 1000, age)
+        return (age if dated else from_activity), from_activity
 
     def _write_state(self, data: dict[str, Any] | None) -> tuple:
         return (self.session_key, self.get_expiry_age(), self.client, repr(data))

@@ -34,12 +34,12 @@ def delete_session(sid: str, why: str = "logout") -> bool:
 
 def revoke_user(
     user_id: str, keep_id: str | None = None, *, spare_tokens: bool = False,
-    why: str = "revoked", spare_hash: bytes = b"",
+    why: str = "revoked",
 ) -> int:  # fmt: skip
-    """Delete every session of a user except ``keep_id`` (and, if asked, its tokens and
-    the sessions whose stored auth hash is ``spare_hash``, raw); return how many ended."""
+    """Delete every session of a user except ``keep_id`` (and, if asked, its tokens);
+    return how many ended."""
     spare = "t" if spare_tokens else ""
-    return script_status(_user_call(user_id, "REVOKE_USER", keep_id or "", spare, why, spare_hash))
+    return script_status(_user_call(user_id, "REVOKE_USER", keep_id or "", spare, why))
 
 
 def enforce_limit(user_id: str, limit: int, keep_id: str | None, kind: str = "browser") -> int:

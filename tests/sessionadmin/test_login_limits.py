@@ -390,6 +390,22 @@ def test_a_wrong_old_password_stays_counted_when_the_view_redirects_on_it(alice,
     assert alice.check_password("x9 brand new phrase")
 
 
+@override_settings(LOGIN_RATE_LIMIT="3/15m")
+def test_a_right_old_password_is_taken_back_when_the_view_signs_the_user_out_after(alice, redis):
+    # "Sign in again with your new password": the view logs the user out after the change,
+    # so request.user is anonymous by the response; the attempt was still a right one.
+    client = Client()
+    client.force_login(alice)
+    new = {"new_password1": "x9 brand new phrase", "new_password2": "x9 brand new phrase"}
+    response = client.post(
+        "/test/django-password-then-sign-out/", {"old_password": PASSWORD, **new}
+    )
+    assert response.status_code == 302
+    bucket = keys.login_attempts(limits.user_bucket(alice))
+    assert int(redis.get(bucket) or 0) == 0
+    assert client.get("/test/whoami").json() == {"user": None}
+
+
 @override_settings(LOGIN_RATE_LIMIT="2/15m")
 def test_a_successful_admin_password_change_takes_its_attempt_back(alice, redis):
     client = Client()

@@ -110,3 +110,29 @@ def test_under_asgi_pages_are_served_and_a_password_change_ends_the_others(alice
     assert async_to_sync(change)() == (200, 302, "alice")
     assert live(alice) == 1
     assert other.get("/test/whoami").json() == {"user": None}
+
+
+def test_a_change_ends_the_others_even_when_the_auth_hash_does_not_cover_the_password(
+    alice, monkeypatch
+):
+    # A model whose get_session_auth_hash() is built from something else (a "session
+    # version" field): after the change every session still has the same hash. The others
+    # must end all the same; only the changer's session is kept.
+    from django.contrib.auth.models import User
+    from django.utils.crypto import salted_hmac
+
+    monkeypatch.setattr(
+        User,
+        "get_session_auth_hash",
+        lambda user: salted_hmac("version", str(user.pk), algorithm="sha256").hexdigest(),
+    )
+    from django.conf import settings
+
+    middleware = ["tests.helpers.AtomicAroundSessions", *settings.MIDDLEWARE]
+    with override_settings(MIDDLEWARE=middleware):
+        changer, other = browser(alice), browser(alice)
+        form = {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW}
+        assert changer.post("/test/django-password/", form).status_code == 302
+        assert live(alice) == 1
+        assert changer.get("/test/whoami").json() == {"user": "alice"}
+        assert other.get("/test/whoami").json() == {"user": None}

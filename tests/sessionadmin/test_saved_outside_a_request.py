@@ -66,3 +66,66 @@ def test_saves_outside_requests_never_keep_an_idle_session_alive(make_user, redi
         time.sleep(0.5)
     response = client.get("/test/whoami")  # its idle timeout ended it: to the login page
     assert response.status_code == 302 and "reason=idle" in response["Location"]
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=1800, SESSION_TOUCH_INTERVAL=0)
+def test_a_short_expiry_is_counted_from_the_last_activity_not_from_a_tasks_save(make_user, redis):
+    # set_expiry(2): "2 s without activity". A task's saves are no activity, so they
+    # cannot keep the session alive either (each counted 2 s from itself).
+    make_user("bob", password=PASSWORD)
+    client = Client()
+    body = {"username": "bob", "password": PASSWORD}
+    assert client.post("/api/login", body, content_type="application/json").status_code == 200
+    key = key_of(client)
+    task = SessionStore(key)
+    task.set_expiry(2)
+    task.save()
+    started = time.monotonic()
+    while time.monotonic() < started + 3:
+        task = SessionStore(key)
+        task["beat"] = time.monotonic()
+        task.save()
+        time.sleep(0.5)
+    response = client.get("/test/whoami")  # ended by its inactivity: to the login page
+    assert response.status_code == 302 and "reason=idle" in response["Location"]
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=2, SESSION_TOUCH_INTERVAL=0)
+def test_a_tasks_save_counts_from_the_activity_stored_not_from_the_one_it_loaded(make_user, redis):
+    # The task loads the session, works longer than the idle timeout while the user goes on
+    # using it, then saves: the user's activity since must count, not the task's old copy.
+    make_user("bob", password=PASSWORD)
+    client = Client()
+    body = {"username": "bob", "password": PASSWORD}
+    assert client.post("/api/login", body, content_type="application/json").status_code == 200
+    task = SessionStore(key_of(client))
+    assert task.get("_auth_user_id")  # loaded now, and kept as loaded until its save
+    started = time.monotonic()
+    while time.monotonic() < started + 2.6:
+        assert client.get("/test/whoami").json() == {"user": "bob"}
+        time.sleep(0.4)
+    task["export"] = "done"
+    task.save()
+    assert client.get("/test/whoami").json() == {"user": "bob"}
+    assert b"done" in stored(redis, key_of(client))[b"d"]
+
+
+def test_a_session_the_projects_code_puts_on_the_request_records_the_request(make_user, redis):
+    # A project middleware (below ours) that takes the session key from a header: its
+    # SessionStore is this request's session, and its save is this request's activity.
+    make_user("bob", password=PASSWORD)
+    app = Client()
+    body = {"username": "bob", "password": PASSWORD}
+    assert app.post("/api/login", body, content_type="application/json").status_code == 200
+    key = key_of(app)
+    before = stored(redis, key)
+    time.sleep(0.05)
+    middleware = list(settings.MIDDLEWARE)
+    at = middleware.index("sessionadmin.middleware.AuthenticationMiddleware")
+    middleware.insert(at, "tests.helpers.SessionFromHeader")
+    with override_settings(MIDDLEWARE=middleware):
+        mobile = Client(REMOTE_ADDR="198.51.100.7", HTTP_X_SESSION=key)
+        assert mobile.get("/api/session").status_code == 200  # writes its view counter
+    after = stored(redis, key)
+    assert int(after[b"a"]) > int(before[b"a"])
+    assert codec.ip_text(after[b"ip"]) == "198.51.100.7"

@@ -1,15 +1,11 @@
 -- ARGV: prefix, user id, sid to keep (''), a kind to spare ('t': tokens, '' none), reason
--- (events.lua's ``why``), an auth hash to spare ('' none: after a password change, the
--- new one, which only the sessions given it since carry). Deletes every other session of
--- the user. Returns {how many ended, ENDED...}.
-local p, uid, keep, spare, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6] or ''
+-- (events.lua's ``why``). Deletes every other session of the user.
+-- Returns {how many ended, ENDED...}.
+local p, uid, keep, spare = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local uk = p .. ':u:' .. uid
 local n = 0
 for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
   local spared = spare ~= '' and redis.call('HGET', p .. ':s:' .. sid, 'k') == spare
-  if fresh ~= '' and not spared then
-    spared = redis.call('HGET', p .. ':s:' .. sid, 'h') == fresh
-  end
   if sid ~= keep and not spared then
     -- (A hash without ``a`` is no session: what a read of a gone one left, reading.py.)
     local deleted = redis.call('HEXISTS', p .. ':s:' .. sid, 'a')

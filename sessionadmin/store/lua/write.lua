@@ -13,7 +13,7 @@
 -- applies (0: none; a sign-in's: the user's other sessions of its kind beyond it end, in
 -- the same step, cap.lua); on a create carrying a session over from another shard
 -- (take.lua), 22 its created time, 23 its request count, 24 its flags, 25... its item
--- fields and counts.
+-- fields and counts; on quiet, 22 its TTL counted from its stored last activity (ms).
 -- Returns {status, ENDED, started}: status 1 written, 0 create refused (key exists), -1
 -- update (or a create carrying a session over, cycle_key) refused because the session is
 -- gone, -2 nothing written because the session has no time left (it is deleted); ENDED
@@ -68,9 +68,14 @@ if mode == 'create' then
 else
   -- Gone, or being carried to another shard (a change now would be lost: moving.lua).
   if not exists or moving(key) then return {-1} end
-  local old = redis.call('HMGET', key, 'u', 'l', 'k', 'c')
+  local old = redis.call('HMGET', key, 'u', 'l', 'k', 'c', 'a')
   old_uid, login, token = old[1], old[2] or (old[1] and old[4]), old[3] == 't'
   created = tonumber(old[4])
+  if mode == 'quiet' then
+    -- From the last activity as stored, not as the caller loaded it: a request may have
+    -- touched the session since.
+    ttl = math.min(ttl, (tonumber(old[5]) or now) + tonumber(ARGV[22]) - now)
+  end
   if mode == 'touch' then uid = old_uid or '' end
   if old_uid ~= uid then login = false end
 end
