@@ -29,6 +29,24 @@ def stored(redis, key: str) -> dict[bytes, bytes]:
     return redis.hgetall(keys.session_key_name(keys.session_id(key)))
 
 
+def signed_in(make_user) -> Client:
+    make_user("bob", password=PASSWORD)
+    client = Client()
+    body = {"username": "bob", "password": PASSWORD}
+    assert client.post("/api/login", body, content_type="application/json").status_code == 200
+    return client
+
+
+def saves_by_a_task(key: str, seconds: float) -> None:
+    """A task saving the session every 0.5 s for ``seconds``, as code outside a request."""
+    started = time.monotonic()
+    while time.monotonic() < started + seconds:
+        task = SessionStore(key)
+        task["beat"] = time.monotonic()
+        task.save()
+        time.sleep(0.5)
+
+
 def test_a_save_outside_a_request_keeps_the_activity_record_and_the_deadline(make_user, redis):
     make_user("bob", password=PASSWORD)
     client = Client(HTTP_USER_AGENT=AGENT, REMOTE_ADDR="203.0.113.9")
@@ -58,12 +76,7 @@ def test_saves_outside_requests_never_keep_an_idle_session_alive(make_user, redi
     client.force_login(make_user("alice"))
     assert client.get("/test/whoami").json() == {"user": "alice"}
     key = key_of(client)
-    started = time.monotonic()
-    while time.monotonic() < started + 3:  # a task saving it every 0.5 s, past the 2 s
-        task = SessionStore(key)
-        task["beat"] = time.monotonic()
-        task.save()
-        time.sleep(0.5)
+    saves_by_a_task(key, seconds=3)  # every 0.5 s, past the 2 s
     response = client.get("/test/whoami")  # its idle timeout ended it: to the login page
     assert response.status_code == 302 and "reason=idle" in response["Location"]
 
@@ -72,20 +85,12 @@ def test_saves_outside_requests_never_keep_an_idle_session_alive(make_user, redi
 def test_a_short_expiry_is_counted_from_the_last_activity_not_from_a_tasks_save(make_user, redis):
     # set_expiry(2): "2 s without activity". A task's saves are no activity, so they
     # cannot keep the session alive either (each counted 2 s from itself).
-    make_user("bob", password=PASSWORD)
-    client = Client()
-    body = {"username": "bob", "password": PASSWORD}
-    assert client.post("/api/login", body, content_type="application/json").status_code == 200
+    client = signed_in(make_user)
     key = key_of(client)
     task = SessionStore(key)
     task.set_expiry(2)
     task.save()
-    started = time.monotonic()
-    while time.monotonic() < started + 3:
-        task = SessionStore(key)
-        task["beat"] = time.monotonic()
-        task.save()
-        time.sleep(0.5)
+    saves_by_a_task(key, seconds=3)
     response = client.get("/test/whoami")  # ended by its inactivity: to the login page
     assert response.status_code == 302 and "reason=idle" in response["Location"]
 
@@ -94,10 +99,7 @@ def test_a_short_expiry_is_counted_from_the_last_activity_not_from_a_tasks_save(
 def test_a_tasks_save_counts_from_the_activity_stored_not_from_the_one_it_loaded(make_user, redis):
     # The task loads the session, works longer than the idle timeout while the user goes on
     # using it, then saves: the user's activity since must count, not the task's old copy.
-    make_user("bob", password=PASSWORD)
-    client = Client()
-    body = {"username": "bob", "password": PASSWORD}
-    assert client.post("/api/login", body, content_type="application/json").status_code == 200
+    client = signed_in(make_user)
     task = SessionStore(key_of(client))
     assert task.get("_auth_user_id")  # loaded now, and kept as loaded until its save
     started = time.monotonic()
