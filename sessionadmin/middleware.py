@@ -34,7 +34,6 @@ from django.utils.functional import SimpleLazyObject
 
 from sessionadmin import hijack
 from sessionadmin.auth import limits, password_changes, trusted, usercache
-from sessionadmin.auth.users import user_key
 from sessionadmin.backends.redis import NO_CLIENT, ClientInfo, SessionStore
 from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
 from sessionadmin.conf import get_settings
@@ -56,7 +55,6 @@ from sessionadmin.store import keys
 from sessionadmin.timeouts import end_timed_out, timeout_reason, touch_if_due
 from sessionadmin.tokens import MalformedAuthorization, bearer_token
 
-_CHECKED = "_sessionadmin_password_checked"  # the user whose old password process_view counted
 _MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",
     "absolute": "Your session reached its maximum length; please sign in again.",
@@ -138,7 +136,6 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return None
         try:
             limits.count_password_check(request, request.user)
-            request.__dict__[_CHECKED] = user_key(request.user.pk)
         except limits.LoginLimited as refused:
             response = HttpResponse(
                 f"<h1>Password change</h1><p>{refused.message}</p>", status=429
@@ -174,10 +171,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if getattr(request, "bearer", False):
             return bearer_response(request, response)
         response = _answer_refused_login(request, response)
-        # The password whose old one process_view() counted changed: that one was right,
-        # and counts for nothing (even if the view signed the user out since).
-        if request.__dict__.pop(_CHECKED, None) in changed:
-            limits.refund(request)
+        limits.settle_password_check(request, changed)
         trusted.set_cookie(request, response)
         session = getattr(request, "session", None)
         if isinstance(session, SessionStore) and session.client is NO_CLIENT:

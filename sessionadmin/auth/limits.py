@@ -31,6 +31,7 @@ from sessionadmin.store import keys
 from sessionadmin.store.client import ScriptCall, redis_client, redis_errors, run_script
 
 _ATTEMPT = "_sessionadmin_login_attempt"  # the buckets this request counted, for a refund
+_CHECKED = "_sessionadmin_password_checked"  # whose old password count_password_check counted
 _REFUSED = "_sessionadmin_login_refused"
 _ACCOUNT = "_sessionadmin_login_account"  # the account bucket a sign-in named
 _LOOKUPS = "_sessionadmin_login_lookups"  # {(field, name): users} read for the bucket
@@ -259,9 +260,19 @@ def first_refusal_this_minute(request: HttpRequest | None) -> bool:
 
 def count_password_check(request: HttpRequest, user: Any) -> None:
     """Count an old-password check about to run for a signed-in user, per client IP and
-    per account, as a sign-in; raise LoginLimited over the limit. ``refund(request)``
-    takes it back if it succeeded."""
+    per account, as a sign-in; raise LoginLimited over the limit.
+    ``settle_password_check`` takes it back if it succeeded."""
     count_attempt(request, [user_bucket(user)])
+    request.__dict__[_CHECKED] = user_key(user.pk)
+
+
+def settle_password_check(request: HttpRequest, changed: frozenset[str]) -> None:
+    """The response of a request whose old-password check ``count_password_check``
+    counted: if that user's password changed (``changed``: the keys of the users whose
+    password the request saved), the old one was right, and counts for nothing, even if
+    the view signed the user out since."""
+    if request.__dict__.pop(_CHECKED, None) in changed:
+        refund(request)
 
 
 def is_unlimited_password_change(request: HttpRequest) -> bool:

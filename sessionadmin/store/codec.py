@@ -90,13 +90,13 @@ def split_auth_fields(data: dict[str, Any]) -> tuple[dict[str, Any], str, str, b
     code = _backend_code(rest.get(AUTH_BACKEND_KEY))
     if code:
         del rest[AUTH_BACKEND_KEY]
-    raw = raw_auth_hash(rest.get(AUTH_HASH_KEY))
+    raw = _raw_auth_hash(rest.get(AUTH_HASH_KEY))
     if raw:
         del rest[AUTH_HASH_KEY]
     return rest, user_id, code, raw or ""
 
 
-def raw_auth_hash(auth_hash: object) -> bytes:
+def _raw_auth_hash(auth_hash: object) -> bytes:
     """A session auth hash as the hash's ``h`` keeps it (32 raw bytes), if it is 64 lowercase
     hex digits (Django's); b"" for any other value, which stays in the payload."""
     if not isinstance(auth_hash, str) or len(auth_hash) != 64:

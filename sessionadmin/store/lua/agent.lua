@@ -2,9 +2,10 @@
 -- current hour (``:ua:<hour>``), and the session keeps "\1<hour>:" and the first 8 bytes
 -- of its SHA-1, raw (releases before kept 16 hex digits: such references are still read,
 -- and the session's next write replaces them). Each table holds at most 20,000 agents
--- (later ones stay inline) and expires an idle timeout after its hour ends; every write of a live session interns its agent
--- in the current hour's table, so references stay valid while junk ages out: however
--- many agents anyone sends, the tables stay bounded and go away.
+-- (later ones stay inline) and expires an idle timeout after its hour ends; every write
+-- of a live session interns its agent in the current hour's table, so references stay
+-- valid while junk ages out: however many agents anyone sends, the tables stay bounded
+-- and go away.
 local AGENT_HOUR = 3600000
 local function hex_byte(pair) return string.char(tonumber(pair, 16)) end
 local function agent_ref(p, ua, now, ttl)
@@ -49,6 +50,11 @@ local function agent_reader(p)
     end
     return found
   end
+end
+-- A signed-in session's sign-in time: ``l``, or ``c`` when ``l`` is left out (write.lua
+-- omits it when the sign-in made the session); false for a guest.
+local function signed_in_at(l, u, c)
+  return l or (u and c)
 end
 -- The client's IPv4 address is kept as byte 2 and its 4 bytes, 8 fewer than its text
 -- (the hash stays in a smaller allocation, bench/memory.py); any other address (IPv6,

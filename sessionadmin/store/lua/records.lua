@@ -8,9 +8,9 @@ local function records(p, ids, userkey, keep)
     local k = p .. ':s:' .. sid
     local v = redis.call('HMGET', k, 'u', 'c', 'a', 'l', 'n', 'ip', 'ua', 'k', 'nm', 'f')
     if v[3] then
-      out[#out + 1] = {sid, v[1] or '', v[2] or '', v[3], v[4] or (v[1] and v[2]) or '', v[5] or '0',
-                       ip_text(v[6]) or '', agent_of(v[7]), redis.call('PTTL', k), v[8] or '',
-                       v[9] or '', v[10] or ''}
+      out[#out + 1] = {sid, v[1] or '', v[2] or '', v[3], signed_in_at(v[4], v[1], v[2]) or '',
+                       v[5] or '0', ip_text(v[6]) or '', agent_of(v[7]), redis.call('PTTL', k),
+                       v[8] or '', v[9] or '', v[10] or ''}
     elseif userkey and not keep then
       redis.call('ZREM', userkey, sid)
     end

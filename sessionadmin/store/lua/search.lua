@@ -59,10 +59,10 @@ for j, sid in ipairs(ids) do
   -- Only what the match needs; the rest of the record is read for matches alone.
   local m = redis.call('HMGET', k, 'u', 'ip', 'ua', 'k')
   local uid = m[1] or ''
-  m[2] = ip_text(m[2])
   m[3] = agent_of(m[3])
   local ok = m[2] ~= false and not (anon and uid ~= '')
   if ok and kind ~= '' then ok = (m[4] or 'b') == kind end
+  if ok then m[2] = ip_text(m[2]) end  -- matched or listed from here on
   if ok and needle ~= '' then
     local lower = lowered[m[3]]
     if not lower then
@@ -75,8 +75,7 @@ for j, sid in ipairs(ids) do
   end
   if ok then
     local v = redis.call('HMGET', k, 'c', 'a', 'l', 'n', 'nm', 'f')
-    -- No ``l``: a signed-in session's sign-in made it (write.lua).
-    local signed_in = v[3] or (uid ~= '' and v[1]) or ''
+    local signed_in = signed_in_at(v[3], uid ~= '', v[1]) or ''
     out[#out + 1] = {sid, uid, v[1] or '', v[2] or '', signed_in, v[4] or '0', m[2],
                      m[3], redis.call('PTTL', k), m[4] or '', v[5] or '', v[6] or ''}
   end

@@ -1,5 +1,6 @@
 -- KEYS[1] session hash. ARGV: 1 mode (create|update|touch|quiet: an update that is no
--- activity, made outside any request, its ttl counted from the last activity), 2 sid, 3 prefix, 4 now (ms),
+-- activity, made outside any request, its ttl counted from the last activity), 2 sid,
+-- 3 prefix, 4 now (ms),
 -- 5 ttl (ms, already capped by the idle timeout and Django's expiry), 6 absolute timeout
 -- (ms), 7 payload ('' none), 8 user id ('' anonymous), 9 ip, 10 user agent, 11 carry-from
 -- sid (''), 12 auth backend code, 13 auth hash ('' for either: kept in the payload),
@@ -40,7 +41,7 @@ if mode == 'create' then
     if not old[1] then return {-1} end
     if old[1] then
       created, requests = tonumber(old[1]), tonumber(old[2] or 0)
-      old_uid, login = old[3], old[4] or (old[3] and old[1])  -- no ``l``: signed in at ``c``
+      old_uid, login = old[3], signed_in_at(old[4], old[3], old[1])
       -- Item counts (a cart) live beside the payload; they move with the session.
       local all = redis.call('HGETALL', fk)
       for i = 1, #all, 2 do
@@ -69,7 +70,7 @@ else
   -- Gone, or being carried to another shard (a change now would be lost: moving.lua).
   if not exists or moving(key) then return {-1} end
   local old = redis.call('HMGET', key, 'u', 'l', 'k', 'c', 'a')
-  old_uid, login, token = old[1], old[2] or (old[1] and old[4]), old[3] == 't'
+  old_uid, login, token = old[1], signed_in_at(old[2], old[1], old[4]), old[3] == 't'
   created = tonumber(old[4])
   if mode == 'quiet' then
     -- From the last activity as stored, not as the caller loaded it: a request may have
