@@ -66,6 +66,7 @@ def issue_token(request: HttpRequest, user: AbstractBaseUser, name: str) -> tupl
     # In its user's shard, like every signed-in session (store/keys.py).
     token = draw_key(user_shard(store[SESSION_KEY]), TOKEN_PREFIX, length=43)
     store._session_key = token
+    store.restart_login = True  # a sign-in this function reports itself (signed_in below)
     store.save(must_create=True)
     limit = get_settings().token_max_per_user
     if limit > 0:

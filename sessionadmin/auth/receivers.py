@@ -66,7 +66,9 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
         session.ahead_of_write = None
     _trust(request, device)
     limit = get_settings().max_per_user
-    if limit > 0 and not session.capped:  # (most sign-ins applied it as they wrote)
+    # The save applied it (backends/signing_in.py); this is for a save that stored no
+    # sign-in (a view that sent user_logged_in without putting the user in the session).
+    if limit > 0 and not session.capped:
         enforce_limit(user_key(user.pk), limit, session.session_id)
     events.signed_in(request, session.session_id, user, new=session.started_sign_in)
 

@@ -259,6 +259,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
             if data is not None:
                 self._last_write = self._write_state(data)
                 self.restart_login = False
+                self._after_write(self.started_sign_in)
         if result == 0:
             raise CreateError
         if result == -1 and (mode == "update" or self._carry_from):

@@ -1,11 +1,23 @@
 """What a session's write carries when it may sign a user in (WRITE, store/lua/write.lua):
 the device label of the sign-in's event, and the user's session cap, applied in the
-same atomic step (store/lua/cap.lua) rather than by a script of its own."""
+same atomic step (store/lua/cap.lua) rather than by a script of its own.
+
+A write signs in when it puts in the session a user it did not hold, whoever set it:
+Django's ``login()`` on a request (auth/receivers.py then does the rest), or code with no
+request, such as Channels' ``login(scope, user)`` (it sends ``user_logged_in`` with
+``request=None`` before the consumer saves the session) or a session built by hand. For
+those, the write itself does what the receiver would: the cap, the count of sign-ins and
+``session_started`` (``after_sign_in``)."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from sessionadmin import events
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
+from sessionadmin.index.actions import enforce_limit
 from sessionadmin.store.client import ScriptCall
 from sessionadmin.store.codec import ClientInfo, SessionMeta
 
@@ -22,19 +34,59 @@ class SigningIn:
     # auth/receivers.py).
     ahead_of_write: ScriptCall | None = None
     _cap_sent = 0  # the cap the last write was asked to apply
+    # The last write's sign-in: (user id, the cap due, whether login() drove it), or None.
+    _signing_in: tuple[str, int, bool] | None = None
+    _writing_user = ""  # the user the write under way stores ('' none)
+    _written_user: str | None = None  # the user the last write stored, once one has
+
+    def _signs_in(self, user_id: str) -> bool:
+        if not user_id:
+            return False
+        if self.restart_login:
+            return True
+        held = self._written_user
+        if held is None:
+            held = self.meta.user_id if self.meta is not None else ""
+        return held != user_id
 
     def _sign_in_device(self, user_id: str) -> str:
         # The device label goes with a sign-in's event: only a write that may sign in
         # needs it (a cached parse, but no work at all for the other writes).
-        meta = self.meta
-        new = self.restart_login or meta is None or meta.user_id != user_id
-        return device_label(self.client.user_agent) if user_id and new else ""
+        return device_label(self.client.user_agent) if self._signs_in(user_id) else ""
 
     def _sign_in_cap(self, user_id: str, *, carrying: bool) -> int:
         # A browser's sign-in applies its user's cap as it writes. Not a session carried
         # over from another shard: that move can still fail after this write (take.lua),
-        # and a sign-in that fails must end none of the user's sessions. A token's cap,
-        # and any the write did not apply, are applied after it (tokens.py, receivers.py).
-        wanted = self.restart_login and user_id and self.kind == "browser" and not carrying
-        self._cap_sent = get_settings().max_per_user if wanted else 0
+        # and a sign-in that fails must end none of the user's sessions; it is applied
+        # once the move is done (after_sign_in). A token's cap is applied by tokens.py.
+        signs_in, self._writing_user = self._signs_in(user_id), user_id
+        due = get_settings().max_per_user if signs_in and self.kind == "browser" else 0
+        self._signing_in = (user_id, due, self.restart_login) if signs_in else None
+        self._cap_sent = 0 if carrying else due
         return self._cap_sent
+
+    def _after_write(self, started: bool) -> None:
+        # After a write of the session's data, once it can no longer fail: for a sign-in,
+        # the cap the write could not apply, and, when no login() on a request drove it
+        # (its receiver does it then), the count and ``session_started``.
+        signing_in, self._signing_in = self._signing_in, None
+        self._written_user = self._writing_user
+        if signing_in is None:
+            return
+        user_id, due, by_login = signing_in
+        if due > 0 and not self._cap_sent:
+            enforce_limit(user_id, due, self.session_id)
+            self.capped = True
+        if not by_login:
+            events.signed_in(None, self.session_id, _UserKey(user_id), new=started)
+
+
+class _UserKey:
+    """What events.signed_in reads of a user: its primary key, as the model's type."""
+
+    def __init__(self, user_id: str) -> None:
+        field = get_user_model()._meta.pk
+        try:
+            self.pk = field.to_python(user_id)
+        except ValidationError:
+            self.pk = user_id
