@@ -3,6 +3,9 @@
 import base64
 
 from django.contrib.auth import (
+    aauthenticate,
+    alogin,
+    alogout,
     authenticate,
     get_user_model,
     login,
@@ -23,6 +26,21 @@ from tests.helpers import every_master
 
 def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user": request.user.get_username() or None})
+
+
+async def async_login(request: HttpRequest) -> JsonResponse:
+    """A project's async sign-in view: Django's aauthenticate() and alogin()."""
+    form = request.POST
+    user = await aauthenticate(request, username=form["username"], password=form["password"])
+    if user is None:
+        return JsonResponse({"signed_in": False}, status=400)
+    await alogin(request, user)
+    return JsonResponse({"signed_in": True})
+
+
+async def async_logout(request: HttpRequest) -> JsonResponse:
+    await alogout(request)
+    return JsonResponse({"signed_out": True})
 
 
 class WrappedRequest:
@@ -137,6 +155,8 @@ urlpatterns = [
     path("test/django-password-redirecting/", RedirectingPasswordChange.as_view()),
     path("test/django-password-then-sign-out/", SignOutAfterPasswordChange.as_view()),
     path("test/whoami", whoami),
+    path("test/async-login", async_login),
+    path("test/async-logout", async_logout),
     path("test/basic", basic_auth),
     path("test/save-me", save_me),
     path("test/sign-up", sign_up),

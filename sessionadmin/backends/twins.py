@@ -17,6 +17,7 @@ class SyncTwins:
     exists: Any
     save: Any
     cycle_key: Any
+    flush: Any
     delete: Any
     clear_expired: Any
 
@@ -31,6 +32,11 @@ class SyncTwins:
 
     async def acycle_key(self) -> None:
         await sync_to_async(self.cycle_key)()
+
+    async def aflush(self) -> None:
+        # Django's aflush() is its own copy of flush(), so the store's flush() (a bearer
+        # request's token kept until the response) would not run for alogin()/alogout().
+        await sync_to_async(self.flush)()
 
     async def adelete(self, session_key: str | None = None) -> None:
         await sync_to_async(self.delete)(session_key)

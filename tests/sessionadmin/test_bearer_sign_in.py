@@ -85,3 +85,29 @@ def test_a_token_whose_auth_hash_went_stale_still_ends_through_djangos_get_user(
     assert response.json() == {"user": None}
     assert services.list_user_sessions(alice.pk) == []
     assert bearer(token).get("/api/profile").json()["code"] == "AUTH_REQUIRED"
+
+
+def test_an_async_sign_in_view_refuses_a_bearer_request_and_keeps_the_token(make_user, token):
+    # alogin() as another user flushes the session with aflush(), Django's own copy of
+    # flush(): the store's flush() must run for it too, or the token ends right there.
+    make_user("carol", password=PASSWORD)
+    response = bearer(token).post("/test/async-login", {"username": "carol", "password": PASSWORD})
+    assert response.status_code == 400, response.content[:300]
+    assert token_works(token)
+
+
+def test_an_async_sign_out_view_refuses_a_bearer_request(alice, token):
+    response = bearer(token).post("/test/async-logout")
+    assert response.status_code == 400, response.content[:300]
+    assert token_works(token)
+
+
+def test_an_async_sign_in_view_signs_a_browser_in_and_out(alice):
+    browser = Client()
+    form = {"username": "alice", "password": PASSWORD}
+    assert browser.post("/test/async-login", form).json() == {"signed_in": True}
+    assert browser.get("/test/whoami").json() == {"user": "alice"}
+    assert len(services.list_user_sessions(alice.pk)) == 1
+    assert browser.post("/test/async-logout").json() == {"signed_out": True}
+    assert browser.get("/test/whoami").json() == {"user": None}
+    assert services.list_user_sessions(alice.pk) == []
