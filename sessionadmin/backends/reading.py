@@ -39,7 +39,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from sessionadmin.backends import preloaded
-from sessionadmin.store import codec, keys, wire
+from sessionadmin.store import codec, keys, sealing, wire
 from sessionadmin.store.client import (
     now_ms,
     redis_client,
@@ -185,6 +185,8 @@ class Reading:
         if data is None:
             security_logger.warning("Session data corrupted (id %s)", sid)
             return None
+        if sealing.SEALED_KEY in data:
+            sealing.open_in_place(data, self._session_key)
         self.meta = meta
         backend = get(b"b", b"").decode()
         return codec.join_auth_fields(data, meta.user_id, backend, get(b"h", b""))

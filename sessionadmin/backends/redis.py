@@ -35,7 +35,7 @@ from sessionadmin.conf import get_settings
 from sessionadmin.events import script_status
 from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
-from sessionadmin.store import codec, keys
+from sessionadmin.store import codec, keys, sealing
 from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script, run_scripts
 from sessionadmin.store.codec import ClientInfo, SessionMeta
 
@@ -188,6 +188,8 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         user_id = backend = auth_hash = ""
         if data is not None:
             rest, user_id, backend, auth_hash = codec.split_auth_fields(data)
+            if sealing.SEALED_KEY in rest:  # (CSRF_USE_SESSIONS: store/sealing.py)
+                rest = sealing.sealed_copy(rest, self.session_key)
             payload = codec.dumps(rest)
         idle, absolute = conf.timeouts(self.kind)
         # A token's life is its own (days); a browser's also ends with Django's expiry.
