@@ -79,11 +79,14 @@ def script_status(reply: list[Any]) -> int:
     return int(reply[0])
 
 
-def signed_in(request: Any, session_id: str, user: Any, *, new: bool = True) -> None:
-    """A user signed in (the script of the write logged it): count it; send
-    ``session_started`` if that began a signed-in session (``new``), not for a user
-    signing in again on the session they are signed in with."""
-    metrics.LOGINS.inc()
+def signed_in(
+    request: Any, session_id: str, user: Any, *, new: bool = True, count: bool = True
+) -> None:
+    """A user signed in (the script of the write logged it): count it (unless ``count`` is
+    false: counted elsewhere); send ``session_started`` if that began a signed-in session
+    (``new``), not for a user signing in again on the session they are signed in with."""
+    if count:
+        metrics.LOGINS.inc()
     if new:
         _send(signals.session_started, request=request, session_id=session_id, user=user.pk)
 

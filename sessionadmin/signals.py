@@ -9,6 +9,8 @@
 ``user`` is the user's primary key in both (``request.user`` is the user itself on
 ``session_started``): endings are often found in bulk, or by a request of somebody else
 (the index trim), where loading every user would cost a query each. The sender is None.
+``request`` is None for a sign-in made with no request: Channels' ``login(scope, user)``
+then the consumer's save, or a session built with a user in it.
 
 Each ending is sent once, by the process that ended or found it: a timed-out session on
 the request that finds it, or on the write whose trim finds it, with no cron. Receivers

@@ -50,6 +50,9 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     refund = limits.refund_call(request, trust=device)
     session = getattr(request, "session", None)
     if not isinstance(session, SessionStore):
+        # No request (Channels' login(scope, user)): the session's save applies the cap
+        # and sends session_started (backends/signing_in.py); the sign-in counts here.
+        metrics.LOGINS.inc()
         _send(refund)
         _trust(request, device)
         return
@@ -71,6 +74,7 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     if limit > 0 and not session.capped:
         enforce_limit(user_key(user.pk), limit, session.session_id)
     events.signed_in(request, session.session_id, user, new=session.started_sign_in)
+    session.started_sign_in = False  # reported
 
 
 def on_logout(request: HttpRequest | None, **kwargs: Any) -> None:

@@ -37,11 +37,7 @@ from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
 from sessionadmin.store import codec, keys, sealing
 from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script, run_scripts
-from sessionadmin.store.codec import ClientInfo, SessionMeta
-
-# The client of a store no request is bound to (a task's, a shell's): its writes are no
-# activity (write_call's "quiet" mode).
-NO_CLIENT = ClientInfo()
+from sessionadmin.store.codec import NO_CLIENT, ClientInfo, SessionMeta  # noqa: F401 (exported)
 
 
 class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
@@ -68,7 +64,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
     bearer = False  # loaded from an Authorization header, not from a cookie
     flushed_key: str | None = None  # a bearer session's key whose flush() waits (bearer.py)
     end_reason: str | None = None  # why a delete() ends it (signals); else logout
-    started_sign_in = False  # the last write began a signed-in session (signals)
+    started_sign_in = False  # a write began a signed-in session, not yet reported (signals)
     # Django's encode()/decode(); the store itself writes JSON (store.codec), never pickle.
     serializer = JSONSerializer
 
@@ -253,7 +249,10 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         reply = run_scripts([ahead, write])[-1] if ahead else run_script(*write)
         result = script_status(reply)
         self.capped = result == 1 and self._cap_sent > 0
-        self.started_sign_in = result == 1 and bool(reply[2])
+        if result == 1 and reply[2]:
+            # Kept until reported: a receiver of login()'s signal may have saved the
+            # session before ours did (auth/receivers.py), so ours writes no new record.
+            self.started_sign_in = True
         if result == 1 and self._carried is not None:  # carried over from another shard
             end_carried(self._carry_from or "", self.session_key)
         if result == 1:
@@ -312,6 +311,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         delete_session(keys.session_id(session_key), self.end_reason or "logout")
         if session_key == self.session_key:
             self._stored = False  # a login after a flush() makes its key afresh
+            self._written_user = ""  # and holds nobody: a user set then signs in
 
     @classmethod
     def clear_expired(cls) -> None:

@@ -5,9 +5,10 @@ same atomic step (store/lua/cap.lua) rather than by a script of its own.
 A write signs in when it puts in the session a user it did not hold, whoever set it:
 Django's ``login()`` on a request (auth/receivers.py then does the rest), or code with no
 request, such as Channels' ``login(scope, user)`` (it sends ``user_logged_in`` with
-``request=None`` before the consumer saves the session) or a session built by hand. For
-those, the write itself does what the receiver would: the cap, the count of sign-ins and
-``session_started`` (``after_sign_in``)."""
+``request=None`` before the consumer saves the session) or a session built by hand. Every
+such write applies the user's cap; one with no request also sends ``session_started``
+(``_after_write``), which on a request only the receiver of login()'s signal sends, even
+when another receiver saved the session first."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
 from sessionadmin.index.actions import enforce_limit
 from sessionadmin.store.client import ScriptCall
-from sessionadmin.store.codec import ClientInfo, SessionMeta
+from sessionadmin.store.codec import NO_CLIENT, ClientInfo, SessionMeta
 
 
 class SigningIn:
@@ -34,7 +35,7 @@ class SigningIn:
     # auth/receivers.py).
     ahead_of_write: ScriptCall | None = None
     _cap_sent = 0  # the cap the last write was asked to apply
-    # The last write's sign-in: (user id, the cap due, whether login() drove it), or None.
+    # The last write's sign-in: (user id, the cap due, whether another reports it), or None.
     _signing_in: tuple[str, int, bool] | None = None
     _writing_user = ""  # the user the write under way stores ('' none)
     _written_user: str | None = None  # the user the last write stored, once one has
@@ -58,27 +59,30 @@ class SigningIn:
         # A browser's sign-in applies its user's cap as it writes. Not a session carried
         # over from another shard: that move can still fail after this write (take.lua),
         # and a sign-in that fails must end none of the user's sessions; it is applied
-        # once the move is done (after_sign_in). A token's cap is applied by tokens.py.
+        # once the move is done (_after_write). A token's cap is applied by tokens.py.
         signs_in, self._writing_user = self._signs_in(user_id), user_id
         due = get_settings().max_per_user if signs_in and self.kind == "browser" else 0
-        self._signing_in = (user_id, due, self.restart_login) if signs_in else None
+        reported = self.restart_login or self.client is not NO_CLIENT  # (module docstring)
+        self._signing_in = (user_id, due, reported) if signs_in else None
         self._cap_sent = 0 if carrying else due
         return self._cap_sent
 
     def _after_write(self, started: bool) -> None:
-        # After a write of the session's data, once it can no longer fail: for a sign-in,
-        # the cap the write could not apply, and, when no login() on a request drove it
-        # (its receiver does it then), the count and ``session_started``.
+        # After a write of the session's data, once it can no longer fail: for a sign-in
+        # with no request, ``session_started`` (sent first: the cap's round trip may
+        # fail); then the cap the write could not apply.
         signing_in, self._signing_in = self._signing_in, None
         self._written_user = self._writing_user
         if signing_in is None:
             return
-        user_id, due, by_login = signing_in
+        user_id, due, reported = signing_in
+        if not reported:
+            # Counted as a sign-in by the receiver of user_logged_in, if one was sent.
+            events.signed_in(None, self.session_id, _UserKey(user_id), new=started, count=False)
+            self.started_sign_in = False
         if due > 0 and not self._cap_sent:
             enforce_limit(user_id, due, self.session_id)
             self.capped = True
-        if not by_login:
-            events.signed_in(None, self.session_id, _UserKey(user_id), new=started)
 
 
 class _UserKey:

@@ -140,6 +140,11 @@ class ClientInfo(NamedTuple):
     user_agent: str = ""
 
 
+# The client of a store no request gave one (a task's, Channels', a shell's): its writes
+# are no activity (the write's "quiet" mode) and its sign-ins report themselves.
+NO_CLIENT = ClientInfo()
+
+
 class SessionMeta(NamedTuple):
     """The stored activity record of a loaded session (times in ms since the epoch)."""
 

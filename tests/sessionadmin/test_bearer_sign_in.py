@@ -93,10 +93,12 @@ def test_an_async_sign_in_view_refuses_a_bearer_request_and_keeps_the_token(make
     make_user("carol", password=PASSWORD)
     response = bearer(token).post("/test/async-login", {"username": "carol", "password": PASSWORD})
     assert response.status_code == 400, response.content[:300]
+    assert b"signed_in" not in response.content  # refused in alogin(), not by a bad password
     assert token_works(token)
 
 
 def test_an_async_sign_out_view_refuses_a_bearer_request(alice, token):
+    # alogout() sends user_logged_out (refused there) before its aflush().
     response = bearer(token).post("/test/async-logout")
     assert response.status_code == 400, response.content[:300]
     assert token_works(token)

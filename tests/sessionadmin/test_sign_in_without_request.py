@@ -84,6 +84,27 @@ def test_a_channels_sign_in_sends_session_started_once(make_user, redis, signals
     assert metrics.LOGINS._value.get() == logins + 1
 
 
+@pytest.mark.parametrize("how", ["stale hash", "logout first"])
+def test_a_channels_sign_in_again_after_a_flush_is_a_new_sign_in(make_user, redis, signals, how):
+    # One store for a whole WebSocket connection: the user signs in, then again after
+    # Channels' flush() (its password changed meanwhile), or after logout(scope).
+    user = make_user()
+    with override_settings(SESSION_MAX_PER_USER=1):
+        session = stored_guest(user, same_shard=True)
+        channels_login(session, user)
+        session.save()
+        if how == "stale hash":
+            user.set_password("another horse 7")  # (no save: the hash alone changes)
+        else:
+            session.flush()  # what channels.auth.logout(scope) does to the session
+        channels_login(session, user)
+        session.save()
+    assert session.capped
+    ids = [s["session_id"] for s in started(signals)]
+    assert len(ids) == 2 and ids[1] == session.session_id != ids[0]
+    assert {r.id for r in list_user_sessions(str(user.pk))} == {session.session_id}
+
+
 def test_a_session_built_by_hand_with_a_user_counts_as_a_sign_in(make_user, redis, signals):
     user = make_user()
     with override_settings(SESSION_MAX_PER_USER=1):
@@ -108,3 +129,31 @@ def test_a_token_or_a_browser_sign_in_sends_session_started_once(make_user, redi
     assert issued.status_code == 201, issued.content
     ids = [s["session_id"] for s in started(signals)]
     assert len(ids) == 2 and ids[1] == issued.json()["session"]["id"]
+
+
+@pytest.fixture
+def receiver_saving_first():
+    """A project's user_logged_in receiver, connected before sessionadmin's (its app is
+    listed first), that saves the session: it writes the sign-in before on_login runs."""
+
+    def save_first(sender, request, **kwargs):
+        request.session.save()
+
+    connected = list(user_logged_in.receivers)
+    user_logged_in.connect(save_first, dispatch_uid="tests.save_first")
+    user_logged_in.receivers.insert(0, user_logged_in.receivers.pop())
+    user_logged_in.sender_receivers_cache.clear()
+    yield
+    user_logged_in.receivers[:] = connected  # the same receivers, in the same order
+    user_logged_in.sender_receivers_cache.clear()
+
+
+def test_a_receiver_saving_before_ours_leaves_one_report_with_the_request(
+    make_user, redis, signals, receiver_saving_first
+):
+    make_user("alice", password="correct horse 9")
+    logins = metrics.LOGINS._value.get()
+    body = {"username": "alice", "password": "correct horse 9"}
+    assert Client().post("/api/login", body, "application/json").status_code == 200
+    assert [s["request"] is not None for s in started(signals)] == [True]
+    assert metrics.LOGINS._value.get() == logins + 1
