@@ -95,6 +95,15 @@ def index_members(redis, name: str) -> set[str]:
     return {m.decode() for shard in keys.shards() for m in _members_of(redis, shard, name)}
 
 
+def user_session_ids(redis, user_id: str) -> set[str]:
+    """The ids the index holds as a user's sessions, wherever it keeps them: a user's one
+    session in its shard's bucket (keys.single_sessions), more in the user's sorted set."""
+    one = redis.hget(keys.single_sessions(user_id), user_id)
+    many = {m.decode() for m in redis.zrange(keys.user_index(user_id), 0, -1)}
+    assert not (one and many), "a user is in the bucket or has a set, never both"
+    return {one.decode()} if one else many
+
+
 def index_sets(shard: int, name: str) -> list[str]:
     """The sorted sets of one index of a shard: "users" is in buckets (keys.users_bucket)."""
     if name == "users":  # (lua/user_count.lua walks them so)
@@ -170,7 +179,8 @@ class UnreachableDirectoryBackend:
 
 def refused_pttl_is_a_503(client, caplog, monkeypatch, make_alice, refused) -> None:
     """With the store's Redis user refused PTTL (part of every read): a read, then a
-    sign-in (whose write script Redis wraps the refusal in), each a 503 in the API's
+    user's second sign-in (whose write script Redis wraps the refusal in: it sends PTTL
+    as it moves the user's first session into the user's set), each a 503 in the API's
     shape, logged with Redis's reason; ``refused()`` lists what the ACL LOG recorded."""
     from sessionadmin import errors
 
@@ -187,6 +197,9 @@ def refused_pttl_is_a_503(client, caplog, monkeypatch, make_alice, refused) -> N
     caplog.clear()
     client.cookies.clear()  # no session to read first: the sign-in's write script
     login = {"username": "alice", "password": "correct horse 9"}
+    first = client.post("/api/login", login, content_type="application/json")
+    assert first.status_code == 200, first.content  # a user's one session: no PTTL
+    client.cookies.clear()
     response = client.post("/api/login", login, content_type="application/json")
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "SESSION_STORE_UNAVAILABLE"

@@ -270,7 +270,7 @@ def forget_user(user_id: object) -> None:
     ttl = max(max_age() * 2, 3600) * 1000
     uid = user_key(user_id)
     tag = keys.prefix(keys.user_shard(uid))
-    run_script("USER_FORGET", [keys.user_generation(uid), keys.user_index(uid)], [ttl, tag])
+    run_script("USER_FORGET", [keys.user_generation(uid), keys.user_index(uid)], [ttl, tag, uid])
 
 
 def _matters(user: AbstractBaseUser, update_fields: frozenset[str] | None) -> bool:

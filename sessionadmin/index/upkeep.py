@@ -18,6 +18,7 @@ from sessionadmin.store.client import (
     redis_client,
     redis_errors,
     run_script,
+    run_scripts,
 )
 
 PRUNE_BATCH = 500
@@ -60,6 +61,8 @@ def _prune_users(shard: int, dead_before: int) -> None:
         run_script("USERS_PRUNE", names, [tag, dead_before, 0, lo, lo + span - 1])
     while run_script("USERS_PRUNE", names, [tag, dead_before, PRUNE_BATCH, 0, -1]) > 0:
         pass
+    # Users' one-session entries whose session is gone, a bucket a call (one round trip).
+    run_scripts([("SINGLES_SWEEP", names, [tag, n]) for n in range(keys.USER_BUCKETS)])
 
 
 def _prune_shard(shard: int, dead_before: int, idle_ms: int) -> int:

@@ -246,8 +246,16 @@ def legacy_users_index(shard: int) -> str:
 
 
 def user_index(user_id: str) -> str:
-    """Sorted set: one user's session ids, scored by last activity."""
+    """Sorted set: the session ids of a user with two signed-in sessions or more, scored
+    by last activity; a user with one keeps it in ``single_sessions`` (lua/users.lua)."""
     return f"{prefix(user_shard(user_id))}:u:{user_id}"
+
+
+def single_sessions(user_id: str) -> str:
+    """Hash: where a user with one signed-in session keeps its id (field: the user id), in
+    buckets as ``users_bucket``: about 36 bytes, against about 150 in ``user_index``."""
+    digest = hashlib.sha1(str(user_id).encode(), usedforsecurity=False).hexdigest()
+    return f"{prefix(user_shard(user_id))}:one:{digest[:2]}"
 
 
 def user_generation(user_id: str) -> str:
@@ -255,21 +263,18 @@ def user_generation(user_id: str) -> str:
     return f"{prefix(user_shard(user_id))}:g:{user_id}"
 
 
-# Sign-in records are bucketed by the third and fourth hex digits of the session id: at
-# up to about 128 entries (500,000 sessions in 16 shards) each bucket stays a listpack,
-# about half the memory per record of one large hash (lua/signins.lua).
+# Sign-in records, bucketed by the third and fourth hex digits of the session id: each
+# bucket stays a listpack to about 128 entries (500,000 sessions in 16 shards).
 SIGN_IN_BUCKETS = 256
 
 
 def sign_ins(shard: int) -> str:
-    """Hash: where releases before the bucketing kept a shard's sign-in records; still
-    read (lua/signins.lua) and swept, never written."""
+    """Hash: an older release's sign-in records, still read and swept, never written."""
     return f"{prefix(shard)}:w"
 
 
 def sign_in_bucket(sid: str) -> str:
-    """Hash: the bucket holding the sign-in record of session ``sid``, "uid\tip\tdevice"
-    (lua/events.lua), in its shard's slot."""
+    """Hash: the bucket of session ``sid``'s sign-in record, "uid\tip\tdevice" (events.lua)."""
     return f"{prefix(id_shard(sid))}:w:{sid[2:4]}"
 
 
@@ -297,19 +302,16 @@ def by_shard(ids: list[str]) -> dict[int, list[str]]:
 
 
 def shard_keys(shard: int) -> list[str]:
-    """Return the keys of a shard every script may touch, declared in its KEYS so any
-    cluster client routes it (keys derived from ids found in the index, such as another
-    session's hash, share the same tag and slot)."""
+    """The keys of a shard every script may touch, declared in its KEYS so any cluster
+    client routes it (others a script derives share the tag, so the slot)."""
     tag = prefix(shard)
     return [f"{tag}:guests", f"{tag}:auth", f"{tag}:users", f"{tag}:w", f"{tag}:ev"]
 
 
 def login_attempts(bucket: str) -> str:
     """String: failed sign-ins counted in one bucket ("ip:..." or "acct:...") per window.
-
     Their own hash tag: a sign-in's buckets are checked and counted in one script, apart
-    from any session's slot (small, short-lived keys: one slot carries them).
-    """
+    from any session's slot (small, short-lived keys: one slot carries them)."""
     return "{" + get_settings().key_prefix + ":login}:" + bucket
 
 

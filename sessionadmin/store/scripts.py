@@ -38,7 +38,7 @@ from sessionadmin.store import keys
 
 # Each script is its file, after the shared helper functions it calls.
 _PARTS: dict[str, tuple[str, ...]] = {
-    "LOAD": ("agent", "records", "load"),
+    "LOAD": ("users", "agent", "records", "load"),
     "MISS": ("miss",),
     "WRITE": ("users", "signins", "events", "unindex", "agent", "moving", "cap", "write"),
     "DELETE": ("users", "signins", "events", "unindex", "delete"),
@@ -46,10 +46,10 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "REKEY": ("users", "signins", "unindex", "rekey"),
     "FORGET": ("users", "signins", "events", "forget"),
     "USER_FILL": ("user_fill",),
-    "USER_FORGET": ("user_forget",),
+    "USER_FORGET": ("users", "user_forget"),
     "ITEMS": ("moving", "items"),
-    "USER_PAGE": ("agent", "records", "user_page"),
-    "GET": ("agent", "records", "get"),
+    "USER_PAGE": ("users", "agent", "records", "user_page"),
+    "GET": ("users", "agent", "records", "get"),
     "SEARCH": ("agent", "search"),
     "REVOKE_USER": ("users", "signins", "events", "unindex", "revoke_user"),
     "ENFORCE_LIMIT": ("users", "signins", "events", "unindex", "cap", "enforce_limit"),
@@ -59,9 +59,10 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "LOGIN_ATTEMPT": ("login_attempt",),
     "DEVICE_ATTEMPT": ("device_attempt",),
     "NEW_SESSION": ("new_session",),
-    "REHASH_TOKENS": ("rehash_tokens",),
+    "REHASH_TOKENS": ("users", "rehash_tokens"),
     "USER_COUNT": ("users", "user_count"),
     "USERS_PRUNE": ("users", "users_prune"),
+    "SINGLES_SWEEP": ("singles_sweep",),
 }
 
 

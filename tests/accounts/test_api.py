@@ -17,6 +17,7 @@ from django.test import Client, override_settings
 from sessionadmin import services
 from sessionadmin.decorators import login_required, staff_required
 from sessionadmin.store import keys
+from tests.helpers import user_session_ids
 
 PASSWORD = "correct horse 9"
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -249,7 +250,7 @@ def test_logout_deletes_the_session_its_index_entries_and_clears_the_cookie(api,
     sid = keys.session_id(key)
     uid = str(user.pk)
     assert redis.exists(keys.session_key_name(sid))
-    assert redis.zscore(keys.user_index(uid), sid) is not None
+    assert user_session_ids(redis, uid) == {sid}
     assert redis.zscore(keys.auth_index(keys.id_shard(sid)), sid) is not None
 
     response = post(api, "/api/logout")
@@ -262,8 +263,9 @@ def test_logout_deletes_the_session_its_index_entries_and_clears_the_cookie(api,
 
     assert not redis.exists(keys.session_key_name(sid))
     shard = keys.id_shard(sid)
-    for index_key in (keys.guest_index(shard), keys.auth_index(shard), keys.user_index(uid)):
+    for index_key in (keys.guest_index(shard), keys.auth_index(shard)):
         assert redis.zscore(index_key, sid) is None
+    assert user_session_ids(redis, uid) == set()
     assert redis.zscore(keys.users_bucket(uid), uid) is None
     assert services.list_user_sessions(user.pk) == []
 

@@ -12,7 +12,7 @@ from sessionadmin import services
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.index import queries as index
 from sessionadmin.store import keys
-from tests.helpers import guest_write_in_shard, index_members, stored_keys
+from tests.helpers import guest_write_in_shard, index_members, stored_keys, user_session_ids
 
 
 def members(redis, key: str) -> set[str]:
@@ -34,7 +34,8 @@ def test_login_adds_the_session_to_the_user_indexes(redis, make_session, make_us
     user = make_user()
     session = make_session(user=user)
     assert index_members(redis, "auth") == {sid(session)}
-    assert members(redis, keys.user_index(str(user.pk))) == {sid(session)}
+    assert user_session_ids(redis, str(user.pk)) == {sid(session)}
+    assert not redis.exists(keys.user_index(str(user.pk)))  # one session: no set of its own
     assert index_members(redis, "users") == {str(user.pk)}
     record = services.list_user_sessions(user.pk)[0]
     assert record.id == sid(session)
@@ -47,7 +48,7 @@ def test_logout_in_place_moves_the_session_out_of_the_user_indexes(redis, make_s
     del session["_auth_user_id"]
     session.save()
     assert index_members(redis, "auth") == set()
-    assert members(redis, keys.user_index(str(user.pk))) == set()
+    assert user_session_ids(redis, str(user.pk)) == set()
     assert index_members(redis, "users") == set()
     assert index_members(redis, "all") == {sid(session)}
 
@@ -62,7 +63,7 @@ def test_cycle_key_moves_data_history_and_index_entries(redis, make_session, mak
     assert new_id != old_id
     assert not redis.exists(keys.session_key_name(old_id))
     assert index_members(redis, "all") == {new_id}
-    assert members(redis, keys.user_index(str(user.pk))) == {new_id}
+    assert user_session_ids(redis, str(user.pk)) == {new_id}
     after = services.get_session(new_id)
     assert after.created_at == before.created_at
     assert after.login_at == before.login_at  # cycling never extends the absolute deadline
@@ -77,7 +78,47 @@ def test_delete_removes_every_index_entry(redis, make_session, make_user):
     for name in ("all", "auth", "users"):
         assert index_members(redis, name) == set()
     assert not redis.exists(keys.user_index(str(user.pk)))
+    assert user_session_ids(redis, str(user.pk)) == set()
     assert stored_keys(redis) == set()
+
+
+def test_a_second_session_moves_the_users_sessions_into_a_set_of_its_own(
+    redis, make_session, make_user
+):
+    user = make_user()
+    uid = str(user.pk)
+    first = make_session(user=user)
+    time.sleep(0.003)
+    second = make_session(user=user, _session_expiry=60)  # a TTL shorter than the first's
+    assert redis.hget(keys.single_sessions(uid), uid) is None
+    scores = dict(redis.zrange(keys.user_index(uid), 0, -1, withscores=True))
+    auth = keys.auth_index(keys.user_shard(uid))
+    # Each with its activity score, as the shard's ``auth`` set has it.
+    assert scores == {sid(s).encode(): redis.zscore(auth, sid(s)) for s in (first, second)}
+    # The set outlives its sessions: its TTL is the longest of theirs (the first's).
+    assert redis.pttl(keys.session_key_name(sid(second))) <= 60_000
+    assert redis.pttl(keys.user_index(uid)) >= redis.pttl(keys.session_key_name(sid(first)))
+    assert redis.pttl(keys.session_key_name(sid(first))) > 60_000
+    by_score = sorted(scores, key=scores.get, reverse=True)  # the latest-ending first
+    assert [r.id.encode() for r in services.list_user_sessions(uid)] == by_score
+    first.delete()
+    assert user_session_ids(redis, uid) == {sid(second)}
+    second.delete()
+    assert user_session_ids(redis, uid) == set()
+    assert not redis.exists(keys.user_index(uid))
+    assert index_members(redis, "users") == set()
+
+
+def test_a_users_one_session_gone_by_its_ttl_is_replaced_by_the_next(
+    redis, make_session, make_user
+):
+    user = make_user()
+    uid = str(user.pk)
+    gone = make_session(user=user)
+    redis.delete(keys.session_key_name(sid(gone)))  # its TTL ran out; nothing reported it yet
+    new = make_session(user=user)
+    assert user_session_ids(redis, uid) == {sid(new)}
+    assert not redis.exists(keys.user_index(uid))
 
 
 @override_settings(SESSION_IDLE_TIMEOUT=1, SESSION_TOUCH_INTERVAL=0)
@@ -199,3 +240,32 @@ def test_get_session_rejects_malformed_ids(redis):
     assert services.get_session("../../etc") is None
     assert services.revoke_session("*") is False
     assert index.get([]) == []
+
+
+@override_settings(SESSION_IDLE_TIMEOUT=1, SESSION_TOUCH_INTERVAL=0)
+def test_a_users_one_session_ended_by_its_timeout_leaves_the_bucket(
+    redis, make_session, make_user
+):
+    # No TTL of its own there: the trim that reports the ending takes it out.
+    user = make_user()
+    session = make_session(user=user)
+    time.sleep(2.2)  # the idle timeout and the clock slack
+    guest_write_in_shard(keys.id_shard(sid(session)))
+    assert user_session_ids(redis, str(user.pk)) == set()
+
+
+def test_a_users_one_session_is_found_by_every_per_user_operation(redis, make_session, make_user):
+    from sessionadmin.auth import usercache
+    from sessionadmin.index import actions
+
+    user = make_user()
+    uid = str(user.pk)
+    session = make_session(user=user)
+    name = keys.session_key_name(sid(session))
+    redis.hset(name, "x", "a cached copy")
+    usercache.forget_user(user.pk)  # drops the copy from each of the user's sessions
+    assert redis.hget(name, "x") is None
+    assert [r.id for r in services.list_user_sessions(uid)] == [sid(session)]
+    assert actions.revoke_user(uid) == 1
+    assert not redis.exists(name)
+    assert user_session_ids(redis, uid) == set()

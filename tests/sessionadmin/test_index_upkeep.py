@@ -17,7 +17,7 @@ from sessionadmin.index import upkeep
 from sessionadmin.store import keys
 from sessionadmin.store.client import now_ms
 from sessionadmin.store.scripts import script
-from tests.helpers import index_sets
+from tests.helpers import index_sets, user_session_ids
 
 pytestmark = pytest.mark.usefixtures("redis")
 
@@ -111,19 +111,27 @@ def test_a_flood_of_distinct_agents_keeps_the_agent_tables_bounded_and_expiring(
     assert redis.hlen(tables[0]) == 20_000 or len(tables) == 2
 
 
-def test_a_session_moved_from_an_old_secret_key_keeps_its_user_set_expiring(redis, settings):
+@pytest.mark.parametrize("sessions", [1, 2])
+def test_a_session_moved_from_an_old_secret_key_stays_its_users_with_the_sets_ttl(
+    redis, settings, sessions
+):
     old_secret = settings.SECRET_KEY
-    session = SessionStore()
-    session.update({"_auth_user_id": "77", "_auth_user_backend": AUTH})
-    session.save()
+    for _ in range(sessions):
+        session = SessionStore()
+        session.update({"_auth_user_id": "77", "_auth_user_backend": AUTH})
+        session.save()
     key = session.session_key
-    redis.persist(keys.user_index("77"))  # as REKEY used to leave it
+    if sessions > 1:
+        redis.persist(keys.user_index("77"))  # as REKEY used to leave it
     with override_settings(
         SECRET_KEY="a-new-secret-" + "y" * 40, SECRET_KEY_FALLBACKS=[old_secret]
     ):
         moved = SessionStore(key)
         assert moved["_auth_user_id"] == "77"  # found under the old id, moved to the new
-        assert 0 < redis.pttl(keys.user_index("77")) <= get_settings().idle_timeout * 1000
+        assert keys.session_id(key) in user_session_ids(redis, "77")
+        assert len(user_session_ids(redis, "77")) == sessions
+        if sessions > 1:
+            assert 0 < redis.pttl(keys.user_index("77")) <= get_settings().idle_timeout * 1000
 
 
 @override_settings(SESSION_IDLE_TIMEOUT=1)
@@ -213,3 +221,20 @@ def test_a_users_bucket_is_the_same_in_lua_and_python(redis, make_user, make_ses
         assert redis.zscore(keys.users_bucket(uid), uid) is not None
         assert keys.users_bucket(uid) in index_sets(keys.user_shard(uid), "users")
     assert len({keys.users_bucket(uid) for uid in users}) > 10  # spread over the buckets
+
+
+def test_prune_drops_a_users_one_session_whose_end_nothing_reported(redis):
+    # Gone with no sign-in record to name its user (as an older release could leave it):
+    # no trim can take it out of the bucket; prune does.
+    session = SessionStore()
+    session.update({"_auth_user_id": "88", "_auth_user_backend": AUTH})
+    session.save()
+    sid = keys.session_id(session.session_key)
+    kept = SessionStore()
+    kept.update({"_auth_user_id": "89", "_auth_user_backend": AUTH})
+    kept.save()
+    redis.delete(keys.session_key_name(sid), keys.sign_in_bucket(sid))
+    assert user_session_ids(redis, "88") == {sid}
+    upkeep.prune()
+    assert user_session_ids(redis, "88") == set()
+    assert user_session_ids(redis, "89") == {keys.session_id(kept.session_key)}

@@ -100,7 +100,8 @@ def test_every_key_of_a_session_and_its_user_shares_one_slot(make_user, redis):
     assert keys.id_shard(sid) == keys.user_shard(uid)
     slot = key_slot(keys.session_key_name(sid).encode())
     for name in (
-        keys.user_index(uid), keys.user_generation(uid), keys.auth_index(keys.id_shard(sid)),
+        keys.user_index(uid), keys.single_sessions(uid), keys.user_generation(uid),
+        keys.auth_index(keys.id_shard(sid)), keys.users_bucket(uid),
         keys.guest_index(keys.id_shard(sid)),
         keys.sign_in_bucket(sid), keys.events_log(keys.id_shard(sid)),
     ):  # fmt: skip

@@ -437,7 +437,7 @@ def test_forget_user_drops_the_copy_from_each_of_the_users_sessions_only(alice, 
     assert all(cached_copy(redis, client) for client in clients)
     uid = str(alice.pk)
     tag = keys.prefix(keys.user_shard(uid))
-    call = [keys.user_generation(uid), keys.user_index(uid)], [60_000, tag]
+    call = [keys.user_generation(uid), keys.user_index(uid)], [60_000, tag, uid]
     assert run_script("USER_FORGET", *call) == 1
     assert 0 < redis.pttl(keys.user_generation(uid)) <= 60_000
     # Gone from alice's sessions (a read uses a copy there as it is), bob's kept.

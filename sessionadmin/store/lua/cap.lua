@@ -4,14 +4,13 @@
 -- from the user's set first so they do not count. Returns how many it ended (ENDED lists
 -- them, events.lua).
 local function cap_sessions(p, uid, limit, keep, kind)
-  local uk = p .. ':u:' .. uid
   local mine = {}
-  for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
+  for _, sid in ipairs(user_sids(p, uid)) do
     local k = redis.call('HMGET', p .. ':s:' .. sid, 'a', 'k')
     if not k[1] then
       -- Gone by its TTL: no longer counted. Its ``auth`` entry stays for the trim, which
       -- reports how it ended and leaves it as a tombstone for a late request (events.lua).
-      redis.call('ZREM', uk, sid)
+      user_remove(p, uid, sid)
     elseif (k[2] or '') == kind then
       mine[#mine + 1] = sid
     end

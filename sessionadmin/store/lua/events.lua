@@ -33,6 +33,8 @@ local function reason_of(score)
 end
 local function expired(p, sid, score)
   local uid = ended(p, sid, reason_of(score))
+  -- Out of its user's sessions now: a user's one session has no TTL of its own there.
+  if uid and uid ~= '' then user_remove(p, uid, sid) end
   -- Its user leaves the users index with its latest-ending session (its entry's score is
   -- the highest of its sessions', users.lua): nothing else finds a user gone by a TTL.
   if uid and uid ~= '' and score then
@@ -62,10 +64,8 @@ local function still_live(p, sid, score, now, idle)
   local fixed = now + ttl - idle + (tonumber(score) % 1)
   local uid = redis.call('HGET', k, 'u')
   if uid then
-    local uk = p .. ':u:' .. uid
     redis.call('ZADD', p .. ':auth', fixed, sid)
-    redis.call('ZADD', uk, fixed, sid)
-    if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
+    user_add(p, uid, sid, fixed, ttl)
     redis.call('ZADD', users_key(p, uid), 'GT', fixed, uid)
     redis.call('ZREM', p .. ':guests', sid)  -- signed in now: in one set only
   else

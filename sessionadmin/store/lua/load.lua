@@ -31,7 +31,6 @@ if user then g = redis.call('GET', ARGV[2] .. ':g:' .. user) or '0' end
 -- (the user's set is in the session's shard when the session is signed in).
 local own = {}
 if user and tonumber(ARGV[4] or '0') > 0 then
-  local uk = ARGV[2] .. ':u:' .. user
-  own = records(ARGV[2], redis.call('ZREVRANGE', uk, 0, tonumber(ARGV[4]) - 1), uk)
+  own = records(ARGV[2], user_sids(ARGV[2], user, true, tonumber(ARGV[4])), user)
 end
 return {1, all, g, agent(ARGV[2], ua), redis.call('PTTL', KEYS[1]), own}

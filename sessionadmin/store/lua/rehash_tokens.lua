@@ -4,7 +4,7 @@
 -- copy of the user is dropped. Returns how many tokens it kept.
 local p, uid = ARGV[1], ARGV[2]
 local n = 0
-for _, sid in ipairs(redis.call('ZRANGE', p .. ':u:' .. uid, 0, -1)) do
+for _, sid in ipairs(user_sids(p, uid)) do
   local k = p .. ':s:' .. sid
   if redis.call('HGET', k, 'k') == 't' then
     redis.call('HSET', k, 'h', ARGV[3])

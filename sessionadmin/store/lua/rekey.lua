@@ -13,11 +13,7 @@ move_sign_in(p, old, new)
 unindex(p, old, uid)
 redis.call('ZADD', set, score, new)
 if uid then
-  local uk = p .. ':u:' .. uid
-  redis.call('ZADD', uk, score, new)
-  -- A per-user set always carries a TTL: the longest of its sessions'.
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 and redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
+  user_add(p, uid, new, score, redis.call('PTTL', KEYS[2]))
   redis.call('ZADD', users_key(p, uid), 'GT', score, uid)
 end
 return 1

@@ -2,9 +2,8 @@
 -- (events.lua's ``why``). Deletes every other session of the user.
 -- Returns {how many ended, ENDED...}.
 local p, uid, keep, spare = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local uk = p .. ':u:' .. uid
 local n = 0
-for _, sid in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
+for _, sid in ipairs(user_sids(p, uid)) do
   local spared = spare ~= '' and redis.call('HGET', p .. ':s:' .. sid, 'k') == spare
   if sid ~= keep and not spared then
     -- (A hash without ``a`` is no session: what a read of a gone one left, reading.py.)

@@ -2,9 +2,7 @@
 local function unindex(p, sid, uid)
   redis.call('ZREM', p .. ':guests', sid)
   redis.call('ZREM', p .. ':auth', sid)
-  if uid and uid ~= '' then
-    local uk = p .. ':u:' .. uid
-    redis.call('ZREM', uk, sid)
-    if redis.call('ZCARD', uk) == 0 then redis.call('ZREM', users_key(p, uid), uid) end
+  if uid and uid ~= '' and user_remove(p, uid, sid) then
+    redis.call('ZREM', users_key(p, uid), uid)
   end
 end

@@ -1,5 +1,3 @@
 -- ARGV: prefix, user id, max sessions to return.
 local p = ARGV[1]
-local uk = p .. ':u:' .. ARGV[2]
-local ids = redis.call('ZREVRANGE', uk, 0, tonumber(ARGV[3]) - 1)
-return records(p, ids, uk)
+return records(p, user_sids(p, ARGV[2], true, tonumber(ARGV[3])), ARGV[2])

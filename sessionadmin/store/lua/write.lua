@@ -160,9 +160,7 @@ if uid ~= '' then
   -- In one activity set only: ``auth`` while signed in, ``guests`` before and after.
   redis.call('ZADD', p .. ':auth', score, sid)
   if was_guest then redis.call('ZREM', p .. ':guests', sid) end
-  local uk = p .. ':u:' .. uid
-  redis.call('ZADD', uk, score, sid)
-  if redis.call('PTTL', uk) < ttl then redis.call('PEXPIRE', uk, ttl) end
+  user_add(p, uid, sid, score, ttl)
   redis.call('ZADD', users_key(p, uid), 'GT', score, uid)
   -- Indexed first: racing sign-ins see each other, and cannot leave more than the cap.
   local cap = tonumber(ARGV[21])
