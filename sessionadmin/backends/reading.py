@@ -181,12 +181,14 @@ class Reading:
             # sent the other way is unknown, whatever it is.
             return None
         self.kind = meta.kind
-        data = codec.loads(get(b"d", b""))
+        payload = get(b"d", b"")
+        if payload[:1] == sealing.MARK:  # (CSRF_USE_SESSIONS: store/sealing.py)
+            data = sealing.loads(payload, self._session_key, sid)
+        else:
+            data = codec.loads(payload)
         if data is None:
             security_logger.warning("Session data corrupted (id %s)", sid)
             return None
-        if sealing.SEALED_KEY in data:
-            sealing.open_in_place(data, self._session_key)
         self.meta = meta
         backend = get(b"b", b"").decode()
         return codec.join_auth_fields(data, meta.user_id, backend, get(b"h", b""))

@@ -185,8 +185,9 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         if data is not None:
             rest, user_id, backend, auth_hash = codec.split_auth_fields(data)
             if sealing.SEALED_KEY in rest:  # (CSRF_USE_SESSIONS: store/sealing.py)
-                rest = sealing.sealed_copy(rest, self.session_key)
-            payload = codec.dumps(rest)
+                payload = sealing.dumps(rest, self.session_key)
+            else:
+                payload = codec.dumps(rest)
         idle, absolute = conf.timeouts(self.kind)
         # A token's life is its own (days); a browser's also ends with Django's expiry.
         ttl = (idle if self.kind == "token" else min(idle, self.get_expiry_age())) * 1000

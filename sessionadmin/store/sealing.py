@@ -7,24 +7,30 @@ which the store never holds (keys.py), so what Redis holds opens for nobody but 
 session's holder. The construction, from the standard library: HMAC-SHA256 as a
 pseudo-random function in counter mode under a random 16-byte nonce, then an 8-byte
 HMAC tag over nonce and ciphertext (encrypt-then-MAC, each with its own derived key).
-A value that does not open (sealed under another key, altered) is dropped on reading:
-Django then makes a new secret, as for a session that had none. A value stored before
-this release, unsealed, is read as it is and sealed by the session's next write.
 
-A session without such a value pays one dict lookup per read and per write.
+The sealed bytes go in front of the payload (``d``), raw: byte 1, their length, then
+them, then the payload's JSON as before. A 32-character secret takes 58 bytes, so a
+session whose payload is only that stays under the 64 bytes a compact hash value may
+have (scripts.py). A value that does not open (sealed under another key, altered) is
+dropped on reading, and logged: Django then makes a new secret, as for a session that
+had none. A secret an earlier release stored in the JSON is read as it is, and sealed by
+the session's next write (anyone who can write to Redis can do worse than plant one).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from typing import Any
 
+from sessionadmin.store import codec
+
 SEALED_KEY = "_csrftoken"  # django.middleware.csrf.CSRF_SESSION_KEY
-_MARK = "sealed1:"  # never the start of a CSRF secret (letters and digits only)
+MARK = b"\x01"  # never the first byte of JSON
 _NONCE, _TAG = 16, 8
+security_logger = logging.getLogger("django.security.SuspiciousSession")
 
 
 def _keys(session_key: str) -> tuple[bytes, bytes]:
@@ -45,24 +51,16 @@ def _xor(data: bytes, stream: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
 
 
-def seal(value: str, session_key: str) -> str:
-    """Return ``value`` sealed under ``session_key`` (text, for the JSON payload)."""
+def seal(value: str, session_key: str) -> bytes:
+    """Return ``value`` sealed under ``session_key``: nonce, ciphertext, tag."""
     stream_key, tag_key = _keys(session_key)
     data, nonce = value.encode(), secrets.token_bytes(_NONCE)
     body = nonce + _xor(data, _stream(stream_key, nonce, len(data)))
-    tag = hmac.digest(tag_key, body, "sha256")[:_TAG]
-    return _MARK + base64.urlsafe_b64encode(body + tag).decode()
+    return body + hmac.digest(tag_key, body, "sha256")[:_TAG]
 
 
-def unseal(value: object, session_key: str) -> object | None:
-    """Return the value ``seal`` sealed, a value stored unsealed as it is, or None for a
-    sealed value that does not open under ``session_key``."""
-    if not isinstance(value, str) or not value.startswith(_MARK):
-        return value
-    try:
-        sealed = base64.urlsafe_b64decode(value[len(_MARK) :])
-    except ValueError:
-        return None
+def unseal(sealed: bytes, session_key: str) -> str | None:
+    """Return the value ``seal`` sealed, or None if it does not open under the key."""
     body, tag = sealed[:-_TAG], sealed[-_TAG:]
     stream_key, tag_key = _keys(session_key)
     if len(body) < _NONCE or not hmac.compare_digest(
@@ -76,17 +74,28 @@ def unseal(value: object, session_key: str) -> object | None:
         return None
 
 
-def sealed_copy(data: dict[str, Any], session_key: str) -> dict[str, Any]:
-    """Return a copy of ``data`` (which has SEALED_KEY) with that value sealed; a value
-    that is not text (never Django's) stays as it is."""
+def dumps(data: dict[str, Any], session_key: str) -> bytes:
+    """The payload of ``data`` (which has SEALED_KEY): its secret sealed in front, the
+    rest as JSON (codec.dumps). A value that is not text (never Django's) stays JSON."""
     value = data[SEALED_KEY]
-    return {**data, SEALED_KEY: seal(value, session_key)} if isinstance(value, str) else data
+    if not isinstance(value, str) or not value.isascii() or len(value) > 200:
+        return codec.dumps(data)
+    sealed = seal(value, session_key)
+    rest = {k: v for k, v in data.items() if k != SEALED_KEY}
+    return MARK + bytes([len(sealed)]) + sealed + codec.dumps(rest)
 
 
-def open_in_place(data: dict[str, Any], session_key: str) -> None:
-    """Open the sealed value of ``data`` (which has SEALED_KEY); drop it if it does not."""
-    opened = unseal(data[SEALED_KEY], session_key)
-    if opened is None:
-        del data[SEALED_KEY]
+def loads(payload: bytes, session_key: str, sid: str) -> dict[str, Any] | None:
+    """The session data of a payload ``dumps`` made (starts with MARK), its secret opened;
+    None if the payload is corrupt, as codec.loads."""
+    size = payload[1] if len(payload) > 1 else 0
+    sealed, rest = payload[2 : 2 + size], payload[2 + size :]
+    data = codec.loads(rest)
+    if data is None or len(sealed) != size:
+        return None
+    value = unseal(sealed, session_key)
+    if value is None:
+        security_logger.warning("Session's CSRF secret does not open (id %s)", sid)
     else:
-        data[SEALED_KEY] = opened
+        data[SEALED_KEY] = value
+    return data
