@@ -186,9 +186,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if isinstance(session, SessionStore) and session.loaded_user_id():
                 # A signed-in page must never be kept by a shared or back/forward cache.
                 response.headers.setdefault("Cache-Control", "no-store")
-            return super().process_response(request, response)
+            response = super().process_response(request, response)
         except SessionStoreUnavailable as exc:
             return store_unavailable_response(request, exc)
+        if isinstance(session, SessionStore):
+            session.report_sign_in(request)
+        return response
 
 
 def _may_store_new(request: HttpRequest, session: SessionStore) -> bool:

@@ -2,6 +2,7 @@
 
 import base64
 
+from django.conf import settings
 from django.contrib.auth import (
     aauthenticate,
     alogin,
@@ -35,6 +36,16 @@ async def async_login(request: HttpRequest) -> JsonResponse:
     if user is None:
         return JsonResponse({"signed_in": False}, status=400)
     await alogin(request, user)
+    return JsonResponse({"signed_in": True})
+
+
+def sign_in_by_hand(request: HttpRequest) -> JsonResponse:
+    """A view that signs a user in by setting django.contrib.auth's session keys itself,
+    without login() (as some older code does)."""
+    user = get_user_model().objects.get(username=request.POST["username"])
+    request.session["_auth_user_id"] = str(user.pk)
+    request.session["_auth_user_backend"] = settings.AUTHENTICATION_BACKENDS[-1]
+    request.session["_auth_user_hash"] = user.get_session_auth_hash()
     return JsonResponse({"signed_in": True})
 
 
@@ -157,6 +168,7 @@ urlpatterns = [
     path("test/whoami", whoami),
     path("test/async-login", async_login),
     path("test/async-logout", async_logout),
+    path("test/sign-in-by-hand", sign_in_by_hand),
     path("test/basic", basic_auth),
     path("test/save-me", save_me),
     path("test/sign-up", sign_up),

@@ -7,10 +7,13 @@ Django's ``login()`` on a request (auth/receivers.py then does the rest), or cod
 request, such as Channels' ``login(scope, user)`` (it sends ``user_logged_in`` with
 ``request=None`` before the consumer saves the session) or a session built by hand. Every
 such write applies the user's cap; one with no request also sends ``session_started``
-(``_after_write``), which on a request only the receiver of login()'s signal sends, even
-when another receiver saved the session first."""
+(``_after_write``). On a request the receiver of login()'s signal sends it, even when
+another receiver saved the session first, or the response step does (``report_sign_in``)
+for a user put in the session by hand."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -83,6 +86,13 @@ class SigningIn:
         if due > 0 and not self._cap_sent:
             enforce_limit(user_id, due, self.session_id)
             self.capped = True
+
+    def report_sign_in(self, request: Any) -> None:
+        """At a request's response: a sign-in a write of the request began that no
+        login() reported (a user put in the session by hand), reported as login()'s is."""
+        if self.started_sign_in and self._written_user:
+            self.started_sign_in = False
+            events.signed_in(request, self.session_id, _UserKey(self._written_user))
 
 
 class _UserKey:

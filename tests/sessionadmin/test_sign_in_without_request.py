@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import (
     BACKEND_SESSION_KEY,
     HASH_SESSION_KEY,
@@ -156,4 +157,20 @@ def test_a_receiver_saving_before_ours_leaves_one_report_with_the_request(
     body = {"username": "alice", "password": "correct horse 9"}
     assert Client().post("/api/login", body, "application/json").status_code == 200
     assert [s["request"] is not None for s in started(signals)] == [True]
+    assert metrics.LOGINS._value.get() == logins + 1
+
+
+@pytest.mark.urls("tests.urls")
+def test_a_user_put_in_the_session_by_hand_in_a_view_is_reported_at_the_response(
+    make_user, redis, signals
+):
+    user = make_user("alice")
+    logins = metrics.LOGINS._value.get()
+    browser = Client()
+    assert browser.post("/test/sign-in-by-hand", {"username": "alice"}).status_code == 200
+    assert browser.get("/test/whoami").json() == {"user": "alice"}
+    sid = keys.session_id(browser.cookies[settings.SESSION_COOKIE_NAME].value)
+    assert [(s["request"] is not None, s["session_id"], s["user"]) for s in started(signals)] == [
+        (True, sid, user.pk)
+    ]
     assert metrics.LOGINS._value.get() == logins + 1
