@@ -80,7 +80,7 @@ def script_status(reply: list[Any]) -> int:
 
 
 def signed_in(
-    request: Any, session_id: str, user: Any, *, new: bool = True, count: bool = True
+    request: Any, session_id: str, user_pk: Any, *, new: bool = True, count: bool = True
 ) -> None:
     """A user signed in (the script of the write logged it): count it (unless ``count`` is
     false: counted elsewhere); send ``session_started`` if that began a signed-in session
@@ -88,7 +88,7 @@ def signed_in(
     if count:
         metrics.LOGINS.inc()
     if new:
-        _send(signals.session_started, request=request, session_id=session_id, user=user.pk)
+        _send(signals.session_started, request=request, session_id=session_id, user=user_pk)
 
 
 def _send(signal: Any, **kwargs: Any) -> None:

@@ -71,5 +71,5 @@ def issue_token(request: HttpRequest, user: AbstractBaseUser, name: str) -> tupl
     limit = get_settings().token_max_per_user
     if limit > 0:
         enforce_limit(user_key(user.pk), limit, store.session_id, kind="token")
-    signed_in(request, store.session_id, user)
+    signed_in(request, store.session_id, user.pk)
     return token, store.session_id

@@ -73,7 +73,7 @@ def on_login(request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any)
     # sign-in (a view that sent user_logged_in without putting the user in the session).
     if limit > 0 and not session.capped:
         enforce_limit(user_key(user.pk), limit, session.session_id)
-    events.signed_in(request, session.session_id, user, new=session.started_sign_in)
+    events.signed_in(request, session.session_id, user.pk, new=session.started_sign_in)
     session.started_sign_in = False  # reported
 
 

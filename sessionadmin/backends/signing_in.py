@@ -81,7 +81,7 @@ class SigningIn:
         user_id, due, reported = signing_in
         if not reported:
             # Counted as a sign-in by the receiver of user_logged_in, if one was sent.
-            events.signed_in(None, self.session_id, _UserKey(user_id), new=started, count=False)
+            events.signed_in(None, self.session_id, _pk(user_id), new=started, count=False)
             self.started_sign_in = False
         if due > 0 and not self._cap_sent:
             enforce_limit(user_id, due, self.session_id)
@@ -92,15 +92,12 @@ class SigningIn:
         login() reported (a user put in the session by hand), reported as login()'s is."""
         if self.started_sign_in and self._written_user:
             self.started_sign_in = False
-            events.signed_in(request, self.session_id, _UserKey(self._written_user))
+            events.signed_in(request, self.session_id, _pk(self._written_user))
 
 
-class _UserKey:
-    """What events.signed_in reads of a user: its primary key, as the model's type."""
-
-    def __init__(self, user_id: str) -> None:
-        field = get_user_model()._meta.pk
-        try:
-            self.pk = field.to_python(user_id)
-        except ValidationError:
-            self.pk = user_id
+def _pk(user_id: str) -> Any:
+    # The user's primary key as the model's type, as session_started gives it for login().
+    try:
+        return get_user_model()._meta.pk.to_python(user_id)
+    except ValidationError:
+        return user_id

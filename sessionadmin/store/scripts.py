@@ -62,7 +62,7 @@ _PARTS: dict[str, tuple[str, ...]] = {
     "REHASH_TOKENS": ("users", "rehash_tokens"),
     "USER_COUNT": ("users", "user_count"),
     "USERS_PRUNE": ("users", "users_prune"),
-    "SINGLES_SWEEP": ("singles_sweep",),
+    "SINGLES_SWEEP": ("users", "singles_sweep"),
 }
 
 

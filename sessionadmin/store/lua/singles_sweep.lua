@@ -3,7 +3,7 @@
 -- its end (no sign-in record named its user, as an older release could leave). One
 -- bucket a call, so none holds Redis for long. Returns how many entries went.
 local p = ARGV[1]
-local ones = string.format('%s:one:%02x', p, tonumber(ARGV[2]))
+local ones = bucket_number(p, 'one', tonumber(ARGV[2]))
 local all, n = redis.call('HGETALL', ones), 0
 for i = 1, #all, 2 do
   if redis.call('HEXISTS', p .. ':s:' .. all[i + 1], 'a') == 0 then
