@@ -281,12 +281,12 @@ def is_unlimited_password_change(request: HttpRequest) -> bool:
     own page, or a view of Django's ``PasswordChangeView`` (``django.contrib.auth.urls``)
     whose form is not a ``LimitedPasswordChangeForm``. The middleware counts it instead.
     """
-    from django.contrib.auth.views import PasswordChangeView  # (needs the apps loaded)
-
     # request.user last: on any other request it would load the user for nothing.
     match = getattr(request, "resolver_match", None)
     if request.method != "POST" or match is None:
-        return False
+        return False  # (every GET: before the import below, which costs each call)
+    from django.contrib.auth.views import PasswordChangeView  # (needs the apps loaded)
+
     if match.app_name == "admin" and match.url_name == "password_change":
         return request.user.is_authenticated
     view = getattr(match.func, "view_class", None)

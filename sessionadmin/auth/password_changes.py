@@ -55,8 +55,9 @@ def finish(request: HttpRequest) -> frozenset[str]:
     """The response goes out: end the other sessions of each user whose password changed
     (committed) in the request. Return the keys (``users.user_key``) of the users whose
     password the request saved, committed or not yet: their old password was right."""
+    # The request stays in _current (set anew by the next begin()): once _OPEN is gone,
+    # _open_request() no longer gives it, and a ContextVar.set() costs every request.
     request.__dict__.pop(_OPEN, None)
-    _current.set(None)
     saved = request.__dict__.pop(_SET, frozenset())
     changed = request.__dict__.pop(_CHANGED, None)
     if not changed:

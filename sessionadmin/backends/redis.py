@@ -89,8 +89,8 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         key = self.session_key
         if not key:
             return None
-        if self._id_of != (key, settings.SECRET_KEY):
-            self._id_of, self._id = (key, settings.SECRET_KEY), keys.session_id(key)
+        if self._id_of != (key, keys.secret()):
+            self._id_of, self._id = (key, keys.secret()), keys.session_id(key)
         return self._id
 
     @property

@@ -24,23 +24,21 @@ script touches stays in one slot:
 from __future__ import annotations
 
 import hashlib
-import secrets
 from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from sessionadmin.conf import get_settings
+from sessionadmin.store.randomkeys import KEY_CHARS, random_chars
 
 TOKEN_PREFIX = "sat_"  # noqa: S105 - marks a token: never taken from a cookie, nor back
 ID_HEX_CHARS = 24  # the shard (2) and 88 bits of HMAC: no collision among billions
 _SALT = b"sessionadmin.keys.session_id"
 _SHARD_SALT = b"sessionadmin.keys.shard"
-KEY_CHARS = VALID_KEY_CHARS  # a drawn key is shaped as Django's own
 
 
 _IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104's pads, as translate() tables
@@ -92,23 +90,6 @@ def id_shard(sid: str) -> int:
         return 0
 
 
-# random_chars(): a byte below _USABLE (252 = 7 * 36) modulo 36 is uniform over KEY_CHARS;
-# the bytes at or above it are dropped (rejection sampling, as secrets.choice does).
-_USABLE = 256 - 256 % len(KEY_CHARS)
-_CHAR_OF_BYTE = bytes(ord(KEY_CHARS[b % len(KEY_CHARS)]) for b in range(256))
-_UNUSABLE = bytes(range(_USABLE, 256))
-
-
-def random_chars(length: int) -> str:
-    """Return ``length`` characters drawn uniformly from KEY_CHARS by the system's CSPRNG,
-    as get_random_string() does, but from one read of it rather than one per character
-    (31 ``getrandom`` calls took about 90 µs of every sign-in)."""
-    drawn = b""
-    while len(drawn) < length:
-        drawn += secrets.token_bytes(length + 8).translate(_CHAR_OF_BYTE, _UNUSABLE)
-    return drawn[:length].decode()
-
-
 _KEY_STEM = _SHARD_SALT + b"k:"  # what key_shard hashes, before the key
 _LAST_CHARS = tuple(c.encode() for c in KEY_CHARS)
 
@@ -129,10 +110,16 @@ def draw_key(shard: int, prefix: str = "", length: int = 32) -> str:
                 return stem + last.decode()
 
 
+@cache  # a read of settings.SECRET_KEY is LazySettings.__getattribute__: ~4,000 instructions
+def secret() -> str:
+    """Return SECRET_KEY (read once until it changes: every request hashes under it)."""
+    return settings.SECRET_KEY
+
+
 def session_id(session_key: str) -> str:
     """Return the public id of a session: its shard, then a keyed hash of its key under
     SECRET_KEY."""
-    return _hash(session_key, settings.SECRET_KEY)
+    return _hash(session_key, secret())
 
 
 def fallback_session_ids(session_key: str) -> list[str]:
@@ -149,6 +136,7 @@ def is_session_id(value: str) -> bool:
 def _reset(*, setting: str, **kwargs: object) -> None:
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
         _keyed.cache_clear()
+        secret.cache_clear()
 
 
 @cache  # keyed by its arguments: a changed prefix or count needs no reset
@@ -222,8 +210,7 @@ TOMBSTONE = 2**42
 
 
 def legacy_all_index(shard: int) -> str:
-    """Sorted set: where releases before the split kept every session of a shard; no
-    longer read or written, removed by ``prune`` (index/upkeep.py)."""
+    """Sorted set: an old release's every session of a shard; removed by ``prune``."""
     return f"{prefix(shard)}:all"
 
 
@@ -235,13 +222,17 @@ def users_bucket(user_id: str) -> str:
     """Sorted set: the bucket of its shard's users index holding ``user_id`` (by the SHA-1
     of the id, lua/users.lua); user ids with a session, scored by their latest activity.
     About 20 bytes a user, against about 105 in one large sorted set."""
+    return _user_bucket(user_id, "users")
+
+
+def _user_bucket(user_id: str, kind: str) -> str:
+    # lua/users.lua's user_bucket: by the first two hex digits of the id's SHA-1.
     digest = hashlib.sha1(str(user_id).encode(), usedforsecurity=False).hexdigest()
-    return f"{prefix(user_shard(user_id))}:users:{digest[:2]}"
+    return f"{prefix(user_shard(user_id))}:{kind}:{digest[:2]}"
 
 
 def legacy_users_index(shard: int) -> str:
-    """Sorted set: where releases before the bucketing kept a shard's users index; no
-    longer written, moved into the buckets by ``prune`` (index/upkeep.py)."""
+    """Sorted set: an old release's users index; moved into the buckets by ``prune``."""
     return f"{prefix(shard)}:users"
 
 
@@ -254,8 +245,7 @@ def user_index(user_id: str) -> str:
 def single_sessions(user_id: str) -> str:
     """Hash: where a user with one signed-in session keeps its id (field: the user id), in
     buckets as ``users_bucket``: about 36 bytes, against about 150 in ``user_index``."""
-    digest = hashlib.sha1(str(user_id).encode(), usedforsecurity=False).hexdigest()
-    return f"{prefix(user_shard(user_id))}:one:{digest[:2]}"
+    return _user_bucket(user_id, "one")
 
 
 def user_generation(user_id: str) -> str:

@@ -19,7 +19,7 @@ from cart.models import Product
 from sessionadmin import events
 from sessionadmin.backends.redis import SessionStore
 from sessionadmin.index import queries
-from sessionadmin.store import keys
+from sessionadmin.store import keys, randomkeys
 from tests.helpers import (
     browser,
     client_id,
@@ -71,7 +71,7 @@ def test_random_chars_come_from_the_system_csprng(monkeypatch):
         reads.append(n)
         return bytes(range(252, 256)) + bytes(range(n - 4))  # the first four unusable
 
-    monkeypatch.setattr(keys.secrets, "token_bytes", token_bytes)
+    monkeypatch.setattr(randomkeys.secrets, "token_bytes", token_bytes)
     assert keys.random_chars(32) == (keys.KEY_CHARS * 2)[:32]
     assert reads == [40]
 
