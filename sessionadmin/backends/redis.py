@@ -35,7 +35,7 @@ from sessionadmin.conf import get_settings
 from sessionadmin.events import script_status
 from sessionadmin.index.actions import delete_session
 from sessionadmin.index.upkeep import prune
-from sessionadmin.store import codec, keys, sealing
+from sessionadmin.store import codec, idmemo, keys, sealing
 from sessionadmin.store.client import now_ms, redis_client, redis_errors, run_script, run_scripts
 from sessionadmin.store.codec import NO_CLIENT, ClientInfo, SessionMeta  # noqa: F401 (exported)
 
@@ -90,7 +90,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         if not key:
             return None
         if self._id_of != (key, keys.secret()):
-            self._id_of, self._id = (key, keys.secret()), keys.session_id(key)
+            self._id_of, self._id = (key, keys.secret()), idmemo.session_id(key)
         return self._id
 
     @property
