@@ -2,9 +2,8 @@
 
 The store never holds a raw session key: a session's Redis key and every index entry use
 ``session_id(key)``, an HMAC-SHA256 of the cookie value under a key derived from
-SECRET_KEY, shortened to 96 bits. A Redis dump, a MONITOR trace or a log line therefore
-yields no usable cookie (Rack's fix for CVE-2019-16782). The same id is the session's
-public, opaque identifier in listings and URLs.
+SECRET_KEY, shortened to 96 bits: a Redis dump, a MONITOR trace or a log line yields no
+usable cookie (Rack's fix for CVE-2019-16782). It is also the session's public id.
 
 The store is split into ``SESSIONADMIN_SHARDS`` shards (16 by default), each with a hash
 tag of its own, so a Redis Cluster spreads them over its masters while everything one
@@ -16,9 +15,8 @@ script touches stays in one slot:
   its key (so a SECRET_KEY rotation moves a session within its shard);
 - a signed-in session lives in its user's shard: a sign-in draws keys until one lands
   there (``draw_key``), so per-user limits and revocations stay one atomic script;
-- each shard's tag is picked so that the tags fall in equal ranges of the 16,384 cluster
-  slots: a cluster that splits its slots evenly (``redis-cli --cluster create``) holds
-  the same number of shards on each master.
+- the shards' tags fall in equal ranges of the 16,384 cluster slots: a cluster that
+  splits its slots evenly (``redis-cli --cluster create``) holds as many on each master.
 """
 
 from __future__ import annotations
@@ -46,19 +44,19 @@ _OPAD = bytes(b ^ 0x5C for b in range(256))
 
 
 @cache
-def _keyed(secret: str) -> tuple[Any, Any]:
-    """HMAC-SHA256 under a key derived from ``secret``, its two halves already keyed: the
-    SHA-256 states after the inner and the outer padded key (RFC 2104). A dedicated key,
-    so the hash is unrelated to any other use of SECRET_KEY."""
-    key = hashlib.sha256(_SALT + secret.encode()).digest().ljust(64, b"\0")
+def _keyed(key_secret: str) -> tuple[Any, Any]:
+    """HMAC-SHA256 under a key derived from ``key_secret`` (so unrelated to any other use
+    of SECRET_KEY), its two halves already keyed: the SHA-256 states after the inner and
+    the outer padded key (RFC 2104)."""
+    key = hashlib.sha256(_SALT + key_secret.encode()).digest().ljust(64, b"\0")
     return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
 
 
-def _hash(session_key: str, secret: str) -> str:
+def _hash(session_key: str, key_secret: str) -> str:
     # HMAC-SHA256, byte for byte hmac.digest()'s, from copies of the keyed states: OpenSSL
     # 3's one-shot HMAC looks its digest up and keys it on every call, about 21,000
     # instructions of each request (bench/instructions.py) against about 7,000 here.
-    inner, outer = _keyed(secret)
+    inner, outer = _keyed(key_secret)
     inner, outer = inner.copy(), outer.copy()
     inner.update(session_key.encode())
     outer.update(inner.digest())
@@ -110,10 +108,19 @@ def draw_key(shard: int, prefix: str = "", length: int = 32) -> str:
                 return stem + last.decode()
 
 
-@cache  # a read of settings.SECRET_KEY is LazySettings.__getattribute__: ~4,000 instructions
+_generation = 0  # bumped by every change of SECRET_KEY (setting_changed, _reset)
+_secret: tuple[int, str] = (-1, "")
+
+
 def secret() -> str:
-    """Return SECRET_KEY (read once until it changes: every request hashes under it)."""
-    return settings.SECRET_KEY
+    """Return SECRET_KEY (each read of settings.SECRET_KEY: ~4,000 instructions), read once
+    a generation: a value read just before a change is read again after it, never kept."""
+    global _secret
+    generation, value = _secret
+    if generation != _generation:
+        generation, value = _generation, settings.SECRET_KEY
+        _secret = (generation, value)
+    return value
 
 
 def session_id(session_key: str) -> str:
@@ -124,7 +131,7 @@ def session_id(session_key: str) -> str:
 
 def fallback_session_ids(session_key: str) -> list[str]:
     """Return the ids the key had under SECRET_KEY_FALLBACKS, newest first."""
-    return [_hash(session_key, secret) for secret in settings.SECRET_KEY_FALLBACKS]
+    return [_hash(session_key, old) for old in settings.SECRET_KEY_FALLBACKS]
 
 
 def is_session_id(value: str) -> bool:
@@ -134,9 +141,10 @@ def is_session_id(value: str) -> bool:
 
 @receiver(setting_changed)
 def _reset(*, setting: str, **kwargs: object) -> None:
+    global _generation
     if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
         _keyed.cache_clear()
-        secret.cache_clear()
+        _generation += 1
 
 
 @cache  # keyed by its arguments: a changed prefix or count needs no reset
@@ -210,7 +218,8 @@ TOMBSTONE = 2**42
 
 
 def legacy_all_index(shard: int) -> str:
-    """Sorted set: an old release's every session of a shard; removed by ``prune``."""
+    """Sorted set: where releases before the split kept every session of a shard; no
+    longer read or written, removed by ``prune`` (index/upkeep.py)."""
     return f"{prefix(shard)}:all"
 
 
@@ -232,7 +241,8 @@ def _user_bucket(user_id: str, kind: str) -> str:
 
 
 def legacy_users_index(shard: int) -> str:
-    """Sorted set: an old release's users index; moved into the buckets by ``prune``."""
+    """Sorted set: where releases before the bucketing kept a shard's users index; no
+    longer written, moved into the buckets by ``prune`` (index/upkeep.py)."""
     return f"{prefix(shard)}:users"
 
 
