@@ -89,8 +89,9 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
         key = self.session_key
         if not key:
             return None
-        if self._id_of != (key, keys.secret()):
-            self._id_of, self._id = (key, keys.secret()), idmemo.session_id(key)
+        current = (key, keys.secret())
+        if self._id_of != current:
+            self._id_of, self._id = current, idmemo.session_id(key)
         return self._id
 
     @property

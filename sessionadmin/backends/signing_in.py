@@ -15,10 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-
 from sessionadmin import events
+from sessionadmin.auth.users import pk_from_key
 from sessionadmin.conf import get_settings
 from sessionadmin.devices import device_label
 from sessionadmin.index.actions import enforce_limit
@@ -97,7 +95,5 @@ class SigningIn:
 
 def _pk(user_id: str) -> Any:
     # The user's primary key as the model's type, as session_started gives it for login().
-    try:
-        return get_user_model()._meta.pk.to_python(user_id)
-    except ValidationError:
-        return user_id
+    pk = pk_from_key(user_id)
+    return user_id if pk is None else pk
