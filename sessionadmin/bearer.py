@@ -28,6 +28,7 @@ from sessionadmin.timeouts import end_timed_out, timeout_reason, touch_if_due
 
 BAD_BEARER = "The Authorization header does not hold a valid bearer token."
 UNKNOWN_TOKEN = "This token is unknown, expired or revoked."  # noqa: S105 (a message)
+RESPONSE_STATE = ("bearer",)  # a bearer's response goes to bearer_response
 _ENDED = {
     "idle": "This token was not used for too long; issue a new one.",
     "absolute": "This token reached its maximum age; issue a new one.",
@@ -46,7 +47,7 @@ def bearer_request(request: HttpRequest, token: str) -> HttpResponse | None:
     session.client = ClientInfo(client_ip(request), user_agent(request))
     session.count_request = True
     request.session = session
-    request.bearer = True
+    request.bearer = True  # (RESPONSE_STATE)
     # CSRF protects cookies a browser sends by itself; nothing sends this header unasked.
     request._dont_enforce_csrf_checks = True
     try:

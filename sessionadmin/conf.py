@@ -58,6 +58,8 @@ class SessionAdminSettings:
     suspicious_ipv4_prefix: int  # a session leaving its IPv4 network of this size is flagged
     suspicious_ipv6_prefix: int  # the same for IPv6
     metrics_networks: tuple[str, ...]  # who may read /metrics without a staff session
+    save_every_request: bool  # Django's SESSION_SAVE_EVERY_REQUEST
+    cookie_name: str  # Django's SESSION_COOKIE_NAME
 
     @property
     def index_grace(self) -> int:
@@ -114,6 +116,8 @@ _NAMES = {
     "SESSIONADMIN_SUSPICIOUS_IPV4_PREFIX",
     "SESSIONADMIN_SUSPICIOUS_IPV6_PREFIX",
     "SESSIONADMIN_METRICS_NETWORKS",
+    "SESSION_SAVE_EVERY_REQUEST",
+    "SESSION_COOKIE_NAME",
 }
 
 
@@ -160,6 +164,8 @@ def get_settings() -> SessionAdminSettings:
         metrics_networks=tuple(
             getattr(settings, "SESSIONADMIN_METRICS_NETWORKS", ("127.0.0.0/8", "::1/128"))
         ),
+        save_every_request=bool(settings.SESSION_SAVE_EVERY_REQUEST),
+        cookie_name=str(settings.SESSION_COOKIE_NAME),
     )
 
 

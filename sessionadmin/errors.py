@@ -177,6 +177,7 @@ def store_unavailable_response(request: HttpRequest, exc: BaseException) -> Http
 
 
 _FAILED = "_sessionadmin_store_failed"  # the outage Django turned into a 500 (below)
+RESPONSE_STATE = (_FAILED,)  # what SessionMiddleware's response step answers (store_failure)
 
 
 def note_store_failure(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:

@@ -32,24 +32,21 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.utils.functional import SimpleLazyObject
 
-from sessionadmin import hijack
-from sessionadmin.auth import limits, password_changes, trusted, usercache
+from sessionadmin import hijack, response_step
+from sessionadmin.auth import limits, password_changes, usercache
 from sessionadmin.backends.redis import NO_CLIENT, ClientInfo, SessionStore
-from sessionadmin.bearer import BAD_BEARER, bearer_request, bearer_response, no_store
+from sessionadmin.bearer import BAD_BEARER, bearer_request, no_store
 from sessionadmin.conf import get_settings
 from sessionadmin.decorators import wants_own_sessions
 from sessionadmin.errors import (
     AuthRequired,
-    RateLimited,
     SessionTimeout,
     error_response,
     is_json_request,
-    store_failure,
     store_unavailable_response,
 )
 from sessionadmin.exceptions import SessionStoreUnavailable
 from sessionadmin.index.queries import USER_SESSIONS_LIMIT
-from sessionadmin.new_sessions import allow_new_session
 from sessionadmin.request import client_ip, user_agent
 from sessionadmin.store import keys
 from sessionadmin.timeouts import end_timed_out, timeout_reason, touch_if_due
@@ -90,27 +87,29 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return no_store(error_response(AuthRequired(BAD_BEARER)))
         if token is not None:
             return bearer_request(request, token)
-        super().process_request(request)
-        session = request.session
+        conf = get_settings()
+        # Django's process_request, with the cookie's name from settings read once (conf).
+        session = self.SessionStore(request.COOKIES.get(conf.cookie_name))
+        request.session = session
         if not isinstance(session, SessionStore):
             return None
         session.client = ClientInfo(client_ip(request), user_agent(request))
         session.count_request = True
         key = session.session_key
-        if key is None or request.path.startswith(get_settings().exempt_paths):
+        if key is None or request.path.startswith(conf.exempt_paths):
             return None
         if wants_own_sessions(request):
             session.list_own = USER_SESSIONS_LIMIT
         try:
             session._get_session()  # the request's one round trip
-            reason = timeout_reason(session)
+            reason = timeout_reason(session, session.read_at)  # (no second clock read)
             if reason is None:
                 hijack.check(session)  # ended: the request goes on signed out
                 return None
             end_timed_out(session, keys.session_id(key), reason)
         except SessionStoreUnavailable as exc:
             return store_unavailable_response(request, exc)
-        if request.path == urlsplit(resolve_url(get_settings().login_url)).path:
+        if request.path == urlsplit(resolve_url(conf.login_url)).path:
             # Already on the way to sign in again: the session is ended above; redirecting
             # the login page to itself would only wrap its own URL into ?next=.
             return None
@@ -161,60 +160,35 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         changed = password_changes.finish(request)
-        failed = store_failure(request)
-        if failed is not None and response.status_code == 500:
-            return store_unavailable_response(request, failed)  # (errors.note_store_failure)
-        try:
-            limits.settle(request, response.status_code)
-        except SessionStoreUnavailable as exc:
-            return store_unavailable_response(request, exc)
-        if getattr(request, "bearer", False):
-            return bearer_response(request, response)
-        response = _answer_refused_login(request, response)
-        limits.settle_password_check(request, changed)
-        trusted.set_cookie(request, response)
+        if not request.__dict__.keys().isdisjoint(response_step.SETTLED):
+            response, final = response_step.settle(request, response, changed)
+            if final:
+                return response
         session = getattr(request, "session", None)
-        if isinstance(session, SessionStore) and session.client is NO_CLIENT:
-            # One the project's own code made for this request (a key from a header): its
-            # save is this request's activity, not a task's quiet save.
-            session.client = ClientInfo(client_ip(request), user_agent(request))
-        if isinstance(session, SessionStore) and not _may_store_new(request, session):
-            session.modified = False  # served as usual, but nothing stored, no cookie
-        if isinstance(session, SessionStore) and response.status_code < 500:
-            touch_if_due(session)
+        ours = isinstance(session, SessionStore)
+        if ours:
+            if session.client is NO_CLIENT:
+                # One the project's own code made for this request (a key from a header):
+                # its save is this request's activity, not a task's quiet save.
+                session.client = ClientInfo(client_ip(request), user_agent(request))
+            if not response_step.may_store_new(request, session):
+                session.modified = False  # served as usual, but nothing stored, no cookie
+            if response.status_code < 500:
+                touch_if_due(session)  # (by the clock now: the view may have been long)
         try:
-            if isinstance(session, SessionStore) and session.loaded_user_id():
+            if ours and session.loaded_user_id():
                 # A signed-in page must never be kept by a shared or back/forward cache.
                 response.headers.setdefault("Cache-Control", "no-store")
-            response = super().process_response(request, response)
+            if ours and response_step.read_only(session):
+                if session.accessed:
+                    response_step.vary_on_cookie(response)
+            else:
+                response = super().process_response(request, response)
         except SessionStoreUnavailable as exc:
             return store_unavailable_response(request, exc)
-        if isinstance(session, SessionStore):
+        if ours:
             session.report_sign_in(request)
         return response
-
-
-def _may_store_new(request: HttpRequest, session: SessionStore) -> bool:
-    """Whether a guest session this request would create may be stored (new_sessions)."""
-    if session.session_key is not None or not session.modified or session.is_empty():
-        return True  # not a new session: nothing to limit
-    try:
-        return allow_new_session(client_ip(request))
-    except SessionStoreUnavailable:
-        return True  # the save that follows answers 503 by itself
-
-
-def _answer_refused_login(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    """Make a sign-in refused by the login limit a 429, whatever the view answered."""
-    refused = limits.refusal(request)
-    if refused is None or response.status_code == 429:
-        return response
-    if is_json_request(request):
-        return error_response(RateLimited(retry_after=refused.retry_after))
-    if response.status_code == 200:  # the login form again, with the message (see above)
-        response.status_code = 429
-        response["Retry-After"] = str(refused.retry_after)
-    return response
 
 
 def get_user(request: HttpRequest) -> AbstractBaseUser | AnonymousUser:

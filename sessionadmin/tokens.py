@@ -41,8 +41,8 @@ def bearer_token(request: HttpRequest) -> str | None:
     Raise MalformedAuthorization for a Bearer header that is not one of our tokens; other
     schemes (a proxy's Basic credentials) are not ours and are ignored.
     """
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header[:7].lower().startswith("bearer"):
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if not header or not header[:7].lower().startswith("bearer"):
         return None
     match = BEARER.match(header)
     if match is None or not TOKEN.match(match.group(1)):

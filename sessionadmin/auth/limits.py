@@ -33,6 +33,7 @@ from sessionadmin.store.client import ScriptCall, redis_client, redis_errors, ru
 _ATTEMPT = "_sessionadmin_login_attempt"  # the buckets this request counted, for a refund
 _CHECKED = "_sessionadmin_password_checked"  # whose old password count_password_check counted
 _REFUSED = "_sessionadmin_login_refused"
+RESPONSE_STATE = (_ATTEMPT, _REFUSED, _CHECKED)  # what SessionMiddleware's response settles
 _ACCOUNT = "_sessionadmin_login_account"  # the account bucket a sign-in named
 _LOOKUPS = "_sessionadmin_login_lookups"  # {(field, name): users} read for the bucket
 

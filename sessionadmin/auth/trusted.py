@@ -27,6 +27,7 @@ from sessionadmin.store.client import run_script
 
 _SALT = "sessionadmin.auth.trusted"
 _ISSUED = "_sessionadmin_device_issued"  # a cookie value to send with this response
+RESPONSE_STATE = (_ISSUED,)  # what SessionMiddleware's response step sends (set_cookie)
 
 
 @dataclass(frozen=True)
