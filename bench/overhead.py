@@ -13,8 +13,11 @@ Starts a throwaway redis-server and three servers of the project, each with ``ma
 The views, templates, middleware and data are the same: a signed-in user with a 3-line
 cart. wrk drives each endpoint on each server in turn, round after round, so all see the
 same machine. Time per request is 1 / throughput; a layer's time is its time per request
-minus (a)'s on the same endpoint, and the figure judged is (c)'s / (b)'s, medians over the
-rounds (target ≤ 1.0; ``GET /api/profile`` ≤ 0.5).
+minus (a)'s on the same endpoint in the same round, and the figure judged is the median
+over the rounds of each round's (c) / (b) (target ≤ 1.0; ``GET /api/profile`` ≤ 0.5).
+Paired by round, and in an order turned by one each round ((a) (b) (c), then (b) (c)
+(a)...): the shared machine's speed drifts by tens of percent over a run, and medians
+taken layer by layer could pair one layer's fast round with another's slow one.
 
 Then it counts, per request, the Redis round trips each layer makes (the server's reads),
 the commands sent in them (MONITOR; our login sends two of its three in one pipeline) and
@@ -25,7 +28,7 @@ counts are not timings).
 Passwords use a fast hash in every configuration (``bench.settings``): argon2's time is
 the same for all and would hide the session layer's share of a login.
 
-    python bench/overhead.py                 # 5 rounds of 2 s per endpoint and layer
+    python bench/overhead.py                 # 9 rounds of 2 s per endpoint and layer
     python bench/overhead.py --smoke         # 1 round of 1 s: proves the script works
 """
 
@@ -213,8 +216,11 @@ def measure(
     if options.only:
         timed = [e for e in timed if options.only in e.name]
     for round_number in range(0 if options.smoke else -1, options.repeats):  # -1: warm-up
+        turn = max(round_number, 0) % len(clients)
+        order = [*clients][turn:] + [*clients][:turn]  # each layer first in turn
         for endpoint in timed:
-            for layer, client in clients.items():
+            for layer in order:
+                client = clients[layer]
                 if endpoint.method == "GET":  # still signed in: a 200, not a redirect
                     status, _, _ = client.send("GET", endpoint.path, keep=False)
                     if status != 200:
@@ -236,9 +242,21 @@ def measure(
         if round_number >= 0:
             print(f"  round {round_number + 1}: " + "; ".join(
                 f"{e.name} " + "/".join(f"{rps[(e.name, layer)][-1]:,.0f}" for layer in LAYERS)
+                + f" ({layer_ratios(rps, e.name)[-1][2]:.2f})"
                 for e in timed
             ), file=sys.stderr)  # fmt: skip
     return rps
+
+
+def layer_ratios(rps: dict, name: str) -> list[tuple[float, float, float]]:
+    """Per round of endpoint ``name``: (b)'s and (c)'s layer µs, and (c) / (b)."""
+    rounds = []
+    for none, stock, ours in zip(*(rps[(name, layer)] for layer in LAYERS), strict=True):
+        base = 1e6 / none
+        layer_stock, layer_ours = 1e6 / stock - base, 1e6 / ours - base
+        ratio = layer_ours / layer_stock if layer_stock > 0 else float("inf")
+        rounds.append((layer_stock, layer_ours, ratio))
+    return rounds
 
 
 def run(options: argparse.Namespace, directory: Path) -> int:
@@ -280,12 +298,14 @@ def run(options: argparse.Namespace, directory: Path) -> int:
 
 
 def report(options, rps: dict, counts: dict) -> int:
-    rows, failures = [], []
+    rows, failures, spread = [], [], []
     for endpoint in (e for e in ENDPOINTS if (e.name, "none") in rps):
         per = {layer: median(rps[(endpoint.name, layer)]) for layer in LAYERS}
-        micro = {layer: 1e6 / value for layer, value in per.items()}
-        layer_us = {layer: micro[layer] - micro["none"] for layer in ("stock", "ours")}
-        ratio = layer_us["ours"] / layer_us["stock"] if layer_us["stock"] > 0 else float("inf")
+        rounds = layer_ratios(rps, endpoint.name)
+        stock_us, ours_us, ratios = zip(*rounds, strict=True)
+        layer_us = {"stock": median(stock_us), "ours": median(ours_us)}
+        ratio = median(ratios)
+        spread.append(f"{endpoint.name}: " + ", ".join(f"{r:.2f}" for r in ratios))
         rows.append(
             [
                 endpoint.name,
@@ -315,10 +335,15 @@ def report(options, rps: dict, counts: dict) -> int:
     lines = [
         "Session layers on the project's endpoints: make serve (gunicorn 2 sync workers), "
         f"wrk 1 thread {options.connections} connections, {options.repeats} rounds "
-        f"of {options.seconds} s per endpoint and layer (medians), a signed-in user with a "
-        "3-line cart",
+        f"of {options.seconds} s per endpoint and layer (medians; the ratio: of each round's), "
+        "a signed-in user with a 3-line cart",
         "",
         *markdown_table(HEADER, rows),
+        "",
+        "Each round's (c)/(b), in order (the table's is their median; the µs columns are "
+        "medians of their own, so their quotient may differ):",
+        "",
+        *(f"- {line}" for line in spread),
         "",
         "Per request: Redis round trips (the server's reads, INFO total_reads_processed), "
         "the commands sent in them (MONITOR), and database queries:",
@@ -347,7 +372,7 @@ def report(options, rps: dict, counts: dict) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9, help="rounds (a multiple of 3)")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--smoke", action="store_true", help="one round of one second")
     parser.add_argument("--only", help="time only the endpoints whose name has this text")
@@ -355,6 +380,11 @@ def main() -> int:
     options = parser.parse_args()
     if options.smoke:
         options.seconds, options.repeats = 1, 1
+    elif options.repeats % len(LAYERS):
+        print(
+            "bench: --repeats not a multiple of 3: the layers' order is not balanced",
+            file=sys.stderr,
+        )
     # Stopped (CI, a test's timeout): the finally blocks stop the servers and Redis.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if wrk_binary() is None:
