@@ -102,7 +102,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             session.list_own = USER_SESSIONS_LIMIT
         try:
             session._get_session()  # the request's one round trip
-            reason = timeout_reason(session, session.read_at)  # (no second clock read)
+            reason = timeout_reason(session)
             if reason is None:
                 hijack.check(session)  # ended: the request goes on signed out
                 return None
@@ -160,7 +160,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         changed = password_changes.finish(request)
-        if not request.__dict__.keys().isdisjoint(response_step.SETTLED):
+        if response_step.pending(request):
             response, final = response_step.settle(request, response, changed)
             if final:
                 return response

@@ -25,11 +25,16 @@ from sessionadmin.request import client_ip
 
 # What a request may leave for its response step: a sign-in attempt or its refusal, an
 # old password checked, a device cookie, an outage Django answered 500, a bearer. Nearly
-# every request leaves none, and its response step skips them (one lookup each).
+# every request leaves none, and its response step skips them (pending).
 SETTLED = frozenset(
     (*limits.RESPONSE_STATE, *trusted.RESPONSE_STATE, *errors.RESPONSE_STATE,
      *bearer.RESPONSE_STATE)
 )  # fmt: skip
+
+
+def pending(request: HttpRequest) -> bool:
+    """Whether the request holds anything ``settle`` settles (an attribute named in SETTLED)."""
+    return not SETTLED.isdisjoint(request.__dict__)
 
 
 def settle(
@@ -46,7 +51,7 @@ def settle(
         return store_unavailable_response(request, exc), True
     if getattr(request, "bearer", False):
         return bearer_response(request, response), True
-    response = answer_refused_login(request, response)
+    response = _answer_refused_login(request, response)
     limits.settle_password_check(request, changed)
     trusted.set_cookie(request, response)
     return response, False
@@ -80,7 +85,7 @@ def may_store_new(request: HttpRequest, session: SessionStore) -> bool:
         return True  # the save that follows answers 503 by itself
 
 
-def answer_refused_login(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+def _answer_refused_login(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Make a sign-in refused by the login limit a 429, whatever the view answered."""
     refused = limits.refusal(request)
     if refused is None or response.status_code == 429:

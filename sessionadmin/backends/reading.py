@@ -138,10 +138,6 @@ def reply_fields(pairs: list[Any]) -> dict[bytes, bytes]:
 class Reading:
     """The session store's reads (backends/redis.py): its attributes are set here."""
 
-    # When the last read that found the session was made (ms since the epoch): the
-    # middleware judges its deadlines by it, with no second clock read right after it.
-    read_at: int | None = None
-
     def _load_hashed(self, sid: str) -> dict[str, Any] | None:
         shard = keys.id_shard(sid)
         name, tag = keys.session_key_name(sid), keys.prefix(shard)
@@ -176,8 +172,7 @@ class Reading:
         # when the read had it, auth.usercache; counted: this request is not in its count
         # yet), or None when it is not one to use here.
         get = fields.get
-        self.read_at = now = now_ms()
-        meta = codec.meta_from_fields(fields, agent, ttl, now, counted)
+        meta = codec.meta_from_fields(fields, agent, ttl, now_ms(), counted)
         self.cached_user = get(b"x", b"") + get(b"x1", b"")
         self.user_generation = generation
         self.preloaded = preloaded.Preloaded(sid, fields, meta.user_id)

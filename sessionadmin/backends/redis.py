@@ -108,7 +108,7 @@ class SessionStore(SyncTwins, Placement, SigningIn, Reading, CacheSessionStore):
 
     # --- reading ------------------------------------------------------------------------
     def load(self) -> dict[str, Any]:
-        self.meta = self.preloaded = self.read_at = None
+        self.meta = self.preloaded = None
         self.ended_by = None
         self._stored = False
         key = self.session_key
